@@ -1,0 +1,5 @@
+"""HTTP front door."""
+
+from .app import create_app
+
+__all__ = ["create_app"]

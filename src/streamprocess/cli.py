@@ -1,0 +1,322 @@
+"""The ``streamprocess`` command (typer + rich)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from .config import Settings, StoreBackend
+from .errors import StreamProcessError
+from .jobs import JobState, job_id_for
+from .media import SNIFF_BYTES, detect
+from .queues import ROLES
+from .runtime import Runtime
+
+app = typer.Typer(help="StreamProcess: media in, text out.", no_args_is_help=True, add_completion=False)
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        base = Settings()
+        data = base.model_dump()
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return Settings.model_validate(data) if overrides else base
+    except ValueError as e:
+        err.print(f"[red]configuration error:[/red] {e}")
+        raise typer.Exit(2) from None
+
+
+def _logging(level: str) -> None:
+    if sys.stderr.isatty():
+        handler: logging.Handler = RichHandler(console=err, show_path=False, rich_tracebacks=True)
+        fmt = "%(name)s: %(message)s"
+    else:  # plain, one line per record, for log collectors and CI
+        handler = logging.StreamHandler(sys.stderr)
+        fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=level.upper(), format=fmt, datefmt="%H:%M:%S", handlers=[handler], force=True)
+    for noisy in ("botocore", "aiobotocore", "urllib3", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@contextlib.contextmanager
+def _signals(loop: asyncio.AbstractEventLoop, on_stop) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    sigs = (signal.SIGINT, signal.SIGTERM)
+    for s in sigs:
+        loop.add_signal_handler(s, on_stop, s)
+    try:
+        yield
+    finally:
+        for s in sigs:
+            loop.remove_signal_handler(s)
+
+
+# ---------------------------------------------------------------------------------------------- up
+@app.command()
+def up(
+    host: Annotated[str | None, typer.Option(help="API host [STREAMPROCESS_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="API port [STREAMPROCESS_PORT].")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Local store root [STREAMPROCESS_DATA_DIR].")] = None,
+) -> None:
+    """Run everything in one process: drop folder, queues, workers and the HTTP API."""
+    settings = _settings(host=host, port=port, data_dir=data_dir)
+    _logging(settings.log_level)
+    asyncio.run(_up(settings))
+
+
+async def _up(settings: Settings) -> None:
+    import uvicorn
+
+    from .api import create_app
+
+    class EmbeddedServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:  # this process handles signals itself
+            yield
+
+    async with Runtime(settings) as rt:
+        await rt.ensure()
+        worker, missing = rt.worker(list(ROLES))
+        server = EmbeddedServer(uvicorn.Config(create_app(rt), host=settings.host, port=settings.port,
+                                               log_level="warning", lifespan="off"))
+        tasks = []
+        if rt.is_embedded_store:
+            tasks.append(asyncio.create_task(rt.store.watch(settings.watch_interval, settings.watch_settle)))
+
+        def stop(sig: int) -> None:
+            err.print(f"[yellow]{signal.Signals(sig).name}: finishing in-flight jobs, then stopping…[/yellow]")
+            worker.stop()
+            server.should_exit = True
+
+        with _signals(asyncio.get_running_loop(), stop):
+            serving = asyncio.create_task(server.serve())
+            while not server.started and not serving.done():
+                await asyncio.sleep(0.05)
+            if serving.done():
+                await serving
+                raise typer.Exit(1)
+            _banner(settings, missing)
+            try:
+                await worker.run()
+            finally:
+                server.should_exit = True
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(serving, *tasks, return_exceptions=True)
+
+
+def _banner(settings: Settings, missing: dict[str, str]) -> None:
+    root = settings.data_dir.resolve()
+    t = Table.grid(padding=(0, 2))
+    if settings.store is StoreBackend.local:
+        t.add_row("Drop files into", f"[bold]{root}/{settings.inbox_prefix}[/bold]")
+        t.add_row("Results appear in", f"{root}/{settings.results_prefix}<job id>/")
+        t.add_row("Job records", f"{root}/{settings.jobs_prefix}<job id>.json")
+    else:
+        t.add_row("Drop files into", f"s3://{settings.bucket}/{settings.inbox_prefix}")
+        t.add_row("Results appear in", f"s3://{settings.output_bucket}/{settings.results_prefix}<job id>/")
+    base = f"http://{settings.host}:{settings.port}"
+    t.add_row("HTTP API", f"{base}  (health: {base}/health, docs: {base}/docs, metrics: {base}/metrics)")
+    t.add_row("Queue", f"{settings.queue}")
+    for kind, label in (("stt", "Speech (stt)"), ("ocr", "Documents (ocr)")):
+        if kind in missing:
+            t.add_row(label, f"[yellow]not served: {missing[kind]}; these jobs wait in their queue[/yellow]")
+        else:
+            t.add_row(label, f"processor [green]{settings.processor_for(kind)}[/green]")
+    console.print("[bold green]StreamProcess is up.[/bold green] Press Ctrl+C to stop.")
+    console.print(t)
+
+
+# ---------------------------------------------------------------------------------------------- worker
+@app.command()
+def worker(
+    queue: Annotated[list[str] | None, typer.Option(
+        "--queue", "-q", help="Queue role to consume: events, stt, ocr (repeatable; default all).")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Jobs at once [STREAMPROCESS_CONCURRENCY].")] = None,
+    max_jobs: Annotated[int | None, typer.Option(help="Exit after this many messages (a KEDA Job).")] = None,
+    idle_exit: Annotated[float | None, typer.Option(help="Exit after this many seconds without work.")] = None,
+    metrics_port: Annotated[int | None, typer.Option(
+        help="Serve Prometheus metrics on this port [STREAMPROCESS_METRICS_PORT].")] = None,
+) -> None:
+    """Consume queues and run jobs (one pod of a KEDA ScaledJob, or a long-running service)."""
+    roles = queue or list(ROLES)
+    bad = [r for r in roles if r not in ROLES]
+    if bad:
+        err.print(f"[red]unknown queue role(s): {', '.join(bad)}; use {', '.join(ROLES)}[/red]")
+        raise typer.Exit(2)
+    settings = _settings(concurrency=concurrency, metrics_port=metrics_port)
+    _logging(settings.log_level)
+    if settings.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port, addr=settings.host)
+    released = asyncio.run(_worker(settings, roles, max_jobs, idle_exit))
+    if released:
+        # Released jobs may still occupy processor threads, which would hold the interpreter open.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+async def _worker(settings: Settings, roles: list[str], max_jobs: int | None, idle_exit: float | None) -> int:
+    async with Runtime(settings) as rt:
+        await rt.ensure()
+        w, missing = rt.worker(roles, max_jobs=max_jobs, idle_exit=idle_exit)
+        for role, why in missing.items():
+            err.print(f"[yellow]not consuming {role}: {why}[/yellow]")
+        if not w.consumers:
+            err.print("[red]nothing to consume[/red]")
+            raise typer.Exit(1)
+
+        def stop(sig: int) -> None:
+            logging.getLogger(__name__).info("%s: draining", signal.Signals(sig).name)
+            w.stop()
+
+        with _signals(asyncio.get_running_loop(), stop):
+            await w.run()
+        logging.getLogger(__name__).info("worker done: %d received, %d finished, %d released",
+                                         w.received, w.completed, w.released)
+        return w.released
+
+
+# ---------------------------------------------------------------------------------------------- submit
+@app.command()
+def submit(
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True)],
+    prefix: Annotated[str, typer.Option(help="Sub-folder of the inbox to put the files in.")] = "",
+) -> None:
+    """Put files into the inbox (local folder or S3); prints each job id."""
+    settings = _settings()
+    asyncio.run(_submit(settings, files, prefix))
+
+
+async def _submit(settings: Settings, files: list[Path], prefix: str) -> None:
+    async with Runtime(settings) as rt:
+        await rt.ensure()
+        for f in files:
+            key = f"{settings.inbox_prefix}{prefix.strip('/') + '/' if prefix.strip('/') else ''}{f.name}"
+            try:
+                with open(f, "rb") as fh:
+                    media = detect(fh.read(SNIFF_BYTES), f.name)
+            except StreamProcessError as e:
+                err.print(f"[red]{f}: {e.message}[/red]")
+                continue
+            info = await rt.store.put(key, f)
+            job_id = job_id_for(settings.bucket, key, info.version_id or info.etag, media.kind)
+            console.print(f"{f} → {key}  [bold]{media.kind}[/bold] job [cyan]{job_id}[/cyan]")
+
+
+# ---------------------------------------------------------------------------------------------- status
+@app.command()
+def status(job_id: str, as_json: Annotated[bool, typer.Option("--json", help="Print the raw record.")] = False) -> None:
+    """Show one job record."""
+    settings = _settings()
+
+    async def get():  # type: ignore[no-untyped-def]
+        async with Runtime(settings) as rt:
+            return await rt.jobs.get(job_id)
+
+    record = asyncio.run(get())
+    if record is None:
+        err.print(f"[red]no job {job_id}[/red]")
+        raise typer.Exit(1)
+    if as_json:
+        print(record.model_dump_json(indent=2))
+        return
+    t = Table.grid(padding=(0, 2))
+    colour = {"succeeded": "green", "failed": "red", "running": "yellow"}.get(record.state, "white")
+    t.add_row("job", record.job_id)
+    t.add_row("state", f"[{colour}]{record.state}[/{colour}]")
+    t.add_row("source", f"{record.source.bucket}/{record.source.key}")
+    t.add_row("kind", f"{record.kind} ({record.media_type})")
+    t.add_row("attempts", str(record.attempts))
+    if record.progress and record.progress.fraction is not None:
+        t.add_row("progress", f"{record.progress.fraction:.0%}")
+    if record.error:
+        t.add_row("error", f"[red]{record.error.code}[/red]: {record.error.message}")
+    for name, key in record.results.items():
+        t.add_row(f"result {name}", key)
+    if record.timings:
+        t.add_row("timings", ", ".join(f"{k} {v:.3f}s" for k, v in record.timings.items()))
+    console.print(t)
+    if record.state is JobState.failed:
+        raise typer.Exit(1)
+
+
+@app.command("jobs")
+def list_jobs(state: Annotated[JobState | None, typer.Option(help="Only jobs in this state.")] = None) -> None:
+    """List job records."""
+    settings = _settings()
+
+    async def get():  # type: ignore[no-untyped-def]
+        async with Runtime(settings) as rt:
+            return await rt.jobs.list()
+
+    t = Table("job", "kind", "state", "source", "attempts", "error", "updated")
+    for r in sorted(asyncio.run(get()), key=lambda r: r.updated_at):
+        if state and r.state is not state:
+            continue
+        t.add_row(r.job_id, r.kind, r.state, r.source.key, str(r.attempts), r.error.code if r.error else "",
+                  r.updated_at.strftime("%Y-%m-%d %H:%M:%S"))
+    console.print(t)
+
+
+@app.command()
+def queues() -> None:
+    """Show queue depths, dead-letter queues included."""
+    settings = _settings()
+
+    async def get():  # type: ignore[no-untyped-def]
+        async with Runtime(settings) as rt:
+            await rt.ensure()
+            rows = []
+            for q in rt.queues.values():
+                for qq in (q, q.dlq):
+                    d = await qq.depth()
+                    rows.append((qq.name, d.available, d.in_flight, d.delayed))
+            return rows
+
+    t = Table("queue", "available", "in flight", "delayed")
+    for name, *counts in asyncio.run(get()):
+        t.add_row(name, *map(str, counts))
+    console.print(t)
+
+
+@app.command()
+def config() -> None:
+    """Print every setting, its environment variable and its effective value."""
+    settings = _settings()
+    t = Table("variable", "value", "meaning")
+    for name, field in Settings.model_fields.items():
+        value = getattr(settings, name)
+        shown = "***" if "secret" in name and value else str(value.value if hasattr(value, "value") else value)
+        t.add_row(f"STREAMPROCESS_{name.upper()}", shown, field.description or "")
+    console.print(t)
+
+
+@app.command()
+def schemas(out: Annotated[Path, typer.Option(help="Folder to write into.")] = Path("events/schemas")) -> None:
+    """Write the JSON Schemas of the job message and job record."""
+    from .jobs import schema_files
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in schema_files().items():
+        (out / name).write_text(text)
+        console.print(f"wrote {out / name}")
+
+
+def main() -> None:  # pragma: no cover
+    app()

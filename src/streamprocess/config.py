@@ -1,0 +1,124 @@
+"""Settings, read from the environment (``STREAMPROCESS_*``) and an optional ``.env`` file.
+
+Every field here is listed, with its default, in README.md's configuration table; ``streamprocess config``
+prints the effective values. Secrets (AWS keys, Redis passwords inside ``redis_url``) come only from the
+environment; AWS credentials use the standard ``AWS_*`` variables read by botocore.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+class StoreBackend(StrEnum):
+    local = "local"
+    s3 = "s3"
+
+
+class QueueBackend(StrEnum):
+    embedded = "embedded"
+    sqs = "sqs"
+    redis = "redis"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="STREAMPROCESS_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    # --- object store ---------------------------------------------------------------------------
+    store: StoreBackend = Field(StoreBackend.local, description="Object store: `local` (a directory) or `s3`.")
+    data_dir: Path = Field(Path("data"), description="Root of the local store and of the embedded queue file.")
+    bucket: str = Field("local", description="Bucket holding the drop prefix (the inbox).")
+    results_bucket: str | None = Field(None, description="Bucket for results and job records; default: `bucket`.")
+    inbox_prefix: str = Field("inbox/", description="Only objects under this prefix start jobs (the drop folder).")
+    results_prefix: str = Field("results/", description="Results are written under `<prefix><job_id>/`.")
+    jobs_prefix: str = Field("jobs/", description="Job records are written as `<prefix><job_id>.json`.")
+    s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, moto); AWS when unset.")
+    aws_region: str = Field("us-east-1", description="AWS region for S3 and SQS.")
+    presign_secret: SecretStr | None = Field(
+        None, description="HMAC key for the local store's signed URLs; a random per-process key when unset."
+    )
+    public_base_url: str = Field(
+        "http://127.0.0.1:8000", description="Base URL the local store's signed URLs point at (the API)."
+    )
+
+    # --- queues ---------------------------------------------------------------------------------
+    queue: QueueBackend = Field(QueueBackend.embedded, description="Queue: `embedded` (SQLite), `sqs` or `redis`.")
+    queue_prefix: str = Field("streamprocess-", description="Queue names are `<prefix>events|stt|ocr` (+`-dlq`).")
+    sqs_endpoint_url: str | None = Field(None, description="SQS endpoint (moto, ElasticMQ); AWS when unset.")
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL for the `redis` queue.")
+    queue_poll_interval: float = Field(
+        0.05, gt=0, description="Seconds between polls of the embedded queue by other processes."
+    )
+
+    # --- worker ---------------------------------------------------------------------------------
+    concurrency: int = Field(2, ge=1, description="Jobs a worker runs at once.")
+    visibility_timeout: float = Field(
+        60.0, gt=0, description="Seconds a received message stays hidden; a heartbeat extends it while a job runs."
+    )
+    max_attempts: int = Field(
+        3, ge=1, description="Attempts per job; after that it fails with a record and goes to the dead-letter queue."
+    )
+    retry_base_delay: float = Field(2.0, ge=0, description="First retry delay (s) after a transient error; doubles.")
+    retry_max_delay: float = Field(300.0, ge=0, description="Cap on the retry delay (s).")
+    shutdown_grace: float = Field(
+        30.0, ge=0, description="On SIGTERM, seconds in-flight jobs get to finish before they are released."
+    )
+    max_file_size: int = Field(2048 * MiB, gt=0, description="Largest input object (bytes); larger ones fail.")
+    stt_processor: str = Field("stt", description="Processor for audio jobs (registry name or `module:attr`).")
+    ocr_processor: str = Field("ocr", description="Processor for image/PDF jobs (registry name or `module:attr`).")
+    metrics_port: int | None = Field(
+        None, description="Port for a standalone worker's Prometheus endpoint (`streamprocess worker`)."
+    )
+
+    # --- embedded mode (`streamprocess up`) -----------------------------------------------------
+    host: str = Field("127.0.0.1", description="HTTP API host.")
+    port: int = Field(8000, description="HTTP API port.")
+    watch_interval: float = Field(0.5, gt=0, description="Seconds between scans of the local drop folder.")
+    watch_settle: float = Field(
+        0.5, ge=0, description="A file dropped by hand must be unchanged this long before it is picked up."
+    )
+    log_level: str = Field("INFO", description="Logging level.")
+
+    @field_validator("inbox_prefix", "results_prefix", "jobs_prefix")
+    @classmethod
+    def _prefix_shape(cls, v: str) -> str:
+        if v.startswith("/") or ".." in v.split("/"):
+            raise ValueError(f"prefix {v!r} must be relative and contain no '..'")
+        return v
+
+    @model_validator(mode="after")
+    def _recursion_guard(self) -> Settings:
+        """Results and job records must never land where they would start processing again."""
+        if self.output_bucket == self.bucket:
+            for name in ("results_prefix", "jobs_prefix"):
+                out = getattr(self, name)
+                if out.startswith(self.inbox_prefix) or self.inbox_prefix.startswith(out):
+                    raise ValueError(
+                        f"{name}={out!r} overlaps inbox_prefix={self.inbox_prefix!r} in bucket {self.bucket!r}: "
+                        "results would trigger processing again; use distinct prefixes or a results_bucket"
+                    )
+        return self
+
+    @property
+    def output_bucket(self) -> str:
+        return self.results_bucket or self.bucket
+
+    def queue_name(self, role: str) -> str:
+        return f"{self.queue_prefix}{role}"
+
+    def processor_for(self, kind: str) -> str:
+        return {"stt": self.stt_processor, "ocr": self.ocr_processor}[kind]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,146 @@
+"""The event router: bucket events in, jobs out.
+
+For each ``ObjectCreated`` record under the inbox prefix it reads the object's first bytes, detects the media
+kind from them, and sends a :class:`~streamprocess.jobs.JobMessage` to the ``stt`` or ``ocr`` queue (so the two
+scale independently), then writes the job record (``queued``). Everything else is skipped with a reason:
+other buckets, keys outside the inbox (the recursion guard: results and job records can never start a job),
+folder markers, deleted objects, and jobs that already exist.
+
+An input that cannot be processed (not media, too large) gets a ``failed`` job record saying why, and the event
+goes to the dead-letter queue. The same code runs in the worker (embedded, Redis, SQS) and in the Lambda
+handler ``functions/ingest.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .errors import FileTooLarge, ObjectNotFound, PermanentError, StreamProcessError
+from .events import S3EventRecord, parse_records
+from .jobs import JobError, JobMessage, JobRecord, JobState, JobStore, SourceRef, job_id_for, now_utc
+from .media import SNIFF_BYTES, detect
+from .metrics import EVENTS_RECEIVED
+from .queues.base import Message, Queue
+from .storage.base import ObjectStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Routed:
+    key: str
+    outcome: str  # queued, duplicate, failed, skipped
+    job_id: str | None = None
+    kind: str | None = None
+    reason: str | None = None
+
+
+class RejectedInputs(PermanentError):
+    code = "rejected_input"
+
+
+class EventRouter:
+    label = "events"
+
+    def __init__(
+        self,
+        *,
+        store: ObjectStore,
+        jobs: JobStore,
+        queues: Mapping[str, Queue],
+        inbox_prefix: str = "inbox/",
+        max_file_size: int = 2 << 30,
+    ) -> None:
+        self.store = store
+        self.jobs = jobs
+        self.queues = queues
+        self.inbox_prefix = inbox_prefix
+        self.max_file_size = max_file_size
+
+    async def route_payload(self, payload: str | bytes | dict) -> list[Routed]:  # type: ignore[type-arg]
+        """Route every record in an event payload (any envelope). Raises :class:`RejectedInputs` after routing
+        the rest if some input was unusable, so the event is dead-lettered next to its failed job record."""
+        routed = [await self.route(r) for r in parse_records(payload)]
+        failed = [r for r in routed if r.outcome == "failed"]
+        if failed:
+            raise RejectedInputs("; ".join(f"{r.key}: {r.reason}" for r in failed))
+        return routed
+
+    async def route(self, record: S3EventRecord) -> Routed:
+        key = record.key
+        routed = await self._route(record, key)
+        EVENTS_RECEIVED.labels(routed.outcome).inc()
+        level = logging.WARNING if routed.outcome == "failed" else logging.INFO
+        log.log(level, "event %s %r → %s%s", record.event_name, key, routed.outcome,
+                f" ({routed.reason})" if routed.reason else f" as {routed.kind} job {routed.job_id}")
+        return routed
+
+    async def _route(self, record: S3EventRecord, key: str) -> Routed:
+        if not record.is_object_created:
+            return Routed(key, "skipped", reason=f"event {record.event_name} does not start jobs")
+        if record.bucket != self.store.bucket:
+            return Routed(key, "skipped", reason=f"bucket {record.bucket!r} is not the inbox bucket")
+        if not key.startswith(self.inbox_prefix):
+            return Routed(key, "skipped", reason=f"outside the inbox prefix {self.inbox_prefix!r}")
+        if key.endswith("/"):
+            return Routed(key, "skipped", reason="folder marker")
+        try:
+            info = await self.store.head(key)
+            head = await self.store.get(key, byte_range=(0, SNIFF_BYTES - 1))
+        except ObjectNotFound:
+            return Routed(key, "skipped", reason="the object no longer exists")
+        version = record.version_id or record.etag or info.etag
+        source = SourceRef(bucket=record.bucket, key=key, version_id=record.version_id, etag=record.etag or info.etag,
+                           size=info.size, content_type=info.content_type)
+        try:
+            media = detect(head, key)
+        except PermanentError as e:
+            return await self._reject(source, version, "unsupported", e, record)
+        if info.size > self.max_file_size:
+            error = FileTooLarge(f"{info.size} bytes is over the {self.max_file_size}-byte limit")
+            return await self._reject(source, version, media.kind, error, record)
+
+        job_id = job_id_for(record.bucket, key, version, media.kind)
+        existing = await self.jobs.get(job_id)
+        if existing is not None and (
+            existing.state is not JobState.failed or (existing.error is not None and existing.error.permanent
+                                                      and existing.error.code != "attempts_exhausted")
+        ):
+            return Routed(key, "duplicate", job_id, media.kind, reason=f"job {job_id} is already {existing.state}")
+
+        message = JobMessage(job_id=job_id, kind=media.kind, source=source, media_type=media.mime,
+                             options=dict(info.metadata), event_time=record.event_time)
+        # Send first, then record: a crash in between re-sends (harmless) rather than loses the job.
+        await self.queues[media.kind].send(message.model_dump_json())
+        job = existing or JobRecord.from_message(message)
+        job.state, job.error, job.finished_at = JobState.queued, None, None
+        job.event_time = record.event_time
+        await self.jobs.save(job)
+        return Routed(key, "queued", job_id, media.kind)
+
+    async def _reject(self, source: SourceRef, version: str, kind: str, error: StreamProcessError,
+                      record: S3EventRecord) -> Routed:
+        job_id = job_id_for(source.bucket, source.key, version, kind)
+        job = await self.jobs.get(job_id) or JobRecord(job_id=job_id, kind=kind, source=source,
+                                                       event_time=record.event_time)
+        job.state = JobState.failed
+        job.error = JobError(code=error.code, message=error.message, permanent=True, attempt=0)
+        job.finished_at = now_utc()
+        await self.jobs.save(job)
+        return Routed(source.key, "failed", job_id, kind, reason=str(error))
+
+    # ------------------------------------------------------------------ Handler (worker runtime)
+    async def handle(self, message: Message, attempt: int) -> None:
+        await self.route_payload(message.body)
+
+    async def give_up(self, message: Message, error: StreamProcessError, attempt: int) -> None:
+        if not isinstance(error, RejectedInputs):  # those already have failed job records
+            log.error("event %s dead-lettered: %s; body: %.300s", message.id, error, message.body)
+
+    async def will_retry(self, message: Message, error: StreamProcessError, attempt: int, delay: float) -> None:
+        pass
+
+    async def released(self, message: Message, attempt: int) -> None:
+        pass

@@ -1,0 +1,27 @@
+"""Prometheus metrics (prometheus-client), exposed by the worker (``--metrics-port``) and the API (``/metrics``)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+_STAGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900)
+
+EVENTS_RECEIVED = Counter(
+    "streamprocess_events_received_total", "Bucket event records received by the router.", ["outcome"]
+)
+JOBS_RECEIVED = Counter("streamprocess_jobs_received_total", "Job messages received by workers.", ["kind"])
+JOBS_SUCCEEDED = Counter("streamprocess_jobs_succeeded_total", "Jobs that succeeded.", ["kind"])
+JOBS_FAILED = Counter("streamprocess_jobs_failed_total", "Jobs that failed for good.", ["kind", "code"])
+JOBS_RETRIED = Counter("streamprocess_jobs_retried_total", "Attempts that failed and were retried.", ["kind", "code"])
+JOBS_DUPLICATE = Counter(
+    "streamprocess_jobs_duplicate_total", "Job messages skipped: already done or running elsewhere.", ["kind"]
+)
+JOBS_IN_FLIGHT = Gauge("streamprocess_jobs_in_flight", "Jobs running in this process.", ["kind"])
+STAGE_SECONDS = Histogram(
+    "streamprocess_stage_seconds", "Seconds spent per job stage.", ["kind", "stage"], buckets=_STAGE_BUCKETS
+)
+EVENT_TO_DONE_SECONDS = Histogram(
+    "streamprocess_event_to_done_seconds", "From the bucket event to the job's end.", ["kind"],
+    buckets=_STAGE_BUCKETS,
+)
+QUEUE_DEPTH = Gauge("streamprocess_queue_depth", "Messages in a queue.", ["queue", "state"])

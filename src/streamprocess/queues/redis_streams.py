@@ -1,0 +1,213 @@
+"""Redis Streams queue: one stream per queue, one consumer group of workers.
+
+- ``receive`` reads new entries with XREADGROUP and takes over entries whose consumer has held them longer than
+  the visibility timeout with XAUTOCLAIM (a crashed worker's messages come back this way).
+- A message delivered more than ``max_receives`` times goes to the dead-letter stream ``<name>-dlq``.
+- Visibility is the queue's ``visibility_timeout`` (Redis measures it as the entry's idle time): ``extend``
+  resets the clock, and ``nack(delay)`` backdates it so the entry is reclaimable after ``delay`` seconds. A delay
+  longer than the visibility timeout parks the message in a sorted set until it is due.
+- Acked entries are deleted from the stream, so its length is the queue's depth.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from .base import Message, MessageLost, Queue, QueueDepth, dlq_name
+
+GROUP = "workers"
+
+# Move due delayed messages into the stream, atomically.
+_PROMOTE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, 100)
+for _, packed in ipairs(due) do
+  local f = cjson.decode(packed)
+  redis.call('XADD', KEYS[1], '*', 'body', f.body, 'mid', f.mid, 'sent_at', f.sent_at, 'rc', f.rc)
+  redis.call('ZREM', KEYS[2], packed)
+end
+return #due
+"""
+
+
+class RedisStreamQueue(Queue):
+    def __init__(
+        self,
+        name: str,
+        *,
+        url: str = "redis://127.0.0.1:6379/0",
+        client: aioredis.Redis | None = None,
+        visibility_timeout: float = 60.0,
+        max_receives: int | None = 5,
+        key_prefix: str = "streamprocess:q:",
+        consumer: str | None = None,
+    ) -> None:
+        self.name = name
+        self.url = url
+        self.visibility_timeout = visibility_timeout
+        self.max_receives = max_receives
+        self.key_prefix = key_prefix
+        self._own_client = client is None
+        self.redis = client or aioredis.from_url(url, decode_responses=True)
+        self.stream = f"{key_prefix}{name}"
+        self.delayed_key = f"{self.stream}:delayed"
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._ready = False
+        self._promote = self.redis.register_script(_PROMOTE)
+        self._dlq: RedisStreamQueue | None = None
+
+    @property
+    def _vt_ms(self) -> int:
+        return max(1, int(self.visibility_timeout * 1000))
+
+    async def ensure(self) -> None:
+        try:
+            await self.redis.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
+        except ResponseError as e:
+            if "BUSYGROUP" not in str(e):
+                raise
+        self._ready = True
+
+    async def _ensure_once(self) -> None:
+        if not self._ready:
+            await self.ensure()
+
+    async def send(self, body: str, *, delay: float = 0, _mid: str | None = None, _rc: int = 0) -> str:
+        await self._ensure_once()
+        mid = _mid or uuid.uuid4().hex
+        fields = {"body": body, "mid": mid, "sent_at": repr(time.time()), "rc": str(_rc)}
+        if delay > 0:
+            await self._park(fields, delay)
+        else:
+            await self.redis.xadd(self.stream, fields)
+        return mid
+
+    async def _park(self, fields: dict[str, str], delay: float) -> None:
+        packed = json.dumps({**fields, "nonce": uuid.uuid4().hex})
+        await self.redis.zadd(self.delayed_key, {packed: time.time() + delay})
+
+    def _message(self, entry_id: str, fields: dict[str, str], deliveries: int) -> Message:
+        return Message(
+            id=fields.get("mid", entry_id),
+            body=fields.get("body", ""),
+            receive_count=int(fields.get("rc", 0)) + deliveries,
+            receipt=entry_id,
+            sent_at=float(fields["sent_at"]) if "sent_at" in fields else None,
+        )
+
+    async def _deliveries(self, entry_id: str) -> int:
+        info = await self.redis.xpending_range(self.stream, GROUP, min=entry_id, max=entry_id, count=1)
+        return int(info[0]["times_delivered"]) if info else 1
+
+    async def _take(self, max_messages: int, block_ms: int | None) -> list[Message]:
+        await self._promote(keys=[self.stream, self.delayed_key], args=[repr(time.time())])
+        out: list[Message] = []
+        # 1. Entries whose consumer held them past the visibility timeout (crashed, or nacked).
+        _, claimed, *_ = await self.redis.xautoclaim(
+            self.stream, GROUP, self.consumer, min_idle_time=self._vt_ms, start_id="0-0", count=max_messages
+        )
+        for entry_id, fields in claimed:
+            if fields is None:  # deleted while pending
+                continue
+            out.append(self._message(entry_id, fields, await self._deliveries(entry_id)))
+        # 2. New entries.
+        if len(out) < max_messages:
+            resp = await self.redis.xreadgroup(
+                GROUP, self.consumer, {self.stream: ">"}, count=max_messages - len(out),
+                block=None if out else block_ms,
+            )
+            for _stream, entries in resp or []:
+                for entry_id, fields in entries:
+                    out.append(self._message(entry_id, fields, 1))
+        # 3. Too many deliveries: dead-letter instead of delivering.
+        kept = []
+        for m in out:
+            if self.max_receives is not None and m.receive_count > self.max_receives:
+                await self.dead_letter(m, f"received {m.receive_count - 1} times without being acked")
+            else:
+                kept.append(m)
+        return kept
+
+    async def receive(
+        self, max_messages: int = 1, *, wait: float = 0, visibility_timeout: float | None = None
+    ) -> list[Message]:
+        await self._ensure_once()
+        deadline = time.monotonic() + wait
+        while True:
+            remaining = deadline - time.monotonic()
+            # Block in slices so delayed and timed-out messages are noticed while waiting.
+            block_ms = int(min(remaining, 1.0) * 1000) if remaining > 0.001 else None
+            messages = await self._take(max_messages, block_ms)
+            if messages or deadline - time.monotonic() <= 0:
+                return messages
+
+    async def ack(self, message: Message) -> None:
+        async with self.redis.pipeline(transaction=True) as p:
+            p.xack(self.stream, GROUP, message.receipt)
+            p.xdel(self.stream, message.receipt)
+            await p.execute()
+
+    async def _owned(self, message: Message) -> None:
+        info = await self.redis.xpending_range(self.stream, GROUP, min=message.receipt, max=message.receipt, count=1)
+        if not info or info[0]["consumer"] != self.consumer:
+            raise MessageLost(f"message {message.id} on {self.name} is no longer held by this consumer")
+
+    async def extend(self, message: Message, visibility_timeout: float) -> None:
+        await self._owned(message)
+        await self.redis.xclaim(self.stream, GROUP, self.consumer, 0, [message.receipt], justid=True)
+
+    async def nack(self, message: Message, *, delay: float = 0) -> None:
+        if delay >= self.visibility_timeout:
+            fields = {"body": message.body, "mid": message.id, "sent_at": repr(message.sent_at or time.time()),
+                      "rc": str(message.receive_count)}
+            await self._park(fields, delay)
+            await self.ack(message)
+            return
+        idle_ms = self._vt_ms - int(delay * 1000)
+        await self.redis.xclaim(
+            self.stream, GROUP, self.consumer, 0, [message.receipt], idle=max(idle_ms, 0), justid=True
+        )
+
+    async def dead_letter(self, message: Message, reason: str) -> None:
+        dlq = self.dlq
+        await dlq._ensure_once()
+        async with self.redis.pipeline(transaction=True) as p:
+            p.xadd(dlq.stream, {"body": message.body, "mid": message.id,
+                                "sent_at": repr(message.sent_at or time.time()), "rc": "0", "reason": reason,
+                                "source": self.name})
+            p.xack(self.stream, GROUP, message.receipt)
+            p.xdel(self.stream, message.receipt)
+            await p.execute()
+
+    async def depth(self) -> QueueDepth:
+        await self._ensure_once()
+        async with self.redis.pipeline(transaction=False) as p:
+            p.xlen(self.stream)
+            p.xpending(self.stream, GROUP)
+            p.zcard(self.delayed_key)
+            length, pending, delayed = await p.execute()
+        in_flight = int(pending["pending"]) if pending else 0
+        return QueueDepth(available=max(0, int(length) - in_flight), in_flight=in_flight, delayed=int(delayed))
+
+    @property
+    def dlq(self) -> RedisStreamQueue:
+        if self._dlq is None:
+            self._dlq = RedisStreamQueue(
+                dlq_name(self.name), url=self.url, client=self.redis, visibility_timeout=self.visibility_timeout,
+                max_receives=None, key_prefix=self.key_prefix, consumer=self.consumer,
+            )
+        return self._dlq
+
+    async def purge(self) -> None:
+        await self.redis.delete(self.stream, self.delayed_key)
+        self._ready = False
+
+    async def close(self) -> None:
+        if self._own_client:
+            await self.redis.aclose()
+

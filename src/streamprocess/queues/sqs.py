@@ -1,0 +1,195 @@
+"""Amazon SQS (aiobotocore): long polling, ChangeMessageVisibility heartbeats, batch delete, redrive policy.
+
+The dead-letter queue ``<name>-dlq`` and the redrive policy (``maxReceiveCount = max_receives``) are created by
+:meth:`SQSQueue.ensure`; SQS itself moves a message there after too many receives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from contextlib import AsyncExitStack
+from typing import Any
+
+from aiobotocore.session import get_session
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from .base import Message, MessageLost, Queue, QueueDepth, dlq_name
+
+_LOST = {"ReceiptHandleIsInvalid", "MessageNotInflight", "AWS.SimpleQueueService.MessageNotInflight",
+         "InvalidParameterValue"}
+
+
+class SQSQueue(Queue):
+    def __init__(
+        self,
+        name: str,
+        *,
+        endpoint_url: str | None = None,
+        region: str = "us-east-1",
+        visibility_timeout: float = 60.0,
+        max_receives: int | None = 5,
+        _client_owner: SQSQueue | None = None,
+    ) -> None:
+        self.name = name
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self.visibility_timeout = visibility_timeout
+        self.max_receives = max_receives
+        self._owner = _client_owner  # a DLQ shares its parent's connection pool
+        self._stack: AsyncExitStack | None = None
+        self._client: Any = None
+        self._lock = asyncio.Lock()
+        self._url: str | None = None
+        self._dlq: SQSQueue | None = None
+
+    async def client(self) -> Any:
+        if self._owner is not None:
+            return await self._owner.client()
+        if self._client is None:
+            async with self._lock:
+                if self._client is None:
+                    stack = AsyncExitStack()
+                    self._client = await stack.enter_async_context(
+                        get_session().create_client(
+                            "sqs",
+                            endpoint_url=self.endpoint_url,
+                            region_name=self.region,
+                            config=Config(max_pool_connections=32, retries={"max_attempts": 5, "mode": "standard"}),
+                        )
+                    )
+                    self._stack = stack
+        return self._client
+
+    async def close(self) -> None:
+        if self._stack is not None:
+            await self._stack.aclose()
+        self._stack, self._client = None, None
+
+    async def url(self) -> str:
+        if self._url is None:
+            client = await self.client()
+            self._url = (await client.get_queue_url(QueueName=self.name))["QueueUrl"]
+        return self._url
+
+    async def ensure(self) -> None:
+        client = await self.client()
+        attrs = {"VisibilityTimeout": str(int(self.visibility_timeout))}
+        if self.max_receives is not None:
+            dlq_url = (await client.create_queue(QueueName=dlq_name(self.name),
+                                                 Attributes={"MessageRetentionPeriod": "1209600"}))["QueueUrl"]
+            dlq_arn = (await client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"]))[
+                "Attributes"]["QueueArn"]
+            attrs["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(self.max_receives)}
+            )
+        try:
+            self._url = (await client.create_queue(QueueName=self.name, Attributes=attrs))["QueueUrl"]
+        except ClientError as e:  # exists with other attributes: bring them in line
+            if e.response["Error"]["Code"] not in ("QueueAlreadyExists", "QueueNameExists"):
+                raise
+            await client.set_queue_attributes(QueueUrl=await self.url(), Attributes=attrs)
+
+    async def send(self, body: str, *, delay: float = 0) -> str:
+        client = await self.client()
+        resp = await client.send_message(
+            QueueUrl=await self.url(), MessageBody=body, DelaySeconds=min(900, math.ceil(max(0.0, delay)))
+        )
+        return resp["MessageId"]
+
+    async def receive(
+        self, max_messages: int = 1, *, wait: float = 0, visibility_timeout: float | None = None
+    ) -> list[Message]:
+        client = await self.client()
+        vt = self.visibility_timeout if visibility_timeout is None else visibility_timeout
+        resp = await client.receive_message(
+            QueueUrl=await self.url(),
+            MaxNumberOfMessages=max(1, min(10, max_messages)),
+            WaitTimeSeconds=min(20, math.ceil(max(0.0, wait))),
+            VisibilityTimeout=max(0, math.ceil(vt)),
+            MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
+        )
+        out = []
+        for m in resp.get("Messages", []):
+            attrs = m.get("Attributes", {})
+            out.append(
+                Message(
+                    id=m["MessageId"],
+                    body=m["Body"],
+                    receive_count=int(attrs.get("ApproximateReceiveCount", 1)),
+                    receipt=m["ReceiptHandle"],
+                    sent_at=int(attrs["SentTimestamp"]) / 1000 if "SentTimestamp" in attrs else None,
+                    attributes=attrs,
+                )
+            )
+        return out
+
+    async def ack(self, message: Message) -> None:
+        client = await self.client()
+        await client.delete_message(QueueUrl=await self.url(), ReceiptHandle=message.receipt)
+
+    async def ack_many(self, messages: list[Message]) -> None:
+        client = await self.client()
+        for i in range(0, len(messages), 10):
+            batch = messages[i : i + 10]
+            resp = await client.delete_message_batch(
+                QueueUrl=await self.url(),
+                Entries=[{"Id": str(n), "ReceiptHandle": m.receipt} for n, m in enumerate(batch)],
+            )
+            if resp.get("Failed"):
+                raise MessageLost(f"batch delete failed for {len(resp['Failed'])} message(s): {resp['Failed']}")
+
+    async def _change_visibility(self, message: Message, seconds: float) -> None:
+        client = await self.client()
+        try:
+            await client.change_message_visibility(
+                QueueUrl=await self.url(), ReceiptHandle=message.receipt,
+                VisibilityTimeout=max(0, min(43200, math.ceil(seconds))),
+            )
+        except ClientError as e:
+            if e.response["Error"]["Code"] in _LOST:
+                raise MessageLost(f"message {message.id} on {self.name}: {e.response['Error']['Message']}") from None
+            raise
+
+    async def nack(self, message: Message, *, delay: float = 0) -> None:
+        await self._change_visibility(message, delay)
+
+    async def extend(self, message: Message, visibility_timeout: float) -> None:
+        await self._change_visibility(message, visibility_timeout)
+
+    async def dead_letter(self, message: Message, reason: str) -> None:
+        await self.dlq.send(message.body)
+        await self.ack(message)
+
+    async def depth(self) -> QueueDepth:
+        client = await self.client()
+        attrs = (
+            await client.get_queue_attributes(
+                QueueUrl=await self.url(),
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed",
+                ],
+            )
+        )["Attributes"]
+        return QueueDepth(
+            available=int(attrs.get("ApproximateNumberOfMessages", 0)),
+            in_flight=int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
+            delayed=int(attrs.get("ApproximateNumberOfMessagesDelayed", 0)),
+        )
+
+    @property
+    def dlq(self) -> SQSQueue:
+        if self._dlq is None:
+            self._dlq = SQSQueue(
+                dlq_name(self.name), endpoint_url=self.endpoint_url, region=self.region,
+                visibility_timeout=self.visibility_timeout, max_receives=None, _client_owner=self,
+            )
+        return self._dlq
+
+    async def purge(self) -> None:
+        client = await self.client()
+        await client.purge_queue(QueueUrl=await self.url())

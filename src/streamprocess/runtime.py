@@ -1,0 +1,103 @@
+"""Wiring: settings → object stores, queues, job store, router, job handlers, worker.
+
+Entry points (CLI, API, Lambda handlers) build a :class:`Runtime` and take the parts they need.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from .config import Settings, StoreBackend
+from .ingest import EventRouter
+from .jobs import JobStore
+from .pipeline import JobHandler, worker_id
+from .processors import ProcessorUnavailable, get_processor
+from .queues import ROLES, Queue, make_queue
+from .storage import ObjectStore, make_store
+from .worker import Handler, Worker, WorkerOptions
+
+log = logging.getLogger(__name__)
+
+KINDS = ("stt", "ocr")
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.queues: dict[str, Queue] = {role: make_queue(settings, role) for role in ROLES}
+        self.store: ObjectStore = make_store(settings, notify=self._announce)
+        self.result_store: ObjectStore = (
+            self.store if settings.output_bucket == settings.bucket
+            else make_store(settings, settings.output_bucket)
+        )
+        self.jobs = JobStore(self.result_store, settings.jobs_prefix)
+        self.worker_id = worker_id()
+
+    @property
+    def is_embedded_store(self) -> bool:
+        return self.settings.store is StoreBackend.local
+
+    async def _announce(self, event: dict[str, Any]) -> None:
+        """The local store's bucket notification target: the events queue."""
+        await self.queues["events"].send(json.dumps(event))
+
+    async def ensure(self) -> None:
+        for q in self.queues.values():
+            await q.ensure()
+
+    async def close(self) -> None:
+        for q in self.queues.values():
+            await q.close()
+        await self.store.close()
+        if self.result_store is not self.store:
+            await self.result_store.close()
+
+    async def __aenter__(self) -> Runtime:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ handlers
+    def router(self) -> EventRouter:
+        return EventRouter(
+            store=self.store, jobs=self.jobs, queues={k: self.queues[k] for k in KINDS},
+            inbox_prefix=self.settings.inbox_prefix, max_file_size=self.settings.max_file_size,
+        )
+
+    def job_handler(self, kind: str) -> JobHandler:
+        s = self.settings
+        return JobHandler(
+            kind, get_processor(s.processor_for(kind)), source_store=self.store, result_store=self.result_store,
+            jobs=self.jobs, results_prefix=s.results_prefix, max_file_size=s.max_file_size,
+            visibility_timeout=s.visibility_timeout, worker=self.worker_id,
+        )
+
+    def handlers(self, roles: list[str]) -> tuple[list[tuple[Queue, Handler]], dict[str, str]]:
+        """Consumers for ``roles``; roles whose processor cannot load are left out, with the reason."""
+        consumers: list[tuple[Queue, Handler]] = []
+        missing: dict[str, str] = {}
+        for role in roles:
+            if role == "events":
+                consumers.append((self.queues[role], self.router()))
+                continue
+            try:
+                consumers.append((self.queues[role], self.job_handler(role)))
+            except ProcessorUnavailable as e:
+                missing[role] = e.message
+        return consumers, missing
+
+    def worker(self, roles: list[str], **overrides: Any) -> tuple[Worker, dict[str, str]]:
+        s = self.settings
+        options = WorkerOptions(
+            concurrency=s.concurrency, visibility_timeout=s.visibility_timeout, max_attempts=s.max_attempts,
+            retry_base_delay=s.retry_base_delay, retry_max_delay=s.retry_max_delay,
+            shutdown_grace=s.shutdown_grace,
+        )
+        for k, v in overrides.items():
+            if v is not None:
+                setattr(options, k, v)
+        consumers, missing = self.handlers(roles)
+        return Worker(consumers, options), missing

@@ -1,0 +1,125 @@
+"""The object store interface: one bucket, keys as S3 spells them.
+
+Two implementations sit side by side: :mod:`.local` (a directory, the embedded default) and :mod:`.s3`
+(aiobotocore; AWS, MinIO or any S3-compatible server).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidKey
+
+MAX_KEY_BYTES = 1024  # S3's limit on a key's UTF-8 length
+
+#: Called with an S3 event notification (the ``{"Records": [...]}`` dict) when an object lands.
+EventSink = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    etag: str  # without quotes
+    last_modified: datetime
+    content_type: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)  # x-amz-meta-* (lower-case names)
+    version_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PresignedRequest:
+    """What a client needs to upload or download without credentials."""
+
+    url: str
+    method: str  # GET, PUT or POST
+    expires_at: datetime
+    headers: dict[str, str] = field(default_factory=dict)  # headers the client must send (PUT)
+    fields: dict[str, str] = field(default_factory=dict)  # form fields to send before the file (POST)
+
+
+def validate_key(key: str) -> str:
+    """Checks every store applies: a non-empty str of at most 1,024 UTF-8 bytes with no NUL."""
+    if not isinstance(key, str) or not key:
+        raise InvalidKey("object key must be a non-empty string")
+    if "\x00" in key:
+        raise InvalidKey("object key must not contain NUL")
+    try:
+        size = len(key.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidKey(f"object key {key!r} is not valid UTF-8") from None
+    if size > MAX_KEY_BYTES:
+        raise InvalidKey(f"object key is {size} bytes long; the limit is {MAX_KEY_BYTES}")
+    return key
+
+
+class ObjectStore(abc.ABC):
+    """A bucket. All methods are coroutines except :attr:`bucket`."""
+
+    bucket: str
+
+    @abc.abstractmethod
+    async def put(
+        self,
+        key: str,
+        data: bytes | Path,
+        *,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> ObjectInfo:
+        """Store ``data`` (bytes, or a file to stream) under ``key``, atomically."""
+
+    @abc.abstractmethod
+    async def get(self, key: str, *, byte_range: tuple[int, int] | None = None) -> bytes:
+        """The object's bytes; ``byte_range=(first, last)`` is inclusive, as HTTP's Range."""
+
+    @abc.abstractmethod
+    async def download(self, key: str, path: Path) -> ObjectInfo:
+        """Stream the object to a local file."""
+
+    @abc.abstractmethod
+    async def head(self, key: str) -> ObjectInfo:
+        """Metadata; raises :class:`~streamprocess.errors.ObjectNotFound`."""
+
+    @abc.abstractmethod
+    def list(self, prefix: str = "") -> AsyncIterator[ObjectInfo]:
+        """Objects under ``prefix``, in key order."""
+
+    @abc.abstractmethod
+    async def delete(self, key: str) -> None:
+        """Remove the object; no error if it is absent."""
+
+    @abc.abstractmethod
+    async def presign(
+        self,
+        method: str,
+        key: str,
+        *,
+        expires_in: int = 900,
+        content_type: str | None = None,
+        max_size: int | None = None,
+    ) -> PresignedRequest:
+        """A time-limited URL to GET, PUT or POST the object without credentials."""
+
+    async def exists(self, key: str) -> bool:
+        from ..errors import ObjectNotFound
+
+        try:
+            await self.head(key)
+        except ObjectNotFound:
+            return False
+        return True
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+    async def __aenter__(self) -> ObjectStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
