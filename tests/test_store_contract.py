@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 
-from streamprocess.errors import InvalidKey, ObjectNotFound
+from streamprocess.errors import InvalidKey, ObjectNotFound, WriteConflict
 from streamprocess.storage import LocalObjectStore, ObjectStore
 from streamprocess.storage.local import PresignError
 from streamprocess.storage.s3 import S3ObjectStore
@@ -201,3 +201,36 @@ async def test_local_announces_puts_and_files_dropped_by_hand(tmp_path: Path) ->
     await store.scan_once(pending, settle=0)
     assert await store.scan_once(pending, settle=0) == ["inbox/sub/by hand+1.wav"]
     assert len(events) == 3
+
+
+async def test_conditional_writes(store: ObjectStore) -> None:
+    first = await store.put("jobs/j.json", b"v1", if_none_match=True)
+    with pytest.raises(WriteConflict):
+        await store.put("jobs/j.json", b"v1-again", if_none_match=True)
+    data, info = await store.read("jobs/j.json")
+    assert (data, info.etag) == (b"v1", first.etag)
+    second = await store.put("jobs/j.json", b"v2", if_match=info.etag)
+    with pytest.raises(WriteConflict):
+        await store.put("jobs/j.json", b"v3", if_match=info.etag)  # stale: v2 replaced it
+    assert await store.get("jobs/j.json") == b"v2"
+    with pytest.raises(WriteConflict):
+        await store.put("jobs/absent.json", b"x", if_match=second.etag)
+    assert not await store.exists("jobs/absent.json")
+
+
+async def test_job_store_updates_are_atomic_under_contention(store: ObjectStore) -> None:
+    """Twenty concurrent read-modify-write updates of one record: none is lost."""
+    import asyncio
+
+    from streamprocess.jobs import JobRecord, JobStore, SourceRef
+
+    jobs = JobStore(store)
+
+    def bump(rec: JobRecord | None) -> JobRecord:
+        rec = rec or JobRecord(job_id="a" * 32, kind="stt", source=SourceRef(bucket="b", key="k"))
+        rec.attempts += 1
+        return rec
+
+    await asyncio.gather(*(jobs.update("a" * 32, bump, retries=100) for _ in range(20)))
+    record = await jobs.get("a" * 32)
+    assert record is not None and record.attempts == 20

@@ -25,8 +25,9 @@ from .queues import ROLES
 from .runtime import Runtime
 
 app = typer.Typer(help="StreamProcess: media in, text out.", no_args_is_help=True, add_completion=False)
-console = Console()
-err = Console(stderr=True)
+# Not a terminal (logs, CI, pipes): do not wrap paths and ids at 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 
 def _settings(**overrides: object) -> Settings:
@@ -116,6 +117,7 @@ async def _up(settings: Settings) -> None:
                 for t in tasks:
                     t.cancel()
                 await asyncio.gather(serving, *tasks, return_exceptions=True)
+            _exit_now_if_released(worker.released)
 
 
 def _banner(settings: Settings, missing: dict[str, str]) -> None:
@@ -163,15 +165,20 @@ def worker(
         from prometheus_client import start_http_server
 
         start_http_server(settings.metrics_port, addr=settings.host)
-    released = asyncio.run(_worker(settings, roles, max_jobs, idle_exit))
+    asyncio.run(_worker(settings, roles, max_jobs, idle_exit))
+
+
+def _exit_now_if_released(released: int) -> None:
+    """Released jobs may still occupy processor threads (a thread cannot be cancelled), and the interpreter would
+    wait for them at exit: their messages are back on the queue, so leave at once."""
     if released:
-        # Released jobs may still occupy processor threads, which would hold the interpreter open.
+        logging.getLogger(__name__).info("exiting with %d released job(s) still in threads", released)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
 
 
-async def _worker(settings: Settings, roles: list[str], max_jobs: int | None, idle_exit: float | None) -> int:
+async def _worker(settings: Settings, roles: list[str], max_jobs: int | None, idle_exit: float | None) -> None:
     async with Runtime(settings) as rt:
         await rt.ensure()
         w, missing = rt.worker(roles, max_jobs=max_jobs, idle_exit=idle_exit)
@@ -189,7 +196,7 @@ async def _worker(settings: Settings, roles: list[str], max_jobs: int | None, id
             await w.run()
         logging.getLogger(__name__).info("worker done: %d received, %d finished, %d released",
                                          w.received, w.completed, w.released)
-        return w.released
+        _exit_now_if_released(w.released)
 
 
 # ---------------------------------------------------------------------------------------------- submit

@@ -51,3 +51,9 @@ class FileTooLarge(PermanentError):
 
 class InvalidEvent(PermanentError):
     code = "invalid_event"
+
+
+class WriteConflict(TransientError):
+    """A conditional write lost a race: the object changed (or appeared) since it was read."""
+
+    code = "write_conflict"

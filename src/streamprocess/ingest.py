@@ -103,32 +103,55 @@ class EventRouter:
             return await self._reject(source, version, media.kind, error, record)
 
         job_id = job_id_for(record.bucket, key, version, media.kind)
-        existing = await self.jobs.get(job_id)
-        if existing is not None and (
-            existing.state is not JobState.failed or (existing.error is not None and existing.error.permanent
-                                                      and existing.error.code != "attempts_exhausted")
-        ):
-            return Routed(key, "duplicate", job_id, media.kind, reason=f"job {job_id} is already {existing.state}")
-
         message = JobMessage(job_id=job_id, kind=media.kind, source=source, media_type=media.mime,
                              options=dict(info.metadata), event_time=record.event_time)
-        # Send first, then record: a crash in between re-sends (harmless) rather than loses the job.
+        why_not: list[str] = []
+
+        def enqueue(job: JobRecord | None) -> JobRecord | None:
+            why_not.clear()
+            if job is not None:
+                if job.state in (JobState.succeeded, JobState.running) or (
+                    job.state is JobState.queued and job.dispatched
+                ):
+                    why_not.append(f"job {job_id} is already {job.state}")
+                elif job.state is JobState.failed and job.error is not None and job.error.permanent:
+                    why_not.append(f"job {job_id} failed for good ({job.error.code})")
+                if why_not:
+                    return None
+            job = job or JobRecord.from_message(message)
+            job.state, job.error, job.finished_at, job.dispatched = JobState.queued, None, None, False
+            job.event_time = record.event_time
+            return job
+
+        # Record, send, then mark dispatched: a crash between the steps leaves an undispatched record, which the
+        # redelivered event sends again (a duplicate message is harmless: workers claim jobs atomically).
+        await self.jobs.update(job_id, enqueue)
+        if why_not:
+            return Routed(key, "duplicate", job_id, media.kind, reason=why_not[0])
         await self.queues[media.kind].send(message.model_dump_json())
-        job = existing or JobRecord.from_message(message)
-        job.state, job.error, job.finished_at = JobState.queued, None, None
-        job.event_time = record.event_time
-        await self.jobs.save(job)
+
+        def dispatched(job: JobRecord | None) -> JobRecord | None:
+            if job is None or job.state is not JobState.queued or job.dispatched:
+                return None
+            job.dispatched = True
+            return job
+
+        await self.jobs.update(job_id, dispatched)
         return Routed(key, "queued", job_id, media.kind)
 
     async def _reject(self, source: SourceRef, version: str, kind: str, error: StreamProcessError,
                       record: S3EventRecord) -> Routed:
         job_id = job_id_for(source.bucket, source.key, version, kind)
-        job = await self.jobs.get(job_id) or JobRecord(job_id=job_id, kind=kind, source=source,
-                                                       event_time=record.event_time)
-        job.state = JobState.failed
-        job.error = JobError(code=error.code, message=error.message, permanent=True, attempt=0)
-        job.finished_at = now_utc()
-        await self.jobs.save(job)
+
+        def fail(job: JobRecord | None) -> JobRecord | None:
+            if job is not None and job.state is not JobState.queued:
+                return None  # already failed (a duplicate event), or somehow done
+            job = job or JobRecord(job_id=job_id, kind=kind, source=source, event_time=record.event_time)
+            job.state, job.finished_at = JobState.failed, now_utc()
+            job.error = JobError(code=error.code, message=error.message, permanent=True, attempt=0)
+            return job
+
+        await self.jobs.update(job_id, fail)
         return Routed(source.key, "failed", job_id, kind, reason=str(error))
 
     # ------------------------------------------------------------------ Handler (worker runtime)

@@ -18,7 +18,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from .errors import ObjectNotFound
+from collections.abc import Callable
+
+from .errors import ObjectNotFound, TransientError, WriteConflict
 from .storage.base import ObjectStore
 
 JOB_ID_LENGTH = 32
@@ -110,7 +112,9 @@ class JobRecord(BaseModel):
     error: JobError | None = None
     results: dict[str, str] = Field(default_factory=dict)  # result name -> object key
     summary: dict[str, Any] = Field(default_factory=dict)  # small facts from the processor
+    dispatched: bool = False  # the job message is on its queue
     worker: str | None = None
+    lease_owner: str | None = None  # the attempt holding the job while it runs (worker id + attempt token)
     lease_until: float | None = None  # epoch seconds; a running job whose lease passed has lost its worker
     history: list[Attempt] = Field(default_factory=list)
 
@@ -121,16 +125,24 @@ class JobRecord(BaseModel):
             options=msg.options, event_time=msg.event_time,
         )
 
-    def held_by_other(self, worker: str) -> bool:
+    def held_by_other(self, owner: str) -> bool:
+        """Running under a live lease of another attempt (in this process or any other)."""
         return (
             self.state is JobState.running
-            and self.worker not in (None, worker)
+            and self.lease_owner not in (None, owner)
             and (self.lease_until or 0) > time.time()
         )
 
 
+Mutation = Callable[["JobRecord | None"], "JobRecord | None"]
+
+
 class JobStore:
-    """Job records as JSON objects under a prefix of the output bucket."""
+    """Job records as JSON objects under a prefix of the output bucket.
+
+    Every change goes through :meth:`update`, a compare-and-swap loop on the record's ETag (S3 conditional
+    writes; a file lock on the local store), so two workers or routers racing on one job never both win.
+    """
 
     def __init__(self, store: ObjectStore, prefix: str = "jobs/") -> None:
         self.store = store
@@ -139,19 +151,39 @@ class JobStore:
     def key(self, job_id: str) -> str:
         return f"{self.prefix}{job_id}.json"
 
-    async def get(self, job_id: str) -> JobRecord | None:
+    async def _read(self, job_id: str) -> tuple[JobRecord | None, str | None]:
         try:
-            raw = await self.store.get(self.key(job_id))
+            raw, info = await self.store.read(self.key(job_id))
         except ObjectNotFound:
-            return None
-        return JobRecord.model_validate_json(raw)
+            return None, None
+        return JobRecord.model_validate_json(raw), info.etag
 
-    async def save(self, record: JobRecord) -> JobRecord:
-        record.updated_at = now_utc()
-        await self.store.put(
-            self.key(record.job_id), record.model_dump_json(indent=2).encode(), content_type="application/json"
-        )
-        return record
+    async def get(self, job_id: str) -> JobRecord | None:
+        return (await self._read(job_id))[0]
+
+    async def update(self, job_id: str, mutate: Mutation, *, retries: int = 8) -> JobRecord | None:
+        """Apply ``mutate`` to the current record (None if there is none) and write the result atomically.
+
+        ``mutate`` gets a private copy and returns the record to write, or None to leave it as it is; it may run
+        more than once if another writer gets in between, so it must decide from its argument alone. Returns
+        the record as written (or as found, when ``mutate`` declined).
+        """
+        for _ in range(retries):
+            current, etag = await self._read(job_id)
+            new = mutate(current.model_copy(deep=True) if current is not None else None)
+            if new is None:
+                return current
+            new.updated_at = now_utc()
+            try:
+                await self.store.put(
+                    self.key(job_id), new.model_dump_json(indent=2).encode(), content_type="application/json",
+                    if_match=etag, if_none_match=etag is None,
+                )
+            except WriteConflict:
+                continue
+            return new
+        raise TransientError(f"job record {job_id} kept changing under {retries} attempts to update it",
+                             code="write_conflict")
 
     async def list(self) -> list[JobRecord]:
         out = []

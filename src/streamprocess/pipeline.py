@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import socket
-import os
 import tempfile
 import threading
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -92,46 +93,51 @@ class JobHandler:
         self.visibility_timeout = visibility_timeout
         self.worker = worker or worker_id()
         self.progress_interval = progress_interval
+        self._owners: dict[str, str] = {}  # message receipt -> lease owner of the attempt it started
 
     def result_key(self, job_id: str, name: str) -> str:
         return f"{self.results_prefix}{job_id}/{name}"
-
-    async def _record(self, job: JobMessage) -> JobRecord:
-        return await self.jobs.get(job.job_id) or JobRecord.from_message(job)
 
     # ------------------------------------------------------------------ Handler
     async def handle(self, message: Message, attempt: int) -> None:
         job = parse_job(message)
         JOBS_RECEIVED.labels(self.kind).inc()
-        record = await self._record(job)
-        if record.state is JobState.succeeded:
-            log.info("job %s already succeeded: skipping duplicate message", job.job_id)
+        owner = f"{self.worker}/{uuid.uuid4().hex[:8]}"
+        skip: list[str] = []
+
+        def claim(rec: JobRecord | None) -> JobRecord | None:
+            skip.clear()
+            rec = rec or JobRecord.from_message(job)
+            if rec.state is JobState.succeeded:
+                skip.append("already succeeded")
+            elif rec.held_by_other(owner):
+                skip.append(f"running on {rec.worker}")
+            elif rec.state is JobState.failed and rec.finished_at and rec.finished_at.timestamp() >= job.enqueued_at:
+                skip.append(f"already failed ({rec.error.code if rec.error else 'unknown'}) after this message")
+            if skip:
+                return None
+            started = now_utc()
+            rec.state, rec.attempts, rec.worker, rec.lease_owner = JobState.running, attempt, self.worker, owner
+            rec.started_at, rec.finished_at, rec.progress, rec.dispatched = started, None, None, True
+            rec.lease_until = time.time() + self.visibility_timeout
+            rec.history.append(Attempt(attempt=attempt, worker=self.worker, started_at=started))
+            rec.timings = {"queue_wait": round(max(0.0, time.time() - job.enqueued_at), 4)}
+            return rec
+
+        await self.jobs.update(job.job_id, claim)
+        if skip:
+            log.info("job %s: skipping duplicate message (%s)", job.job_id, skip[0])
             JOBS_DUPLICATE.labels(self.kind).inc()
             return
-        if record.held_by_other(self.worker):
-            log.info("job %s is running on %s: skipping duplicate message", job.job_id, record.worker)
-            JOBS_DUPLICATE.labels(self.kind).inc()
-            return
-
-        started = now_utc()
-        record.state = JobState.running
-        record.attempts = attempt
-        record.worker = self.worker
-        record.started_at = started
-        record.finished_at = None
-        record.lease_until = time.time() + self.visibility_timeout
-        record.progress = None
-        record.history.append(Attempt(attempt=attempt, worker=self.worker, started_at=started))
-        record.timings["queue_wait"] = round(max(0.0, time.time() - job.enqueued_at), 4)
-        await self.jobs.save(record)
-
+        self._owners[message.receipt] = owner
         JOBS_IN_FLIGHT.labels(self.kind).inc()
         try:
-            await self._run(job, record)
+            await self._run(job, owner)
         finally:
             JOBS_IN_FLIGHT.labels(self.kind).dec()
+        self._owners.pop(message.receipt, None)
 
-    async def _run(self, job: JobMessage, record: JobRecord) -> None:
+    async def _run(self, job: JobMessage, owner: str) -> None:
         t_start = time.perf_counter()
         timings: dict[str, float] = {}
         with tempfile.TemporaryDirectory(prefix=f"sp-{job.job_id[:8]}-") as tmp:
@@ -165,7 +171,7 @@ class JobHandler:
                 options=dict(job.options), output_dir=out_dir, source_key=job.source.key, on_progress=on_progress,
             )
             t0 = time.perf_counter()
-            ticker = asyncio.create_task(self._tick(record, latest, lock))
+            ticker = asyncio.create_task(self._tick(job.job_id, owner, latest, lock))
             try:
                 result = await asyncio.to_thread(self.processor.process, ctx)
             finally:
@@ -186,40 +192,51 @@ class JobHandler:
         for stage, seconds in timings.items():
             STAGE_SECONDS.labels(self.kind, stage).observe(seconds)
         finished = now_utc()
-        record.state = JobState.succeeded
-        record.results = results
-        record.summary = result.summary
-        record.timings.update({k: round(v, 4) for k, v in timings.items()})
-        record.finished_at = finished
-        record.lease_until = None
-        record.error = None
-        if latest:
-            record.progress = latest[0]
-        record.history[-1].ended_at = finished
-        record.history[-1].outcome = "succeeded"
-        if record.event_time:
+
+        def succeed(rec: JobRecord | None) -> JobRecord | None:
+            rec = rec or JobRecord.from_message(job)
+            if rec.state is JobState.succeeded and rec.lease_owner != owner:
+                return None  # another attempt finished first; its results are these same keys
+            rec.state, rec.results, rec.summary = JobState.succeeded, results, result.summary
+            rec.timings.update({k: round(v, 4) for k, v in timings.items()})
+            rec.finished_at, rec.lease_until, rec.error = finished, None, None
+            if latest:
+                rec.progress = latest[0]
+            _end_attempt(rec, self.worker, finished, "succeeded")
+            return rec
+
+        record = await self.jobs.update(job.job_id, succeed)
+        if record is not None and record.event_time:
             EVENT_TO_DONE_SECONDS.labels(self.kind).observe((finished - record.event_time).total_seconds())
-        await self.jobs.save(record)
         JOBS_SUCCEEDED.labels(self.kind).inc()
         log.info("job %s (%s) succeeded in %.3f s: %s", job.job_id, job.source.key, timings["total"],
                  ", ".join(results.values()))
 
-    async def _tick(self, record: JobRecord, latest: list[Progress], lock: threading.Lock) -> None:
+    async def _tick(self, job_id: str, owner: str, latest: list[Progress], lock: threading.Lock) -> None:
         """Copy progress into the record about once a second, and keep the record's lease fresh."""
         written: Progress | None = None
+        lease_until = time.time() + self.visibility_timeout
         while True:
             await asyncio.sleep(self.progress_interval)
             with lock:
                 current = latest[0] if latest else None
-            lease_low = (record.lease_until or 0) - time.time() < self.visibility_timeout * 2 / 3
-            if current != written or lease_low:
-                record.progress = current
-                record.lease_until = time.time() + self.visibility_timeout
-                try:
-                    await self.jobs.save(record)
-                    written = current
-                except Exception as e:  # progress is best effort; the job goes on
-                    log.warning("could not update job %s: %s", record.job_id, e)
+            if current == written and lease_until - time.time() > self.visibility_timeout * 2 / 3:
+                continue
+
+            def tick(rec: JobRecord | None) -> JobRecord | None:
+                if rec is None or rec.lease_owner != owner:
+                    return None  # another attempt took the job over
+                rec.progress = current
+                rec.lease_until = time.time() + self.visibility_timeout
+                return rec
+
+            try:
+                rec = await self.jobs.update(job_id, tick)
+                written = current
+                if rec is not None and rec.lease_until:
+                    lease_until = rec.lease_until
+            except Exception as e:  # progress is best effort; the job goes on
+                log.warning("could not update job %s: %s", job_id, e)
 
     async def _settle(self, message: Message, attempt: int, state: JobState, outcome: str,
                       error: StreamProcessError | None) -> None:
@@ -228,21 +245,24 @@ class JobHandler:
         except InvalidJobMessage:
             log.error("dropping to the DLQ a message that is not a job: %r", message.body[:200])
             return
-        record = await self._record(job)
-        if record.state is JobState.succeeded:
-            return  # a late duplicate must not overwrite a success
-        record.state = state
-        record.attempts = max(record.attempts, attempt)
-        record.lease_until = None
-        if error is not None:
-            permanent = state is JobState.failed
-            record.error = JobError(code=error.code, message=error.message, permanent=permanent, attempt=attempt)
-        if state is JobState.failed:
-            record.finished_at = now_utc()
-        if record.history and record.history[-1].attempt == attempt and record.history[-1].outcome is None:
-            record.history[-1].ended_at = now_utc()
-            record.history[-1].outcome = outcome
-        await self.jobs.save(record)
+        owner = self._owners.pop(message.receipt, "")
+
+        def settle(rec: JobRecord | None) -> JobRecord | None:
+            rec = rec or JobRecord.from_message(job)
+            if rec.state is JobState.succeeded or rec.held_by_other(owner):
+                return None  # a late duplicate must not overwrite a success or a live attempt
+            rec.state = state
+            rec.attempts = max(rec.attempts, attempt)
+            rec.lease_until = None
+            if error is not None:
+                permanent = isinstance(error, PermanentError) and error.code != "attempts_exhausted"
+                rec.error = JobError(code=error.code, message=error.message, permanent=permanent, attempt=attempt)
+            if state is JobState.failed:
+                rec.finished_at = now_utc()
+            _end_attempt(rec, self.worker, now_utc(), outcome, attempt)
+            return rec
+
+        await self.jobs.update(job.job_id, settle)
 
     async def give_up(self, message: Message, error: StreamProcessError, attempt: int) -> None:
         JOBS_FAILED.labels(self.kind, error.code).inc()
@@ -254,3 +274,11 @@ class JobHandler:
 
     async def released(self, message: Message, attempt: int) -> None:
         await self._settle(message, attempt, JobState.queued, "released", None)
+
+
+def _end_attempt(rec: JobRecord, worker: str, when: datetime, outcome: str, attempt: int | None = None) -> None:
+    """Close this worker's open entry in the record's history."""
+    for entry in reversed(rec.history):
+        if entry.worker == worker and entry.outcome is None and attempt in (None, entry.attempt):
+            entry.ended_at, entry.outcome = when, outcome
+            return

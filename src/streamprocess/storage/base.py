@@ -71,8 +71,18 @@ class ObjectStore(abc.ABC):
         *,
         content_type: str | None = None,
         metadata: dict[str, str] | None = None,
+        if_match: str | None = None,
+        if_none_match: bool = False,
     ) -> ObjectInfo:
-        """Store ``data`` (bytes, or a file to stream) under ``key``, atomically."""
+        """Store ``data`` (bytes, or a file to stream) under ``key``, atomically.
+
+        Conditional writes, as S3's: ``if_none_match=True`` only creates, ``if_match=etag`` only replaces that
+        version; otherwise :class:`~streamprocess.errors.WriteConflict` is raised and nothing is written.
+        """
+
+    @abc.abstractmethod
+    async def read(self, key: str) -> tuple[bytes, ObjectInfo]:
+        """The object's bytes and the metadata (ETag) of exactly that version."""
 
     @abc.abstractmethod
     async def get(self, key: str, *, byte_range: tuple[int, int] | None = None) -> bytes:

@@ -15,6 +15,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import hashlib
 import hmac
 import json
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from ..errors import InvalidKey, ObjectNotFound, PermanentError
+from ..errors import InvalidKey, ObjectNotFound, PermanentError, WriteConflict
 from ..events import make_object_created_event
 from .base import EventSink, ObjectInfo, ObjectStore, PresignedRequest, validate_key
 
@@ -66,7 +68,8 @@ class LocalObjectStore(ObjectStore):
         self._internal = self.root / INTERNAL_DIR
         self._tmp = self._internal / "tmp"
         self._meta = self._internal / "meta"
-        for d in (self.root, self._tmp, self._meta):
+        self._locks = self._internal / "locks"
+        for d in (self.root, self._tmp, self._meta, self._locks):
             d.mkdir(parents=True, exist_ok=True)
         for prefix in self.notify_prefixes:  # the drop folder exists before anything is dropped
             if "/" in prefix:
@@ -127,9 +130,16 @@ class LocalObjectStore(ObjectStore):
         *,
         content_type: str | None = None,
         metadata: dict[str, str] | None = None,
+        if_match: str | None = None,
+        if_none_match: bool = False,
     ) -> ObjectInfo:
         path = self.path_for(key)
-        info = await asyncio.to_thread(self._put_sync, key, path, data, content_type, metadata or {})
+        if if_match is not None or if_none_match:
+            info = await asyncio.to_thread(
+                self._put_conditional, key, path, data, content_type, metadata or {}, if_match, if_none_match
+            )
+        else:
+            info = await asyncio.to_thread(self._put_sync, key, path, data, content_type, metadata or {})
         if self._notifies(key):
             try:
                 await self._emit(info)
@@ -138,6 +148,32 @@ class LocalObjectStore(ObjectStore):
                 self._meta_path(key).unlink(missing_ok=True)
                 raise
         return info
+
+    @contextlib.contextmanager
+    def _key_lock(self, key: str):  # type: ignore[no-untyped-def]
+        """An exclusive lock shared by every process using this store (256 stripes, by key hash)."""
+        stripe = hashlib.sha256(key.encode()).hexdigest()[:2]
+        with open(self._locks / stripe, "a+b") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def _put_conditional(
+        self, key: str, path: Path, data: bytes | Path, content_type: str | None, metadata: dict[str, str],
+        if_match: str | None, if_none_match: bool,
+    ) -> ObjectInfo:
+        with self._key_lock(key):
+            try:
+                current: str | None = self._current_meta(key, path)["etag"]
+            except ObjectNotFound:
+                current = None
+            if if_none_match and current is not None:
+                raise WriteConflict(f"{key!r} already exists")
+            if if_match is not None and current != if_match.strip('"'):
+                raise WriteConflict(f"{key!r} changed: ETag {current}, expected {if_match}")
+            return self._put_sync(key, path, data, content_type, metadata)
 
     def _put_sync(
         self, key: str, path: Path, data: bytes | Path, content_type: str | None, metadata: dict[str, str]
@@ -216,6 +252,23 @@ class LocalObjectStore(ObjectStore):
     async def head(self, key: str) -> ObjectInfo:
         path = self.path_for(key)
         return self._info(key, await asyncio.to_thread(self._current_meta, key, path))
+
+    async def read(self, key: str) -> tuple[bytes, ObjectInfo]:
+        path = self.path_for(key)
+
+        def read_consistent() -> tuple[bytes, ObjectInfo]:
+            for _ in range(100):
+                meta = self._current_meta(key, path)  # metadata first: a racing write makes the ETag stale,
+                try:  # never newer than the bytes, so a conditional write based on it fails safely
+                    data = path.read_bytes()
+                    st = path.stat()
+                except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                    raise ObjectNotFound(f"no object {key!r} in bucket {self.bucket!r}") from None
+                if (st.st_size, st.st_mtime_ns) == (meta["size"], meta["mtime_ns"]):
+                    return data, self._info(key, meta)
+            raise WriteConflict(f"{key!r} keeps changing while being read")
+
+        return await asyncio.to_thread(read_consistent)
 
     async def get(self, key: str, *, byte_range: tuple[int, int] | None = None) -> bytes:
         path = self.path_for(key)

@@ -13,10 +13,11 @@ from aiobotocore.session import get_session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from ..errors import ObjectNotFound, PermanentError
+from ..errors import ObjectNotFound, PermanentError, WriteConflict
 from .base import ObjectInfo, ObjectStore, PresignedRequest, validate_key
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+_CONFLICT = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
 _CHUNK = 1024 * 1024
 
 
@@ -71,21 +72,33 @@ class S3ObjectStore(ObjectStore):
         *,
         content_type: str | None = None,
         metadata: dict[str, str] | None = None,
+        if_match: str | None = None,
+        if_none_match: bool = False,
     ) -> ObjectInfo:
         validate_key(key)
         client = await self.client()
         extra: dict[str, Any] = {}
+        if if_none_match:
+            extra["IfNoneMatch"] = "*"
+        if if_match is not None:
+            extra["IfMatch"] = f'"{if_match.strip(chr(34))}"'
         if content_type:
             extra["ContentType"] = content_type
         if metadata:
             extra["Metadata"] = {k.lower(): v for k, v in metadata.items()}
-        if isinstance(data, Path):
-            size = data.stat().st_size
-            with open(data, "rb") as body:
-                resp = await client.put_object(Bucket=self.bucket, Key=key, Body=body, **extra)
-        else:
-            size = len(data)
-            resp = await client.put_object(Bucket=self.bucket, Key=key, Body=bytes(data), **extra)
+        try:
+            if isinstance(data, Path):
+                size = data.stat().st_size
+                with open(data, "rb") as body:
+                    resp = await client.put_object(Bucket=self.bucket, Key=key, Body=body, **extra)
+            else:
+                size = len(data)
+                resp = await client.put_object(Bucket=self.bucket, Key=key, Body=bytes(data), **extra)
+        except ClientError as e:
+            code = e.response["Error"]["Code"]
+            if code in _CONFLICT or (if_match is not None and code in _NOT_FOUND):
+                raise WriteConflict(f"{key!r}: {e.response['Error'].get('Message', 'precondition failed')}") from None
+            raise
         return ObjectInfo(
             key=key,
             size=size,
@@ -107,6 +120,12 @@ class S3ObjectStore(ObjectStore):
             if e.response["Error"]["Code"] == "InvalidRange":
                 return {"Body": None}
             raise
+
+    async def read(self, key: str) -> tuple[bytes, ObjectInfo]:
+        resp = await self._get_object(key)
+        async with resp["Body"] as body:
+            data = await body.read()
+        return data, self._info(key, resp)
 
     async def get(self, key: str, *, byte_range: tuple[int, int] | None = None) -> bytes:
         kwargs = {"Range": f"bytes={byte_range[0]}-{byte_range[1]}"} if byte_range else {}
