@@ -49,7 +49,7 @@ def test_env_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_readme_documents_every_setting_with_its_default() -> None:
     readme = (ROOT / "README.md").read_text()
-    rows = dict(re.findall(r"^\| `(STREAMPROCESS_[A-Z_]+)` \| ([^|]*) \|", readme, re.M))
+    rows = dict(re.findall(r"^\| `(STREAMPROCESS_[A-Z0-9_]+)` \| ([^|]*) \|", readme, re.M))
     for name, field in Settings.model_fields.items():
         var = f"STREAMPROCESS_{name.upper()}"
         assert var in rows, f"README's configuration table lacks {var}"
