@@ -124,7 +124,9 @@ async def test_s3_bucket_notification_to_sqs_to_worker(moto_url: str, s3_bucket:
         }]},
     )
 
-    env = cli_env(**{k: v for k, v in settings.model_dump(mode="json").items() if v is not None})
+    metrics_port = free_port()
+    env = cli_env(**{k: v for k, v in settings.model_dump(mode="json").items() if v is not None},
+                  metrics_port=metrics_port)
     log = tmp_path / "worker.log"
     proc = subprocess.Popen(cli("worker"), env=env, cwd=ROOT, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
     try:
@@ -147,6 +149,9 @@ async def test_s3_bucket_notification_to_sqs_to_worker(moto_url: str, s3_bucket:
         assert result["bytes"] == len(wav_bytes())
         listed = s3.list_objects_v2(Bucket=s3_bucket, Prefix="jobs/")["Contents"]
         assert [o["Key"] for o in listed] == [f"jobs/{job_id}.json"]  # the decoy and the results started nothing
+        metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+        assert 'streamprocess_jobs_succeeded_total{kind="stt"} 1.0' in metrics
+        assert f'streamprocess_queue_depth{{queue="{prefix}stt",state="available"}}' in metrics
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(30)

@@ -53,7 +53,8 @@ class Settings(BaseSettings):
     # --- queues ---------------------------------------------------------------------------------
     queue: QueueBackend = Field(QueueBackend.embedded, description="Queue: `embedded` (SQLite), `sqs` or `redis`.")
     queue_prefix: str = Field(
-        "streamprocess-", description="Queue names are `<prefix>events`, `<prefix>stt`, `<prefix>ocr`, each with a `-dlq`."
+        "streamprocess-",
+        description="Queue names are `<prefix>events`, `<prefix>stt`, `<prefix>ocr`, each with a `-dlq`.",
     )
     sqs_endpoint_url: str | None = Field(None, description="SQS endpoint (moto, ElasticMQ); AWS when unset.")
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL for the `redis` queue.")

@@ -12,13 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
-
-from collections.abc import Callable
 
 from .errors import ObjectNotFound, TransientError, WriteConflict
 from .storage.base import ObjectStore

@@ -223,7 +223,7 @@ class JobHandler:
             if current == written and lease_until - time.time() > self.visibility_timeout * 2 / 3:
                 continue
 
-            def tick(rec: JobRecord | None) -> JobRecord | None:
+            def tick(rec: JobRecord | None, current: Progress | None = current) -> JobRecord | None:
                 if rec is None or rec.lease_owner != owner:
                     return None  # another attempt took the job over
                 rec.progress = current

@@ -16,6 +16,7 @@ import os
 import socket
 import time
 import uuid
+
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 

@@ -6,16 +6,13 @@ The dead-letter queue ``<name>-dlq`` and the redrive policy (``maxReceiveCount =
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
-from contextlib import AsyncExitStack
 from typing import Any
 
-from aiobotocore.session import get_session
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from ..aws import LazyClient
 from .base import Message, MessageLost, Queue, QueueDepth, dlq_name
 
 _LOST = {"ReceiptHandleIsInvalid", "MessageNotInflight", "AWS.SimpleQueueService.MessageNotInflight",
@@ -31,42 +28,25 @@ class SQSQueue(Queue):
         region: str = "us-east-1",
         visibility_timeout: float = 60.0,
         max_receives: int | None = 5,
-        _client_owner: SQSQueue | None = None,
+        _client: LazyClient | None = None,
     ) -> None:
         self.name = name
         self.endpoint_url = endpoint_url
         self.region = region
         self.visibility_timeout = visibility_timeout
         self.max_receives = max_receives
-        self._owner = _client_owner  # a DLQ shares its parent's connection pool
-        self._stack: AsyncExitStack | None = None
-        self._client: Any = None
-        self._lock = asyncio.Lock()
+        # A DLQ shares its parent's client (and connection pool).
+        self._client = _client or LazyClient("sqs", endpoint_url=endpoint_url, region=region)
+        self._owns_client = _client is None
         self._url: str | None = None
         self._dlq: SQSQueue | None = None
 
     async def client(self) -> Any:
-        if self._owner is not None:
-            return await self._owner.client()
-        if self._client is None:
-            async with self._lock:
-                if self._client is None:
-                    stack = AsyncExitStack()
-                    self._client = await stack.enter_async_context(
-                        get_session().create_client(
-                            "sqs",
-                            endpoint_url=self.endpoint_url,
-                            region_name=self.region,
-                            config=Config(max_pool_connections=32, retries={"max_attempts": 5, "mode": "standard"}),
-                        )
-                    )
-                    self._stack = stack
-        return self._client
+        return await self._client.get()
 
     async def close(self) -> None:
-        if self._stack is not None:
-            await self._stack.aclose()
-        self._stack, self._client = None, None
+        if self._owns_client:
+            await self._client.close()
 
     async def url(self) -> str:
         if self._url is None:
@@ -186,7 +166,7 @@ class SQSQueue(Queue):
         if self._dlq is None:
             self._dlq = SQSQueue(
                 dlq_name(self.name), endpoint_url=self.endpoint_url, region=self.region,
-                visibility_timeout=self.visibility_timeout, max_receives=None, _client_owner=self,
+                visibility_timeout=self.visibility_timeout, max_receives=None, _client=self._client,
             )
         return self._dlq
 

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aiobotocore.session import get_session
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from ..aws import LazyClient
 from ..errors import ObjectNotFound, PermanentError, WriteConflict
 from .base import ObjectInfo, ObjectStore, PresignedRequest, validate_key
 
@@ -28,39 +25,18 @@ class S3ObjectStore(ObjectStore):
         *,
         endpoint_url: str | None = None,
         region: str = "us-east-1",
-        max_pool_connections: int = 32,
     ) -> None:
         self.bucket = bucket
         self.endpoint_url = endpoint_url
-        self.region = region
-        self._config = Config(
-            max_pool_connections=max_pool_connections,
-            retries={"max_attempts": 5, "mode": "standard"},
-            # Path-style addressing works with MinIO and moto as well as AWS.
-            s3={"addressing_style": "path"},
-            signature_version="s3v4",
-        )
-        self._stack: AsyncExitStack | None = None
-        self._client: Any = None
-        self._lock = asyncio.Lock()
+        # Path-style addressing works with MinIO and moto as well as AWS.
+        self._client = LazyClient("s3", endpoint_url=endpoint_url, region=region,
+                                  s3={"addressing_style": "path"}, signature_version="s3v4")
 
     async def client(self) -> Any:
-        if self._client is None:
-            async with self._lock:
-                if self._client is None:
-                    stack = AsyncExitStack()
-                    self._client = await stack.enter_async_context(
-                        get_session().create_client(
-                            "s3", endpoint_url=self.endpoint_url, region_name=self.region, config=self._config
-                        )
-                    )
-                    self._stack = stack
-        return self._client
+        return await self._client.get()
 
     async def close(self) -> None:
-        if self._stack is not None:
-            await self._stack.aclose()
-        self._stack, self._client = None, None
+        await self._client.close()
 
     def _missing(self, key: str) -> ObjectNotFound:
         return ObjectNotFound(f"no object {key!r} in bucket {self.bucket!r}")
