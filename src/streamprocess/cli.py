@@ -226,6 +226,73 @@ async def _submit(settings: Settings, files: list[Path], prefix: str) -> None:
             console.print(f"{f} → {key}  [bold]{media.kind}[/bold] job [cyan]{job_id}[/cyan]")
 
 
+# ---------------------------------------------------------------------------------------------- transcribe
+@app.command()
+def transcribe(
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True)],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="json, txt, srt or vtt.")] = "txt",
+    output_dir: Annotated[Path | None, typer.Option(
+        "--output-dir", "-o", help="Write <name>.<format> here instead of printing.")] = None,
+    language: Annotated[str | None, typer.Option(help="Language code; default detects it.")] = None,
+    model: Annotated[str | None, typer.Option(help="Whisper model name or folder [STREAMPROCESS_STT_MODEL].")] = None,
+    word_timestamps: Annotated[bool | None, typer.Option(help="Word-level timestamps.")] = None,
+    vad: Annotated[bool | None, typer.Option(help="Skip silence with Silero VAD.")] = None,
+    beam_size: Annotated[int | None, typer.Option(help="Beam size.")] = None,
+    hotwords: Annotated[str | None, typer.Option(help="Words to favour (names, jargon).")] = None,
+    prompt: Annotated[str | None, typer.Option(help="Initial prompt.")] = None,
+    batched: Annotated[bool | None, typer.Option(help="BatchedInferencePipeline.")] = None,
+) -> None:
+    """Transcribe audio files here and now, without any service."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .processors.stt import default_options, engine_from
+    from .stt import TranscribeOptions
+    from .stt.formats import FORMATS, render
+
+    if fmt not in FORMATS:
+        err.print(f"[red]--format must be one of {', '.join(FORMATS)}[/red]")
+        raise typer.Exit(2)
+    settings = _settings(stt_model=model)
+    given = {"language": language, "word_timestamps": word_timestamps, "vad_filter": vad, "beam_size": beam_size,
+             "hotwords": hotwords, "initial_prompt": prompt, "batched": batched}
+    try:
+        options = TranscribeOptions.from_mapping(given, default_options(settings))
+        with err.status(f"loading model {settings.stt_model}…"):
+            engine = engine_from(settings)
+    except StreamProcessError as e:
+        err.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from None
+    if output_dir:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    failures = 0
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[audio]}"),
+               TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=output_dir is None, redirect_stdout=False) as bar:
+        for f in files:
+            task = bar.add_task(f.name, total=None, audio="")
+
+            def report(done: float, total: float, task=task) -> None:  # type: ignore[no-untyped-def]
+                bar.update(task, completed=done, total=total, audio=f"{done:.0f}/{total:.0f} s of audio")
+
+            try:
+                transcript = engine.transcribe(f, options, progress=report)
+            except StreamProcessError as e:
+                bar.remove_task(task)
+                err.print(f"[red]{f}: {e}[/red]")
+                failures += 1
+                continue
+            text = render(transcript, fmt)
+            if output_dir:
+                (output_dir / f"{f.stem}.{fmt}").write_text(text, encoding="utf-8")
+            else:
+                if len(files) > 1:
+                    sys.stdout.write(f"==> {f} <==\n")
+                sys.stdout.write(text)
+                sys.stdout.flush()
+    if failures:
+        raise typer.Exit(1)
+
+
 # ---------------------------------------------------------------------------------------------- status
 @app.command()
 def status(job_id: str, as_json: Annotated[bool, typer.Option("--json", help="Print the raw record.")] = False) -> None:

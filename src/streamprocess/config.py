@@ -78,6 +78,22 @@ class Settings(BaseSettings):
     max_file_size: int = Field(2048 * MiB, gt=0, description="Largest input object (bytes); larger ones fail.")
     stt_processor: str = Field("stt", description="Processor for audio jobs (registry name or `module:attr`).")
     ocr_processor: str = Field("ocr", description="Processor for image/PDF jobs (registry name or `module:attr`).")
+    # --- speech-to-text engine -----------------------------------------------------------------
+    stt_model: str = Field(
+        "default", description="Whisper model: `default` (bundled tiny.en, offline), a faster-whisper name "
+        "(`large-v3`, `distil-large-v3`, `turbo`, …) or a local CTranslate2 model folder."
+    )
+    stt_device: str = Field("auto", description="`auto` (CUDA when present), `cpu` or `cuda`.")
+    stt_compute_type: str = Field("auto", description="`auto` (int8 on CPU, float16 on GPU) or a CTranslate2 type.")
+    stt_cpu_threads: int = Field(0, ge=0, description="CPU threads per transcription; 0 lets CTranslate2 choose.")
+    stt_max_duration: float = Field(10800.0, gt=0, description="Longest audio (seconds) a job may have.")
+    stt_language: str | None = Field(None, description="Default language; unset detects it (multilingual models).")
+    stt_vad_filter: bool = Field(True, description="Default for skipping silence with Silero VAD.")
+    stt_word_timestamps: bool = Field(False, description="Default for word-level timestamps.")
+    stt_beam_size: int = Field(5, ge=1, le=20, description="Default beam size.")
+    stt_batched: bool = Field(False, description="Default for BatchedInferencePipeline (for GPUs and long files).")
+    stt_batch_size: int = Field(8, ge=1, le=64, description="Batch size when batched.")
+
     metrics_port: int | None = Field(
         None, description="Port for a standalone worker's Prometheus endpoint (`streamprocess worker`)."
     )

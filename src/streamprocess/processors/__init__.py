@@ -18,6 +18,7 @@ __all__ = ["JobContext", "ProcessResult", "Processor", "ProcessorUnavailable", "
 
 BUILTIN: dict[str, str] = {
     "noop": "streamprocess.processors.noop:NoopProcessor",
+    "stt": "streamprocess.processors.stt:SttProcessor",
 }
 ENTRY_POINT_GROUP = "streamprocess.processors"
 
@@ -51,7 +52,10 @@ def get_processor(name: str) -> Processor:
             factory = getattr(importlib.import_module(module_name), attr)
         except (ImportError, AttributeError) as e:
             raise ProcessorUnavailable(f"processor {name!r} cannot be loaded: {e}") from e
-        processor = factory()
+        try:
+            processor = factory()
+        except Exception as e:
+            raise ProcessorUnavailable(f"processor {name!r} failed to start: {e}") from e
         if not isinstance(processor, Processor):
             raise ProcessorUnavailable(f"{name!r} does not provide process(ctx) and a name")
         _cache[name] = processor

@@ -1,0 +1,63 @@
+"""The ``stt`` processor: a transcription job writes transcript.json, .txt, .srt and .vtt.
+
+Options come from the job (the object's ``x-amz-meta-*`` metadata, e.g. ``language``, ``word-timestamps``,
+``hotwords``), over the ``STREAMPROCESS_STT_*`` defaults.
+"""
+
+from __future__ import annotations
+
+from ..config import Settings, get_settings
+from ..stt import SttEngine, TranscribeOptions
+from ..stt.formats import FORMATS, render
+from .base import JobContext, ProcessResult
+
+CONTENT_TYPES = {
+    "json": "application/json",
+    "txt": "text/plain; charset=utf-8",
+    "srt": "application/x-subrip; charset=utf-8",
+    "vtt": "text/vtt; charset=utf-8",
+}
+
+
+def default_options(settings: Settings) -> TranscribeOptions:
+    return TranscribeOptions(
+        language=settings.stt_language, vad_filter=settings.stt_vad_filter,
+        word_timestamps=settings.stt_word_timestamps, beam_size=settings.stt_beam_size,
+        batched=settings.stt_batched, batch_size=settings.stt_batch_size,
+    )
+
+
+def engine_from(settings: Settings) -> SttEngine:
+    return SttEngine(
+        settings.stt_model, device=settings.stt_device, compute_type=settings.stt_compute_type,
+        cpu_threads=settings.stt_cpu_threads, max_duration=settings.stt_max_duration,
+    )
+
+
+class SttProcessor:
+    name = "stt"
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        settings = settings or get_settings()
+        self.engine = engine_from(settings)
+        self.defaults = default_options(settings)
+
+    def process(self, ctx: JobContext) -> ProcessResult:
+        options = TranscribeOptions.from_mapping(ctx.options, self.defaults)
+        transcript = self.engine.transcribe(
+            ctx.input_path, options, progress=lambda done, total: ctx.report_progress(done, total, "seconds")
+        )
+        outputs, types = {}, {}
+        for fmt in FORMATS:
+            name = f"transcript.{fmt}"
+            path = ctx.output(name)
+            path.write_text(render(transcript, fmt), encoding="utf-8")
+            outputs[name], types[name] = path, CONTENT_TYPES[fmt]
+        summary = {
+            "language": transcript.language,
+            "duration": transcript.duration,
+            "segments": len(transcript.segments),
+            "model": transcript.model,
+            "real_time_factor": round(transcript.real_time_factor or 0.0, 4),
+        }
+        return ProcessResult(outputs=outputs, summary=summary, content_types=types)

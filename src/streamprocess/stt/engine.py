@@ -1,0 +1,116 @@
+"""The STT engine: faster-whisper's ``WhisperModel`` (or its ``BatchedInferencePipeline``) behind one call."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+from . import models
+from .audio import SAMPLE_RATE, load_audio
+from .options import InvalidOptions, TranscribeOptions
+from .types import Segment, Transcript, Word
+
+ProgressFn = Callable[[float, float], None]  # (seconds done, seconds total)
+
+
+class SttEngine:
+    """Loads its model once (shared by every engine asking for the same model) and transcribes files or samples."""
+
+    def __init__(
+        self,
+        model: str = "default",
+        *,
+        device: str = "auto",
+        compute_type: str = "auto",
+        cpu_threads: int = 0,
+        max_duration: float | None = None,
+    ) -> None:
+        self.spec = models.resolve(model, device, compute_type, cpu_threads)
+        self.model: WhisperModel = models.load(self.spec)
+        self.max_duration = max_duration
+        self._batched: BatchedInferencePipeline | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def is_multilingual(self) -> bool:
+        return bool(self.model.model.is_multilingual)
+
+    def _check(self, options: TranscribeOptions) -> None:
+        if self.is_multilingual:
+            if options.language is not None and options.language not in self.model.supported_languages:
+                raise InvalidOptions(f"language {options.language!r} is not one Whisper knows", code="unsupported_language")
+            return
+        if options.language not in (None, "en"):
+            raise InvalidOptions(
+                f"model {self.spec.name!r} is English-only and cannot transcribe language {options.language!r}; "
+                "configure a multilingual model (e.g. STREAMPROCESS_STT_MODEL=large-v3)",
+                code="unsupported_language",
+            )
+        if options.task == "translate":
+            raise InvalidOptions(f"model {self.spec.name!r} is English-only: it cannot translate",
+                                 code="unsupported_task")
+
+    def pipeline(self, options: TranscribeOptions) -> WhisperModel | BatchedInferencePipeline:
+        if not options.batched:
+            return self.model
+        with self._lock:
+            if self._batched is None:
+                self._batched = BatchedInferencePipeline(self.model)
+            return self._batched
+
+    def transcribe(
+        self,
+        audio: Path | str | np.ndarray,
+        options: TranscribeOptions | None = None,
+        progress: ProgressFn | None = None,
+    ) -> Transcript:
+        options = options or TranscribeOptions()
+        self._check(options)
+        t0 = time.perf_counter()
+        samples = audio if isinstance(audio, np.ndarray) else load_audio(Path(audio), max_duration=self.max_duration)
+        t_decoded = time.perf_counter()
+        duration = samples.size / SAMPLE_RATE
+        kwargs = {
+            "language": options.language if self.is_multilingual else "en",
+            "task": options.task,
+            "beam_size": options.beam_size,
+            "word_timestamps": options.word_timestamps,
+            "initial_prompt": options.initial_prompt,
+            "hotwords": options.hotwords,
+            "vad_filter": options.vad_filter,
+        }
+        if options.batched:
+            kwargs["batch_size"] = options.batch_size
+        segments_iter, info = self.pipeline(options).transcribe(samples, **kwargs)
+        segments: list[Segment] = []
+        for seg in segments_iter:  # a generator: the work happens while iterating
+            words = None
+            if seg.words is not None:
+                words = [Word(start=round(w.start, 3), end=round(w.end, 3), word=w.word,
+                              probability=round(w.probability, 4)) for w in seg.words]
+            segments.append(Segment(
+                id=len(segments), start=round(seg.start, 3), end=round(seg.end, 3), text=seg.text,
+                avg_logprob=round(seg.avg_logprob, 4), no_speech_prob=round(seg.no_speech_prob, 4),
+                compression_ratio=round(seg.compression_ratio, 3), temperature=seg.temperature, words=words,
+            ))
+            if progress is not None:
+                progress(min(seg.end, duration), duration)
+        if progress is not None:
+            progress(duration, duration)
+        t_done = time.perf_counter()
+        return Transcript(
+            text=" ".join(s.text.strip() for s in segments if s.text.strip()),
+            language=info.language,
+            language_probability=round(info.language_probability, 4),
+            duration=round(duration, 3),
+            duration_after_vad=round(info.duration_after_vad, 3) if info.duration_after_vad is not None else None,
+            model=self.spec.name,
+            options=options.model_dump(),
+            segments=segments,
+            timings={"decode": round(t_decoded - t0, 4), "transcribe": round(t_done - t_decoded, 4)},
+        )

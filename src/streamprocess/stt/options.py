@@ -1,0 +1,47 @@
+"""Per-job transcription options: from job options, object metadata (``x-amz-meta-*``, all strings) or settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ..errors import PermanentError
+
+
+class InvalidOptions(PermanentError):
+    code = "invalid_options"
+
+
+class TranscribeOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    language: str | None = Field(None, description="ISO code (en, de, …); None or `auto` detects it.")
+    task: Literal["transcribe", "translate"] = "transcribe"
+    vad_filter: bool = Field(True, description="Skip silence with Silero VAD.")
+    word_timestamps: bool = False
+    beam_size: int = Field(5, ge=1, le=20)
+    initial_prompt: str | None = Field(None, max_length=2000)
+    hotwords: str | None = Field(None, max_length=2000)
+    batched: bool = Field(False, description="BatchedInferencePipeline (pays on GPUs and long files).")
+    batch_size: int = Field(8, ge=1, le=64)
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, v: str | None) -> str | None:
+        if v is None or v.strip().lower() in ("", "auto"):
+            return None
+        return v.strip().lower()
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], defaults: TranscribeOptions | None = None) -> TranscribeOptions:
+        """Options from strings (object metadata uses dashes: ``word-timestamps: true``); unknown keys ignored."""
+        base = (defaults or cls()).model_dump()
+        given = {k.replace("-", "_").lower(): v for k, v in values.items()}
+        given = {k: v for k, v in given.items() if k in cls.model_fields and v is not None}
+        try:
+            return cls.model_validate({**base, **given})
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise InvalidOptions(f"option {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
