@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from streamprocess.stt import CorruptAudio, NoAudio, SttEngine, TooLong, TranscribeOptions, Transcript
-from streamprocess.stt.formats import to_srt, to_vtt, to_txt
+from streamprocess.stt.formats import to_srt, to_txt, to_vtt
 from streamprocess.stt.models import ModelUnavailable, bundled_model_path
 from streamprocess.stt.options import InvalidOptions
 
@@ -32,7 +32,8 @@ MIT_ENGLISH = (
     "persons to whom the software is furnished to do so, subject to the following conditions. The above copyright "
     "notice and this permission notice shall be included in all copies or substantial portions of the software."
 )
-_norm = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(), jiwer.Strip(),
+_norm = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.SubstituteRegexes({r"\s+": " "}),
+                       jiwer.Strip(),
                        jiwer.ReduceToListOfListOfWords()])
 
 

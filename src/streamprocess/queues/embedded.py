@@ -8,6 +8,7 @@ named ``<name>-dlq``. Receivers in the same process are woken at once by a send;
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
 import time
@@ -101,7 +102,19 @@ class EmbeddedQueue(Queue):
             self._wake_receivers()
         return msg_id
 
-    def _receive_sync(self, max_messages: int, vt: float) -> list[Message]:
+    def _signature(self) -> tuple[int, ...]:
+        """Changes whenever any process writes the database (WAL or main file): a cheap stat, no query."""
+        sig: list[int] = []
+        for suffix in ("", "-wal"):
+            try:
+                st = os.stat(f"{self.path}{suffix}")
+                sig += [st.st_mtime_ns, st.st_size]
+            except FileNotFoundError:
+                sig += [0, 0]
+        return tuple(sig)
+
+    def _receive_sync(self, max_messages: int, vt: float) -> tuple[list[Message], float | None]:
+        """Messages, and when none: the time the next delayed or hidden one becomes visible."""
         now = time.time()
         out: list[Message] = []
         self._db.execute("BEGIN IMMEDIATE")
@@ -126,11 +139,16 @@ class EmbeddedQueue(Queue):
                     (now + vt, receipt, msg_id),
                 )
                 out.append(Message(id=msg_id, body=body, receive_count=count + 1, receipt=receipt, sent_at=sent_at))
+            next_due = None
+            if not out:
+                next_due = self._db.execute(
+                    "SELECT MIN(visible_at) FROM messages WHERE queue = ?", (self.name,)
+                ).fetchone()[0]
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
-        return out
+        return out, next_due
 
     async def receive(
         self, max_messages: int = 1, *, wait: float = 0, visibility_timeout: float | None = None
@@ -144,14 +162,23 @@ class EmbeddedQueue(Queue):
         try:
             while True:
                 event.clear()
-                messages = await self._run(self._receive_sync, max_messages, vt)
-                remaining = deadline - time.monotonic()
-                if messages or remaining <= 0:
+                signature = self._signature()
+                messages, next_due = await self._run(self._receive_sync, max_messages, vt)
+                if messages or deadline - time.monotonic() <= 0:
                     return messages
-                try:
-                    await asyncio.wait_for(event.wait(), timeout=min(self.poll_interval, remaining))
-                except TimeoutError:
-                    pass
+                # Wait for a send in this process, a write by another process (seen as a change of the database
+                # files, checked every poll_interval without a query), or the next hidden message's time.
+                while True:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return []
+                    try:
+                        await asyncio.wait_for(event.wait(), timeout=min(self.poll_interval, remaining))
+                        break
+                    except TimeoutError:
+                        pass
+                    if self._signature() != signature or (next_due is not None and time.time() >= next_due):
+                        break
         finally:
             self._wake.discard(waiter)
 

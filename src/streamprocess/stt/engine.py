@@ -43,7 +43,8 @@ class SttEngine:
     def _check(self, options: TranscribeOptions) -> None:
         if self.is_multilingual:
             if options.language is not None and options.language not in self.model.supported_languages:
-                raise InvalidOptions(f"language {options.language!r} is not one Whisper knows", code="unsupported_language")
+                raise InvalidOptions(f"language {options.language!r} is not one Whisper knows",
+                                     code="unsupported_language")
             return
         if options.language not in (None, "en"):
             raise InvalidOptions(
