@@ -274,3 +274,38 @@ def test_wav_writer_round_trip(tmp_path: Path) -> None:
     path = write_wav(tmp_path / "a.wav", np.zeros(160, dtype=np.float32))
     with wave.open(io.BytesIO(path.read_bytes())) as w:
         assert w.getframerate() == 16000 and w.getnframes() == 160
+
+
+def encode(samples: np.ndarray, path: Path, fmt: str, codec: str, rate: int) -> Path:
+    """Re-encode 16 kHz mono samples with PyAV (FFmpeg) into another container, rate and channel layout."""
+    import av
+
+    with av.open(str(path), "w", format=fmt) as out:
+        stream = out.add_stream(codec, rate=rate, layout="stereo")
+        frame = av.AudioFrame.from_ndarray((samples[None, :] * 32767).astype(np.int16), format="s16", layout="mono")
+        frame.sample_rate = 16000
+        resampler = av.AudioResampler(format=stream.codec_context.format.name, layout="stereo", rate=rate)
+        for f in [*resampler.resample(frame), *resampler.resample(None)]:
+            for packet in stream.encode(f):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize("name, fmt, codec, rate, mime", [
+    ("jfk.m4a", "ipod", "aac", 44100, "audio/mp4"),
+    ("jfk.ogg", "ogg", "libopus", 48000, "audio/ogg"),
+    ("jfk.webm", "webm", "libopus", 48000, "video/webm"),
+])
+def test_other_containers_rates_and_layouts(engine: SttEngine, tmp_path: Path, name: str, fmt: str, codec: str,
+                                            rate: int, mime: str) -> None:
+    from streamprocess.media import SNIFF_BYTES, detect
+    from streamprocess.stt.audio import load_audio
+
+    path = encode(load_audio(shared("jfk.flac")), tmp_path / name, fmt, codec, rate)
+    media = detect(path.read_bytes()[:SNIFF_BYTES], name)
+    assert (media.kind, media.mime) == ("stt", mime)
+    t = engine.transcribe(path)
+    assert abs(t.duration - 11.0) < 0.2
+    assert wer(JFK, t.text) <= 0.10, t.text
