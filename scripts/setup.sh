@@ -1,7 +1,10 @@
-# Sourced by scripts/up.sh and scripts/test.sh: installs the Debian packages named in APT_PACKAGES (when missing)
+# Sourced by scripts/up.sh and scripts/test.sh: installs Tesseract and the Debian packages in APT_PACKAGES (when missing)
 # and a virtual environment in .venv with the project in it (PIP_EXTRAS selects extras, e.g. "[test]").
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# Always: Tesseract, for the languages PP-OCR cannot read (Korean, …) and page orientation (OSD).
+APT_PACKAGES="tesseract-ocr tesseract-ocr-eng tesseract-ocr-kor tesseract-ocr-jpn tesseract-ocr-chi-sim ${APT_PACKAGES:-}"
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

@@ -293,6 +293,86 @@ def transcribe(
         raise typer.Exit(1)
 
 
+# ---------------------------------------------------------------------------------------------- ocr
+@app.command()
+def ocr(
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True)],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="txt, json, hocr or pdf (searchable).")] = "txt",
+    output_dir: Annotated[Path | None, typer.Option(
+        "--output-dir", "-o", help="Write <name>.<format> here instead of printing (pdf always needs it).")] = None,
+    lang: Annotated[str | None, typer.Option(
+        help="Languages: eng, chi_sim, jpn, kor… joined with + (or auto) [STREAMPROCESS_OCR_LANGUAGES].")] = None,
+    engine: Annotated[str | None, typer.Option(help="auto, ppocr or tesseract [STREAMPROCESS_OCR_ENGINE].")] = None,
+    dpi: Annotated[float | None, typer.Option(help="PDF rendering resolution [STREAMPROCESS_OCR_DPI].")] = None,
+    text_layer: Annotated[bool | None, typer.Option(help="Use a PDF page's own text when it has some.")] = None,
+    orientation: Annotated[bool | None, typer.Option(help="Turn pages upright first (Tesseract OSD).")] = None,
+) -> None:
+    """OCR images and PDFs here and now, without any service."""
+    import tempfile
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .ocr import OcrOptions
+    from .ocr.formats import FORMATS, to_hocr, to_json, to_txt, write_searchable_pdf
+    from .processors.ocr import default_options, engine_from
+
+    if fmt not in FORMATS:
+        err.print(f"[red]--format must be one of {', '.join(FORMATS)}[/red]")
+        raise typer.Exit(2)
+    if fmt == "pdf" and output_dir is None:
+        err.print("[red]--format pdf writes files: give --output-dir[/red]")
+        raise typer.Exit(2)
+    settings = _settings()
+    given = {"languages": lang, "engine": engine, "dpi": dpi, "text_layer": text_layer, "orientation": orientation}
+    try:
+        options = OcrOptions.from_mapping(given, default_options(settings))
+        ocr_engine = engine_from(settings)
+        ocr_engine.check(options)
+    except StreamProcessError as e:
+        err.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from None
+    if output_dir:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    failures = 0
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("pages"),
+               TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=output_dir is None, redirect_stdout=False) as bar, \
+            tempfile.TemporaryDirectory(prefix="sp-ocr-") as tmp:
+        for f in files:
+            task = bar.add_task(f.name, total=None)
+            images: list[Path] = []
+
+            def keep(page, result, f=f, images=images) -> None:  # type: ignore[no-untyped-def]
+                if fmt == "pdf":
+                    path = Path(tmp) / f"{f.stem}-{page.index:05d}.jpg"
+                    page.image.save(path, quality=90)
+                    images.append(path)
+
+            try:
+                doc = ocr_engine.process(
+                    f, options, progress=lambda done, total, task=task: bar.update(task, completed=done, total=total),
+                    on_page=keep)
+            except StreamProcessError as e:
+                bar.remove_task(task)
+                err.print(f"[red]{f}: {e}[/red]")
+                failures += 1
+                continue
+            if fmt == "pdf":
+                assert output_dir is not None
+                write_searchable_pdf(doc, images, output_dir / f"{f.stem}.pdf")
+                continue
+            text = {"txt": to_txt, "json": to_json, "hocr": to_hocr}[fmt](doc)
+            if output_dir:
+                (output_dir / f"{f.stem}.{fmt}").write_text(text, encoding="utf-8")
+            else:
+                if len(files) > 1:
+                    sys.stdout.write(f"==> {f} <==\n")
+                sys.stdout.write(text)
+                sys.stdout.flush()
+    if failures:
+        raise typer.Exit(1)
+
+
 # ---------------------------------------------------------------------------------------------- status
 @app.command()
 def status(job_id: str, as_json: Annotated[bool, typer.Option("--json", help="Print the raw record.")] = False) -> None:

@@ -94,6 +94,16 @@ class Settings(BaseSettings):
     stt_batched: bool = Field(False, description="Default for BatchedInferencePipeline (for GPUs and long files).")
     stt_batch_size: int = Field(8, ge=1, le=64, description="Batch size when batched.")
 
+    # --- OCR engine ------------------------------------------------------------------------------
+    ocr_languages: str = Field("eng", description="Default languages (`eng`, `kor+jpn+chi_sim`, `auto`).")
+    ocr_engine: str = Field("auto", description="`auto` (PP-OCR where it reads the language, else Tesseract), "
+                            "`ppocr` or `tesseract`.")
+    ocr_dpi: float = Field(200.0, ge=50, le=600, description="Resolution PDF pages are rendered at.")
+    ocr_det_side: int = Field(960, ge=320, le=4000, description="PP-OCR detection input: longer side, pixels.")
+    ocr_threads: int = Field(0, ge=0, description="onnxruntime threads for PP-OCR; 0 uses every core.")
+    ocr_max_pages: int = Field(500, ge=1, description="Most pages a document may have.")
+    ocr_max_pixels: int = Field(50_000_000, gt=0, description="Most pixels a page may have (decompression bombs).")
+
     metrics_port: int | None = Field(
         None, description="Port for a standalone worker's Prometheus endpoint (`streamprocess worker`)."
     )

@@ -19,6 +19,7 @@ __all__ = ["JobContext", "ProcessResult", "Processor", "ProcessorUnavailable", "
 BUILTIN: dict[str, str] = {
     "noop": "streamprocess.processors.noop:NoopProcessor",
     "stt": "streamprocess.processors.stt:SttProcessor",
+    "ocr": "streamprocess.processors.ocr:OcrProcessor",
 }
 ENTRY_POINT_GROUP = "streamprocess.processors"
 

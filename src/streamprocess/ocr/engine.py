@@ -1,0 +1,114 @@
+"""The OCR engine: pages in, a :class:`~.types.Document` in reading order out.
+
+Routing by language: PP-OCR (``ppocr``) reads English, Chinese and Japanese; any other language (Korean, …) goes
+to Tesseract with all the requested languages together (``kor+jpn+chi_sim``). ``auto`` picks per page: Tesseract's
+script detection sends Hangul pages to Tesseract and the rest to PP-OCR.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .engines.ppocr import PPOCREngine
+from .engines.tesseract import TesseractEngine, detect_orientation
+from .inputs import PageImage, count_pages, load_pages
+from .layout import reading_order
+from .options import InvalidOcrOptions, OcrOptions
+from .types import Block, Document, Line, Page
+
+ProgressFn = Callable[[int, int], None]  # (pages done, pages total)
+
+# Tesseract OSD script names → languages.
+_SCRIPT_LANGUAGES = {"Korean": ["kor"], "Hangul": ["kor"], "Japanese": ["jpn"], "Katakana": ["jpn"],
+                     "Hiragana": ["jpn"], "Han": ["chi_sim"], "Latin": ["eng"]}
+_CJK = {"chi_sim", "chi_tra", "jpn", "kor"}
+
+
+class OcrEngine:
+    def __init__(self, *, det_side: int = 960, threads: int = 0, max_pixels: int = 50_000_000,
+                 max_pages: int = 500) -> None:
+        self.det_side, self.threads = det_side, threads
+        self.max_pixels, self.max_pages = max_pixels, max_pages
+        self.tesseract = TesseractEngine()
+        self._ppocr: PPOCREngine | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def ppocr(self) -> PPOCREngine:
+        with self._lock:
+            if self._ppocr is None:
+                self._ppocr = PPOCREngine(det_side=self.det_side, threads=self.threads)
+            return self._ppocr
+
+    def _choose(self, options: OcrOptions, script: str | None) -> tuple[str, list[str]]:
+        languages = options.languages
+        if options.auto_language:
+            languages = _SCRIPT_LANGUAGES.get(script or "", ["eng"])
+        if options.engine != "auto":
+            return options.engine, languages
+        if set(languages) <= PPOCREngine.languages:
+            return "ppocr", languages
+        return "tesseract", languages
+
+    def check(self, options: OcrOptions) -> None:
+        if options.auto_language:
+            return
+        unknown = [lang for lang in options.languages if lang not in self.tesseract.languages | PPOCREngine.languages]
+        if unknown:
+            raise InvalidOcrOptions(f"no OCR engine here reads {', '.join(unknown)}; installed Tesseract languages: "
+                                    f"{', '.join(sorted(self.tesseract.languages - {'osd'}))}",
+                                    code="unsupported_language")
+        if options.engine == "ppocr" and not set(options.languages) <= PPOCREngine.languages:
+            raise InvalidOcrOptions(f"PP-OCR reads {', '.join(sorted(PPOCREngine.languages))}, not "
+                                    f"{', '.join(sorted(set(options.languages) - PPOCREngine.languages))}",
+                                    code="unsupported_language")
+
+    def recognize_page(self, page: PageImage, options: OcrOptions) -> Page:
+        t0 = time.perf_counter()
+        timings: dict[str, float] = {}
+        if options.text_layer and page.text_layer:
+            lines = [Line(text=t.strip(), bbox=(0, 0, page.image.width, page.image.height), confidence=1.0)
+                     for t in page.text_layer.splitlines() if t.strip()]
+            block = Block(bbox=(0, 0, page.image.width, page.image.height), lines=lines)
+            return Page(index=page.index, width=page.image.width, height=page.image.height, dpi=page.dpi,
+                        engine="text-layer", blocks=[block], timings={"total": round(time.perf_counter() - t0, 4)})
+        image, rotation, script = page.image, 0, None
+        if options.orientation or options.auto_language:
+            rotation, script = detect_orientation(image)
+            if rotation:
+                image = image.rotate(-rotation, expand=True)
+            timings["orientation"] = round(time.perf_counter() - t0, 4)
+        engine_name, languages = self._choose(options, script)
+        t1 = time.perf_counter()
+        backend = self.ppocr if engine_name == "ppocr" else self.tesseract
+        lines = backend.recognize(image, languages)
+        timings["recognize"] = round(time.perf_counter() - t1, 4)
+        t2 = time.perf_counter()
+        blocks = reading_order(lines, cjk=bool(set(languages) & _CJK))
+        timings["layout"] = round(time.perf_counter() - t2, 4)
+        timings["total"] = round(time.perf_counter() - t0, 4)
+        return Page(index=page.index, width=image.width, height=image.height, dpi=page.dpi, engine=engine_name,
+                    languages=languages, rotation=rotation, blocks=blocks, timings=timings)
+
+    def process(self, path: Path, options: OcrOptions | None = None, progress: ProgressFn | None = None,
+                on_page: Callable[[PageImage, Page], None] | None = None) -> Document:
+        """OCR every page of ``path``, one page in memory at a time; ``on_page`` sees each image and its result
+        (to keep the images for a searchable PDF)."""
+        options = options or OcrOptions()
+        self.check(options)
+        t0 = time.perf_counter()
+        total = count_pages(path) if progress else 0
+        pages = []
+        for page in load_pages(path, dpi=options.dpi, max_pixels=self.max_pixels, max_pages=self.max_pages,
+                               text_layer=options.text_layer):
+            pages.append(self.recognize_page(page, options))
+            if on_page is not None:
+                on_page(page, pages[-1])
+            if progress:
+                progress(len(pages), total)
+        engines = sorted({p.engine for p in pages})
+        return Document(pages=pages, engine="+".join(engines), languages=options.languages,
+                        timings={"total": round(time.perf_counter() - t0, 4)})
