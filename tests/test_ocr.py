@@ -263,3 +263,37 @@ async def test_ocr_jobs_through_the_pipeline(tmp_path: Path) -> None:
         assert bad.error is not None and bad.error.code == "corrupt_media" and bad.attempts == 1
     finally:
         pipeline.stop()
+
+
+def test_onnxruntime_and_openvino_read_alike(tmp_path: Path) -> None:
+    """PP-OCR runs on OpenVINO when installed, else onnxruntime: the same models, the same text."""
+    from streamprocess.ocr.engines.ppocr import openvino_available
+
+    image, ref = docs.two_column_page()
+    texts = {}
+    for runtime in ("onnxruntime", "openvino") if openvino_available() else ("onnxruntime",):
+        ocr = OcrEngine(runtime=runtime)
+        assert ocr.ppocr.runtime == runtime
+        texts[runtime] = ocr_image(ocr, tmp_path, image).pages[0].text
+        assert cer(ref, texts[runtime]) <= 0.05
+    assert len(set(texts.values())) == 1
+
+
+@pytest.mark.parametrize("degrees", [90, 180, 270])
+def test_orientation_turns_pages_upright(engine: OcrEngine, tmp_path: Path, degrees: int) -> None:
+    image, ref = docs.prose_page()
+    doc = ocr_image(engine, tmp_path, image.rotate(degrees, expand=True), orientation=True)
+    assert doc.pages[0].rotation == degrees
+    assert cer(ref, doc.pages[0].text) <= 0.02
+
+
+def test_mixed_korean_japanese_chinese_page(engine: OcrEngine, tmp_path: Path) -> None:
+    """Tesseract with kor+jpn+chi_sim together reads a page that mixes the three."""
+    img = docs.blank()
+    parts = [(docs.KOREAN[:36], "kor"), (docs.JAPANESE[:28], "jpn"), (docs.CHINESE[:28], "chi_sim")]
+    y = int(0.8 * docs.DPI)
+    for text, lang in parts:
+        y = docs.draw_lines(img, [text], int(0.8 * docs.DPI), y, docs.font(docs.CJK, 12, docs.CJK_INDEX[lang]), 2.0)
+    doc = ocr_image(engine, tmp_path, img, languages="kor+jpn+chi_sim")
+    assert doc.pages[0].engine == "tesseract"
+    assert cer("\n".join(t for t, _ in parts), doc.pages[0].text) <= 0.08, doc.pages[0].text

@@ -100,7 +100,9 @@ class Settings(BaseSettings):
                             "`ppocr` or `tesseract`.")
     ocr_dpi: float = Field(200.0, ge=50, le=600, description="Resolution PDF pages are rendered at.")
     ocr_det_side: int = Field(960, ge=320, le=4000, description="PP-OCR detection input: longer side, pixels.")
-    ocr_threads: int = Field(0, ge=0, description="onnxruntime threads for PP-OCR; 0 uses every core.")
+    ocr_runtime: str = Field("auto", description="PP-OCR runtime: `auto` (OpenVINO when installed, else "
+                             "onnxruntime), `openvino` or `onnxruntime`.")
+    ocr_threads: int = Field(0, ge=0, description="Inference threads for PP-OCR; 0 uses every core.")
     ocr_max_pages: int = Field(500, ge=1, description="Most pages a document may have.")
     ocr_max_pixels: int = Field(50_000_000, gt=0, description="Most pixels a page may have (decompression bombs).")
 

@@ -28,9 +28,9 @@ _CJK = {"chi_sim", "chi_tra", "jpn", "kor"}
 
 
 class OcrEngine:
-    def __init__(self, *, det_side: int = 960, threads: int = 0, max_pixels: int = 50_000_000,
-                 max_pages: int = 500) -> None:
-        self.det_side, self.threads = det_side, threads
+    def __init__(self, *, det_side: int = 960, threads: int = 0, runtime: str = "auto",
+                 max_pixels: int = 50_000_000, max_pages: int = 500) -> None:
+        self.det_side, self.threads, self.runtime = det_side, threads, runtime
         self.max_pixels, self.max_pages = max_pixels, max_pages
         self.tesseract = TesseractEngine()
         self._ppocr: PPOCREngine | None = None
@@ -40,7 +40,7 @@ class OcrEngine:
     def ppocr(self) -> PPOCREngine:
         with self._lock:
             if self._ppocr is None:
-                self._ppocr = PPOCREngine(det_side=self.det_side, threads=self.threads)
+                self._ppocr = PPOCREngine(det_side=self.det_side, threads=self.threads, runtime=self.runtime)
             return self._ppocr
 
     def _choose(self, options: OcrOptions, script: str | None) -> tuple[str, list[str]]:

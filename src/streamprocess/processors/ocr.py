@@ -29,7 +29,7 @@ def default_options(settings: Settings) -> OcrOptions:
 
 
 def engine_from(settings: Settings) -> OcrEngine:
-    return OcrEngine(det_side=settings.ocr_det_side, threads=settings.ocr_threads,
+    return OcrEngine(det_side=settings.ocr_det_side, threads=settings.ocr_threads, runtime=settings.ocr_runtime,
                      max_pixels=settings.ocr_max_pixels, max_pages=settings.ocr_max_pages)
 
 
