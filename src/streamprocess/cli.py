@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -226,6 +226,48 @@ async def _submit(settings: Settings, files: list[Path], prefix: str) -> None:
             console.print(f"{f} → {key}  [bold]{media.kind}[/bold] job [cyan]{job_id}[/cyan]")
 
 
+# ---------------------------------------------------------------------------------------------- engines, directly
+Reporter = Callable[[float, float, str], None]
+
+
+def _per_file(files: list[Path], fmt: str, output_dir: Path | None,
+              work: Callable[[Path, Reporter], str | None]) -> None:
+    """Run ``work`` on each file under a progress bar (on stderr); print what it returns, or write it to
+    ``output_dir/<stem>.<fmt>``; a failed file is reported and the others go on; exit 1 if any failed."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    if output_dir:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    failures = 0
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[done]}"),
+               TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=output_dir is None, redirect_stdout=False) as bar:
+        for f in files:
+            task = bar.add_task(f.name, total=None, done="")
+
+            def report(done: float, total: float, text: str, task=task) -> None:  # type: ignore[no-untyped-def]
+                bar.update(task, completed=done, total=total, done=text)
+
+            try:
+                text = work(f, report)
+            except StreamProcessError as e:
+                bar.remove_task(task)
+                err.print(f"[red]{f}: {e}[/red]")
+                failures += 1
+                continue
+            if text is None:
+                continue
+            if output_dir:
+                (output_dir / f"{f.stem}.{fmt}").write_text(text, encoding="utf-8")
+            else:
+                if len(files) > 1:
+                    sys.stdout.write(f"==> {f} <==\n")
+                sys.stdout.write(text)
+                sys.stdout.flush()
+    if failures:
+        raise typer.Exit(1)
+
+
 # ---------------------------------------------------------------------------------------------- transcribe
 @app.command()
 def transcribe(
@@ -243,8 +285,6 @@ def transcribe(
     batched: Annotated[bool | None, typer.Option(help="BatchedInferencePipeline.")] = None,
 ) -> None:
     """Transcribe audio files here and now, without any service."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
     from .processors.stt import default_options, engine_from
     from .stt import TranscribeOptions
     from .stt.formats import FORMATS, render
@@ -262,35 +302,13 @@ def transcribe(
     except StreamProcessError as e:
         err.print(f"[red]{e}[/red]")
         raise typer.Exit(2) from None
-    if output_dir:
-        output_dir.mkdir(parents=True, exist_ok=True)
-    failures = 0
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[audio]}"),
-               TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=output_dir is None, redirect_stdout=False) as bar:
-        for f in files:
-            task = bar.add_task(f.name, total=None, audio="")
 
-            def report(done: float, total: float, task=task) -> None:  # type: ignore[no-untyped-def]
-                bar.update(task, completed=done, total=total, audio=f"{done:.0f}/{total:.0f} s of audio")
+    def work(f: Path, report: Reporter) -> str:
+        transcript = engine.transcribe(
+            f, options, progress=lambda done, total: report(done, total, f"{done:.0f}/{total:.0f} s of audio"))
+        return render(transcript, fmt)
 
-            try:
-                transcript = engine.transcribe(f, options, progress=report)
-            except StreamProcessError as e:
-                bar.remove_task(task)
-                err.print(f"[red]{f}: {e}[/red]")
-                failures += 1
-                continue
-            text = render(transcript, fmt)
-            if output_dir:
-                (output_dir / f"{f.stem}.{fmt}").write_text(text, encoding="utf-8")
-            else:
-                if len(files) > 1:
-                    sys.stdout.write(f"==> {f} <==\n")
-                sys.stdout.write(text)
-                sys.stdout.flush()
-    if failures:
-        raise typer.Exit(1)
+    _per_file(files, fmt, output_dir, work)
 
 
 # ---------------------------------------------------------------------------------------------- ocr
@@ -309,8 +327,6 @@ def ocr(
 ) -> None:
     """OCR images and PDFs here and now, without any service."""
     import tempfile
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from .ocr import OcrOptions
     from .ocr.formats import FORMATS, to_hocr, to_json, to_txt, write_searchable_pdf
@@ -331,46 +347,26 @@ def ocr(
     except StreamProcessError as e:
         err.print(f"[red]{e}[/red]")
         raise typer.Exit(2) from None
-    if output_dir:
-        output_dir.mkdir(parents=True, exist_ok=True)
-    failures = 0
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("pages"),
-               TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=output_dir is None, redirect_stdout=False) as bar, \
-            tempfile.TemporaryDirectory(prefix="sp-ocr-") as tmp:
-        for f in files:
-            task = bar.add_task(f.name, total=None)
+
+    with tempfile.TemporaryDirectory(prefix="sp-ocr-") as tmp:
+
+        def work(f: Path, report: Reporter) -> str | None:
             images: list[Path] = []
 
-            def keep(page, result, f=f, images=images) -> None:  # type: ignore[no-untyped-def]
+            def keep(page, result) -> None:  # type: ignore[no-untyped-def]
                 if fmt == "pdf":
-                    path = Path(tmp) / f"{f.stem}-{page.index:05d}.jpg"
-                    page.image.save(path, quality=90)
-                    images.append(path)
+                    images.append(Path(tmp) / f"{f.stem}-{page.index:05d}.jpg")
+                    page.image.save(images[-1], quality=90)
 
-            try:
-                doc = ocr_engine.process(
-                    f, options, progress=lambda done, total, task=task: bar.update(task, completed=done, total=total),
-                    on_page=keep)
-            except StreamProcessError as e:
-                bar.remove_task(task)
-                err.print(f"[red]{f}: {e}[/red]")
-                failures += 1
-                continue
+            doc = ocr_engine.process(f, options, on_page=keep,
+                                     progress=lambda done, total: report(done, total, f"{done}/{total} pages"))
             if fmt == "pdf":
                 assert output_dir is not None
                 write_searchable_pdf(doc, images, output_dir / f"{f.stem}.pdf")
-                continue
-            text = {"txt": to_txt, "json": to_json, "hocr": to_hocr}[fmt](doc)
-            if output_dir:
-                (output_dir / f"{f.stem}.{fmt}").write_text(text, encoding="utf-8")
-            else:
-                if len(files) > 1:
-                    sys.stdout.write(f"==> {f} <==\n")
-                sys.stdout.write(text)
-                sys.stdout.flush()
-    if failures:
-        raise typer.Exit(1)
+                return None
+            return {"txt": to_txt, "json": to_json, "hocr": to_hocr}[fmt](doc)
+
+        _per_file(files, fmt, output_dir, work)
 
 
 # ---------------------------------------------------------------------------------------------- status
