@@ -297,3 +297,14 @@ def test_mixed_korean_japanese_chinese_page(engine: OcrEngine, tmp_path: Path) -
     doc = ocr_image(engine, tmp_path, img, languages="kor+jpn+chi_sim")
     assert doc.pages[0].engine == "tesseract"
     assert cer("\n".join(t for t, _ in parts), doc.pages[0].text) <= 0.08, doc.pages[0].text
+
+
+@pytest.mark.parametrize("fmt, suffix", [("BMP", ".bmp"), ("WEBP", ".webp"), ("JPEG", ".jpg"), ("GIF", ".gif")])
+def test_other_image_formats(engine: OcrEngine, tmp_path: Path, fmt: str, suffix: str) -> None:
+    from streamprocess.media import SNIFF_BYTES, detect
+
+    image, ref = docs.prose_page()
+    path = tmp_path / f"page{suffix}"
+    image.save(path, fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
+    assert detect(path.read_bytes()[:SNIFF_BYTES]).kind == "ocr"
+    assert cer(ref, engine.process(path).pages[0].text) <= 0.02
