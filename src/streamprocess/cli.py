@@ -49,7 +49,8 @@ def _logging(level: str) -> None:
         handler = logging.StreamHandler(sys.stderr)
         fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
     logging.basicConfig(level=level.upper(), format=fmt, datefmt="%H:%M:%S", handlers=[handler], force=True)
-    for noisy in ("botocore", "aiobotocore", "urllib3", "uvicorn.access"):
+    for noisy in ("botocore", "aiobotocore", "urllib3", "uvicorn.access", "fontTools", "pikepdf", "faster_whisper",
+                  "ocrmypdf", "RapidOCR"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
