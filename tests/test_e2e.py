@@ -38,13 +38,14 @@ def test_embedded_up_processes_a_dropped_file(tmp_path: Path) -> None:
     port = free_port()
     data = tmp_path / "data"
     log = tmp_path / "up.log"
-    env = cli_env(stt_processor="noop", ocr_processor="noop")
+    env = cli_env(stt_processor="noop", ocr_processor="noop", api_keys="test-key")
+    auth = {"Authorization": "Bearer test-key"}
     proc = subprocess.Popen(cli("up", "--port", str(port), "--data-dir", str(data)), env=env, cwd=tmp_path,
                             stdout=open(log, "wb"), stderr=subprocess.STDOUT)
     try:
         wait_port(port, proc)
         assert httpx.get(f"http://127.0.0.1:{port}/health").json() == {"status": "ok"}
-        ready = httpx.get(f"http://127.0.0.1:{port}/ready")
+        ready = httpx.get(f"http://127.0.0.1:{port}/ready", headers=auth)
         assert ready.status_code == 200, ready.text
         banner = log.read_text()
         assert f"{data.resolve()}/inbox/" in banner and "results" in banner
@@ -74,7 +75,7 @@ def test_embedded_up_processes_a_dropped_file(tmp_path: Path) -> None:
         assert stt.job_id == job_id_for("local", "inbox/jfk speech.flac", stt.source.etag, "stt")
         assert set(stt.timings) >= {"queue_wait", "download", "process", "upload", "total"}
 
-        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", headers=auth).text
         assert 'streamprocess_jobs_succeeded_total{kind="stt"} 1.0' in metrics
         assert 'streamprocess_jobs_succeeded_total{kind="ocr"} 1.0' in metrics
         assert "streamprocess_stage_seconds_bucket" in metrics

@@ -75,6 +75,9 @@ def up(
 ) -> None:
     """Run everything in one process: drop folder, queues, workers and the HTTP API."""
     settings = _settings(host=host, port=port, data_dir=data_dir)
+    if "STREAMPROCESS_PUBLIC_BASE_URL" not in os.environ:  # signed upload URLs point at this very server
+        settings = _settings(host=host, port=port, data_dir=data_dir,
+                             public_base_url=f"http://{settings.host}:{settings.port}")
     _logging(settings.log_level)
     asyncio.run(_up(settings))
 
@@ -89,11 +92,15 @@ async def _up(settings: Settings) -> None:
         def capture_signals(self) -> Iterator[None]:  # this process handles signals itself
             yield
 
+    import secrets
+
+    keys = settings.api_key_list()
+    generated = None if keys else secrets.token_urlsafe(24)
     async with Runtime(settings) as rt:
         await rt.ensure()
         worker, missing = rt.worker(list(ROLES))
-        server = EmbeddedServer(uvicorn.Config(create_app(rt), host=settings.host, port=settings.port,
-                                               log_level="warning", lifespan="off"))
+        server = EmbeddedServer(uvicorn.Config(create_app(rt, keys or [generated]), host=settings.host,
+                                               port=settings.port, log_level="warning", lifespan="off"))
         tasks = []
         if rt.is_embedded_store:
             tasks.append(asyncio.create_task(rt.store.watch(settings.watch_interval, settings.watch_settle)))
@@ -110,7 +117,7 @@ async def _up(settings: Settings) -> None:
             if serving.done():
                 await serving
                 raise typer.Exit(1)
-            _banner(settings, missing)
+            _banner(settings, missing, generated)
             try:
                 await worker.run()
             finally:
@@ -121,7 +128,7 @@ async def _up(settings: Settings) -> None:
             _exit_now_if_released(worker.released)
 
 
-def _banner(settings: Settings, missing: dict[str, str]) -> None:
+def _banner(settings: Settings, missing: dict[str, str], generated_key: str | None) -> None:
     root = settings.data_dir.resolve()
     t = Table.grid(padding=(0, 2))
     if settings.store is StoreBackend.local:
@@ -133,6 +140,10 @@ def _banner(settings: Settings, missing: dict[str, str]) -> None:
         t.add_row("Results appear in", f"s3://{settings.output_bucket}/{settings.results_prefix}<job id>/")
     base = f"http://{settings.host}:{settings.port}"
     t.add_row("HTTP API", f"{base}  (health: {base}/health, docs: {base}/docs, metrics: {base}/metrics)")
+    if generated_key:
+        t.add_row("API key", f"[bold]{generated_key}[/bold]  (made for this run; set STREAMPROCESS_API_KEYS to choose)")
+    else:
+        t.add_row("API key", "from STREAMPROCESS_API_KEYS")
     t.add_row("Queue", f"{settings.queue}")
     for kind, label in (("stt", "Speech (stt)"), ("ocr", "Documents (ocr)")):
         if kind in missing:

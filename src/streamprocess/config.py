@@ -110,6 +110,22 @@ class Settings(BaseSettings):
         None, description="Port for a standalone worker's Prometheus endpoint (`streamprocess worker`)."
     )
 
+    # --- HTTP API ----------------------------------------------------------------------------------
+    api_keys: SecretStr | None = Field(
+        None, description="Comma-separated API keys for `Authorization: Bearer`; unset: `up` makes one per run "
+        "and prints it."
+    )
+    events_token: SecretStr | None = Field(
+        None, description="Token MinIO sends to `POST /events/s3` (its webhook `auth_token`); unset: endpoint off."
+    )
+    upload_max_size: int = Field(500 * MiB, gt=0, description="Largest upload (bytes) the API accepts or signs for.")
+    upload_content_types: str = Field(
+        "audio/*,video/*,application/ogg,image/png,image/jpeg,image/tiff,image/bmp,image/webp,image/gif,"
+        "application/pdf", description="Content types the API accepts for uploads (`type/*` wildcards)."
+    )
+    upload_url_ttl: int = Field(900, ge=1, le=7 * 24 * 3600, description="Seconds a presigned upload URL is valid.")
+    wait_max: float = Field(600.0, ge=0, description="Longest `?wait=` (and OpenAI-compatible call) in seconds.")
+
     # --- embedded mode (`streamprocess up`) -----------------------------------------------------
     host: str = Field("127.0.0.1", description="HTTP API host.")
     port: int = Field(8000, description="HTTP API port.")
@@ -145,6 +161,17 @@ class Settings(BaseSettings):
 
     def queue_name(self, role: str) -> str:
         return f"{self.queue_prefix}{role}"
+
+    def api_key_list(self) -> list[str]:
+        raw = self.api_keys.get_secret_value() if self.api_keys else ""
+        return [k.strip() for k in raw.split(",") if k.strip()]
+
+    def content_type_allowed(self, content_type: str | None) -> bool:
+        ct = (content_type or "").split(";")[0].strip().lower()
+        for pattern in (p.strip().lower() for p in self.upload_content_types.split(",") if p.strip()):
+            if ct == pattern or (pattern.endswith("/*") and ct.startswith(pattern[:-1])):
+                return True
+        return False
 
     def processor_for(self, kind: str) -> str:
         return {"stt": self.stt_processor, "ocr": self.ocr_processor}[kind]

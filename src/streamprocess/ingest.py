@@ -17,15 +17,18 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .errors import FileTooLarge, ObjectNotFound, PermanentError, StreamProcessError
+from .errors import FileTooLarge, ObjectNotFound, PermanentError, StreamProcessError, UnsupportedMedia
 from .events import S3EventRecord, parse_records
-from .jobs import JobError, JobMessage, JobRecord, JobState, JobStore, SourceRef, job_id_for, now_utc
+from .jobs import JobError, JobMessage, JobRecord, JobState, JobStore, SourceRef, is_job_id, job_id_for, now_utc
 from .media import SNIFF_BYTES, detect
 from .metrics import EVENTS_RECEIVED
 from .queues.base import Message, Queue
 from .storage.base import ObjectStore
 
 log = logging.getLogger(__name__)
+
+#: Object metadata the API sets on uploads: not processing options.
+RESERVED_METADATA = ("job-id", "expected-kind")
 
 
 @dataclass(frozen=True)
@@ -94,17 +97,27 @@ class EventRouter:
         version = record.version_id or record.etag or info.etag
         source = SourceRef(bucket=record.bucket, key=key, version_id=record.version_id, etag=record.etag or info.etag,
                            size=info.size, content_type=info.content_type)
+        # An upload handed out by the API carries its job id (known before the upload) and the kind it was sent as.
+        pinned = info.metadata.get("job-id")
+        pinned = pinned if pinned and is_job_id(pinned) else None
         try:
             media = detect(head, key)
         except PermanentError as e:
-            return await self._reject(source, version, "unsupported", e, record)
+            return await self._reject(source, version, "unsupported", e, record, pinned)
+        expected = info.metadata.get("expected-kind")
+        if expected and expected != media.kind:
+            what = {"stt": "audio", "ocr": "an image or PDF"}
+            error = UnsupportedMedia(f"the file is {what.get(media.kind, media.kind)} ({media.mime}), but was sent "
+                                     f"for {expected} (which needs {what.get(expected, expected)})")
+            return await self._reject(source, version, media.kind, error, record, pinned)
         if info.size > self.max_file_size:
             error = FileTooLarge(f"{info.size} bytes is over the {self.max_file_size}-byte limit")
-            return await self._reject(source, version, media.kind, error, record)
+            return await self._reject(source, version, media.kind, error, record, pinned)
 
-        job_id = job_id_for(record.bucket, key, version, media.kind)
+        job_id = pinned or job_id_for(record.bucket, key, version, media.kind)
         message = JobMessage(job_id=job_id, kind=media.kind, source=source, media_type=media.mime,
-                             options=dict(info.metadata), event_time=record.event_time)
+                             options={k: v for k, v in info.metadata.items() if k not in RESERVED_METADATA},
+                             event_time=record.event_time)
         why_not: list[str] = []
 
         def enqueue(job: JobRecord | None) -> JobRecord | None:
@@ -120,6 +133,7 @@ class EventRouter:
                     return None
             job = job or JobRecord.from_message(message)
             job.state, job.error, job.finished_at, job.dispatched = JobState.queued, None, None, False
+            job.kind, job.source, job.media_type, job.options = media.kind, source, media.mime, message.options
             job.event_time = record.event_time
             return job
 
@@ -140,11 +154,11 @@ class EventRouter:
         return Routed(key, "queued", job_id, media.kind)
 
     async def _reject(self, source: SourceRef, version: str, kind: str, error: StreamProcessError,
-                      record: S3EventRecord) -> Routed:
-        job_id = job_id_for(source.bucket, source.key, version, kind)
+                      record: S3EventRecord, pinned: str | None = None) -> Routed:
+        job_id = pinned or job_id_for(source.bucket, source.key, version, kind)
 
         def fail(job: JobRecord | None) -> JobRecord | None:
-            if job is not None and job.state is not JobState.queued:
+            if job is not None and job.state not in (JobState.queued, JobState.awaiting_upload):
                 return None  # already failed (a duplicate event), or somehow done
             job = job or JobRecord(job_id=job_id, kind=kind, source=source, event_time=record.event_time)
             job.state, job.finished_at = JobState.failed, now_utc()

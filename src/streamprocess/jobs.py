@@ -40,6 +40,7 @@ def now_utc() -> datetime:
 
 
 class JobState(StrEnum):
+    awaiting_upload = "awaiting_upload"  # a presigned upload was handed out; the object has not landed yet
     queued = "queued"
     running = "running"
     succeeded = "succeeded"

@@ -5,24 +5,35 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import FastAPI, Response
+from fastapi import Depends, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .. import __version__
 from ..runtime import Runtime
+from ..submit import Submissions
+from . import openai_compat, problems, routes
+from .auth import require_api_key
 
 
-def create_app(runtime: Runtime) -> FastAPI:
-    app = FastAPI(title="StreamProcess", version=__version__)
+def create_app(runtime: Runtime, api_keys: list[str] | None = None) -> FastAPI:
+    """The API over ``runtime``; ``api_keys`` default to the settings' (``STREAMPROCESS_API_KEYS``)."""
+    app = FastAPI(title="StreamProcess", version=__version__,
+                  description="Media in, text out: speech-to-text and OCR jobs over an event-driven pipeline.")
     app.state.runtime = runtime
+    app.state.submissions = Submissions(runtime)
+    app.state.api_keys = api_keys if api_keys is not None else runtime.settings.api_key_list()
+    problems.install(app)
+    app.include_router(routes.api)
+    app.include_router(routes.public)
+    app.include_router(openai_compat.router)
 
     @app.get("/health", tags=["ops"])
     async def health() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/ready", tags=["ops"])
+    @app.get("/ready", tags=["ops"], dependencies=[Depends(require_api_key)])
     async def ready() -> JSONResponse:
         """Readiness: the object store and every queue answer within 5 s."""
         checks: dict[str, str] = {}
@@ -41,7 +52,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks},
                             status_code=200 if ok else 503)
 
-    @app.get("/metrics", tags=["ops"])
+    @app.get("/metrics", tags=["ops"], dependencies=[Depends(require_api_key)])
     async def metrics() -> Response:
         """Prometheus metrics."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -113,8 +113,10 @@ class ObjectStore(abc.ABC):
         expires_in: int = 900,
         content_type: str | None = None,
         max_size: int | None = None,
+        metadata: dict[str, str] | None = None,
     ) -> PresignedRequest:
-        """A time-limited URL to GET, PUT or POST the object without credentials."""
+        """A time-limited URL to GET, PUT or POST the object without credentials; an upload through it stores
+        ``metadata`` (``x-amz-meta-*``) with the object."""
 
     async def exists(self, key: str) -> bool:
         from ..errors import ObjectNotFound

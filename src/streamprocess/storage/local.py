@@ -414,8 +414,10 @@ class LocalObjectStore(ObjectStore):
             await asyncio.sleep(interval)
 
     # ------------------------------------------------------------------ signed URLs
-    def _signature(self, method: str, key: str, expires: int, content_type: str, max_size: int) -> str:
-        msg = "\n".join([method, self.bucket, key, str(expires), content_type, str(max_size)])
+    def _signature(self, method: str, key: str, expires: int, content_type: str, max_size: int,
+                   metadata: dict[str, str]) -> str:
+        meta = "&".join(f"{k}={v}" for k, v in sorted(metadata.items()))
+        msg = "\n".join([method, self.bucket, key, str(expires), content_type, str(max_size), meta])
         return hmac.new(self._secret, msg.encode(), hashlib.sha256).hexdigest()
 
     async def presign(
@@ -426,15 +428,17 @@ class LocalObjectStore(ObjectStore):
         expires_in: int = 900,
         content_type: str | None = None,
         max_size: int | None = None,
+        metadata: dict[str, str] | None = None,
     ) -> PresignedRequest:
         method = method.upper()
         if method not in ("GET", "PUT"):
             raise PresignError(f"the local store signs GET and PUT, not {method}")
         self.path_for(key)
         expires = int(time.time()) + int(expires_in)
-        ct, size = content_type or "", max_size or 0
-        query = {"method": method, "expires": expires, "ct": ct, "max": size,
-                 "sig": self._signature(method, key, expires, ct, size)}
+        ct, size, meta = content_type or "", max_size or 0, {k.lower(): v for k, v in (metadata or {}).items()}
+        query: dict[str, object] = {"method": method, "expires": expires, "ct": ct, "max": size,
+                                    **{f"meta.{k}": v for k, v in meta.items()},
+                                    "sig": self._signature(method, key, expires, ct, size, meta)}
         url = f"{self.public_base_url}/local-store/{quote(key, safe='/')}?{urlencode(query)}"
         headers = {"Content-Type": content_type} if (content_type and method == "PUT") else {}
         return PresignedRequest(url=url, method=method, expires_at=datetime.fromtimestamp(expires, UTC),
@@ -443,14 +447,16 @@ class LocalObjectStore(ObjectStore):
     def verify_presigned(
         self, method: str, key: str, query: dict[str, str], *, content_type: str | None = None,
         content_length: int | None = None,
-    ) -> None:
-        """Check a request against a URL from :meth:`presign`; raises :class:`PresignError` saying why not."""
+    ) -> dict[str, str]:
+        """Check a request against a URL from :meth:`presign`; raises :class:`PresignError` saying why not.
+        Returns the metadata the upload must be stored with."""
         try:
             expires, size = int(query["expires"]), int(query.get("max", 0))
             ct, sig, signed_method = query.get("ct", ""), query["sig"], query["method"]
         except (KeyError, ValueError):
             raise PresignError("the URL is not a signed URL of this store") from None
-        expected = self._signature(signed_method, key, expires, ct, size)
+        meta = {k.removeprefix("meta."): v for k, v in query.items() if k.startswith("meta.")}
+        expected = self._signature(signed_method, key, expires, ct, size, meta)
         if not hmac.compare_digest(expected, sig):
             raise PresignError("the URL's signature does not match")
         if signed_method != method.upper():
@@ -460,4 +466,5 @@ class LocalObjectStore(ObjectStore):
         if ct and (content_type or "").split(";")[0].strip().lower() != ct.lower():
             raise PresignError(f"the URL only accepts Content-Type {ct}")
         if size and (content_length is None or content_length > size):
-            raise PresignError(f"the URL accepts at most {size} bytes")
+            raise PresignError(f"the URL accepts at most {size} bytes", code="too_large")
+        return meta

@@ -161,8 +161,10 @@ class S3ObjectStore(ObjectStore):
         expires_in: int = 900,
         content_type: str | None = None,
         max_size: int | None = None,
+        metadata: dict[str, str] | None = None,
     ) -> PresignedRequest:
         validate_key(key)
+        meta = {f"x-amz-meta-{k.lower()}": v for k, v in (metadata or {}).items()}
         client = await self.client()
         method = method.upper()
         expires_at = datetime.now(UTC) + timedelta(seconds=expires_in)
@@ -172,16 +174,19 @@ class S3ObjectStore(ObjectStore):
             )
             return PresignedRequest(url=url, method="GET", expires_at=expires_at)
         if method == "PUT":
-            params = {"Bucket": self.bucket, "Key": key}
+            params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
             if content_type:
                 params["ContentType"] = content_type
+            if metadata:
+                params["Metadata"] = {k.lower(): v for k, v in metadata.items()}
             url = await client.generate_presigned_url("put_object", Params=params, ExpiresIn=expires_in)
             headers = {"Content-Type": content_type} if content_type else {}
+            headers.update(meta)
             return PresignedRequest(url=url, method="PUT", expires_at=expires_at, headers=headers)
         if method == "POST":
             # A presigned POST is the only S3 upload that can enforce a size range on the storage side.
-            fields: dict[str, str] = {}
-            conditions: list[Any] = []
+            fields: dict[str, str] = dict(meta)
+            conditions: list[Any] = [{k: v} for k, v in meta.items()]
             if content_type:
                 fields["Content-Type"] = content_type
                 conditions.append({"Content-Type": content_type})

@@ -1,0 +1,60 @@
+"""API keys: ``Authorization: Bearer <key>``.
+
+401 when the request carries no usable credentials (none, another scheme, an unknown key), with
+``WWW-Authenticate: Bearer``; 403 when the credentials are valid but not for this route (the MinIO events token
+on the API, an API key on ``/events/s3``).
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import Request
+
+from .problems import ApiError
+
+
+def _token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        raise ApiError(401, "missing credentials: send Authorization: Bearer <API key>", code="unauthenticated",
+                       headers={"WWW-Authenticate": 'Bearer realm="streamprocess"'})
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "use the Bearer scheme: Authorization: Bearer <API key>", code="unauthenticated",
+                       headers={"WWW-Authenticate": 'Bearer realm="streamprocess", error="invalid_request"'})
+    return token.strip()
+
+
+def _matches(token: str, keys: list[str]) -> bool:
+    return any(hmac.compare_digest(token.encode(), k.encode()) for k in keys)
+
+
+def _keys(request: Request) -> tuple[list[str], list[str]]:
+    settings = request.app.state.runtime.settings
+    events = [settings.events_token.get_secret_value()] if settings.events_token else []
+    return request.app.state.api_keys, events
+
+
+async def require_api_key(request: Request) -> None:
+    token = _token(request)
+    api, events = _keys(request)
+    if _matches(token, api):
+        return
+    if _matches(token, events):
+        raise ApiError(403, "the events token is only for POST /events/s3", code="forbidden")
+    raise ApiError(401, "unknown API key", code="unauthenticated",
+                   headers={"WWW-Authenticate": 'Bearer realm="streamprocess", error="invalid_token"'})
+
+
+async def require_events_token(request: Request) -> None:
+    api, events = _keys(request)
+    if not events:
+        raise ApiError(404, "the MinIO events endpoint is off: set STREAMPROCESS_EVENTS_TOKEN", code="disabled")
+    token = _token(request)
+    if _matches(token, events):
+        return
+    if _matches(token, api):
+        raise ApiError(403, "API keys cannot post bucket events; use the events token", code="forbidden")
+    raise ApiError(401, "unknown events token", code="unauthenticated",
+                   headers={"WWW-Authenticate": 'Bearer realm="streamprocess", error="invalid_token"'})
