@@ -211,6 +211,29 @@ async def _worker(settings: Settings, roles: list[str], max_jobs: int | None, id
         _exit_now_if_released(w.released)
 
 
+# ---------------------------------------------------------------------------------------------- setup
+setup_app = typer.Typer(help="Create or check cloud wiring.", no_args_is_help=True)
+app.add_typer(setup_app, name="setup")
+
+
+@setup_app.command("s3")
+def setup_s3_command() -> None:
+    """Create or check the bucket, the SQS queues with their DLQs and redrive policy, the queue policy and the
+    bucket notification (inbox prefix only). Safe to run again: it changes only what differs."""
+    from .setup_s3 import setup_s3
+
+    settings = _settings()
+    if settings.store is not StoreBackend.s3 or settings.queue.value != "sqs":
+        err.print("[red]set STREAMPROCESS_STORE=s3 and STREAMPROCESS_QUEUE=sqs (and the bucket) first[/red]")
+        raise typer.Exit(2)
+    steps = asyncio.run(setup_s3(settings))
+    t = Table("", "what", "result")
+    for step in steps:
+        t.add_row("[yellow]changed[/yellow]" if step.changed else "[green]ok[/green]", step.what, step.detail)
+    console.print(t)
+    console.print(f"{sum(s.changed for s in steps)} change(s)")
+
+
 # ---------------------------------------------------------------------------------------------- submit
 @app.command()
 def submit(

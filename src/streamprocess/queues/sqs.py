@@ -54,17 +54,35 @@ class SQSQueue(Queue):
             self._url = (await client.get_queue_url(QueueName=self.name))["QueueUrl"]
         return self._url
 
-    async def ensure(self) -> None:
+    async def _dlq_arn(self, *, create: bool) -> str | None:
         client = await self.client()
+        name = dlq_name(self.name)
+        try:
+            if create:
+                url = (await client.create_queue(QueueName=name,
+                                                 Attributes={"MessageRetentionPeriod": "1209600"}))["QueueUrl"]
+            else:
+                url = (await client.get_queue_url(QueueName=name))["QueueUrl"]
+        except ClientError:
+            if create:
+                raise
+            return None
+        return (await client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"]))["Attributes"][
+            "QueueArn"]
+
+    async def wanted_attributes(self, *, create_dlq: bool = False) -> dict[str, str]:
+        """The attributes this queue should have: visibility timeout and the redrive policy to its DLQ."""
         attrs = {"VisibilityTimeout": str(int(self.visibility_timeout))}
         if self.max_receives is not None:
-            dlq_url = (await client.create_queue(QueueName=dlq_name(self.name),
-                                                 Attributes={"MessageRetentionPeriod": "1209600"}))["QueueUrl"]
-            dlq_arn = (await client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"]))[
-                "Attributes"]["QueueArn"]
+            arn = await self._dlq_arn(create=create_dlq)
             attrs["RedrivePolicy"] = json.dumps(
-                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(self.max_receives)}
+                {"deadLetterTargetArn": arn or "(no dead-letter queue yet)", "maxReceiveCount": str(self.max_receives)}
             )
+        return attrs
+
+    async def ensure(self) -> None:
+        client = await self.client()
+        attrs = await self.wanted_attributes(create_dlq=True)
         try:
             self._url = (await client.create_queue(QueueName=self.name, Attributes=attrs))["QueueUrl"]
         except ClientError as e:  # exists with other attributes: bring them in line
