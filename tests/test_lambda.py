@@ -71,9 +71,9 @@ def test_api_through_mangum(env: Path) -> None:
 
 def test_sqs_ingest_reports_partial_failures(env: Path) -> None:
     ingest = importlib.reload(importlib.import_module("functions.ingest"))
-    from streamprocess.storage.local import LocalObjectStore
-
     import asyncio
+
+    from streamprocess.storage.local import LocalObjectStore
 
     store = LocalObjectStore(env)
     info = asyncio.run(store.put("inbox/call.wav", wav_bytes()))
