@@ -61,6 +61,7 @@ def cli_env(**settings: object) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMPROCESS_")}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env["PYTHONUNBUFFERED"] = "1"
+    env["STREAMPROCESS_GRPC_PORT"] = "0"  # servers under test share the machine: no fixed ports
     for k, v in settings.items():
         if v is not None:
             env[f"STREAMPROCESS_{k.upper()}"] = str(v)

@@ -110,6 +110,12 @@ async def _up(settings: Settings) -> None:
             worker.stop()
             server.should_exit = True
 
+        grpc_server = None
+        if settings.grpc_port:
+            from .grpc_server import start as start_grpc
+            from .submit import Submissions
+
+            grpc_server = await start_grpc(Submissions(rt), keys or [generated], settings.host, settings.grpc_port)
         with _signals(asyncio.get_running_loop(), stop):
             serving = asyncio.create_task(server.serve())
             while not server.started and not serving.done():
@@ -125,6 +131,8 @@ async def _up(settings: Settings) -> None:
                 for t in tasks:
                     t.cancel()
                 await asyncio.gather(serving, *tasks, return_exceptions=True)
+                if grpc_server is not None:
+                    await grpc_server.stop(grace=5)
             _exit_now_if_released(worker.released)
 
 
@@ -140,6 +148,8 @@ def _banner(settings: Settings, missing: dict[str, str], generated_key: str | No
         t.add_row("Results appear in", f"s3://{settings.output_bucket}/{settings.results_prefix}<job id>/")
     base = f"http://{settings.host}:{settings.port}"
     t.add_row("HTTP API", f"{base}  (health: {base}/health, docs: {base}/docs, metrics: {base}/metrics)")
+    if settings.grpc_port:
+        t.add_row("gRPC", f"{settings.host}:{settings.grpc_port}  (streamprocess.v1.OCRService)")
     if generated_key:
         t.add_row("API key", f"[bold]{generated_key}[/bold]  (made for this run; set STREAMPROCESS_API_KEYS to choose)")
     else:

@@ -127,8 +127,9 @@ class Settings(BaseSettings):
     wait_max: float = Field(600.0, ge=0, description="Longest `?wait=` (and OpenAI-compatible call) in seconds.")
 
     # --- embedded mode (`streamprocess up`) -----------------------------------------------------
-    host: str = Field("127.0.0.1", description="HTTP API host.")
+    host: str = Field("127.0.0.1", description="HTTP API host (and gRPC's).")
     port: int = Field(8000, description="HTTP API port.")
+    grpc_port: int = Field(50051, ge=0, le=65535, description="gRPC OCRService port for `up`; 0 turns it off.")
     watch_interval: float = Field(0.5, gt=0, description="Seconds between scans of the local drop folder.")
     watch_settle: float = Field(
         0.5, ge=0, description="A file dropped by hand must be unchanged this long before it is picked up."
