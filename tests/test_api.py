@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,7 +40,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("api")
     port = free_port()
     env = cli_env(api_keys=f"{KEY},{OTHER_KEY}", events_token=EVENTS_TOKEN, presign_secret=SECRET,
-                  upload_max_size=5 * 1024 * 1024, watch_interval=3600, data_dir=str(tmp / "data"))
+                  upload_max_size=5 * 1024 * 1024, watch_interval=3600, wait_max=30, data_dir=str(tmp / "data"))
     log = tmp / "up.log"
     proc = subprocess.Popen(cli("up", "--port", str(port)), env=env, cwd=tmp, stdout=open(log, "wb"),
                             stderr=subprocess.STDOUT)
@@ -224,3 +225,13 @@ def test_openai_sdk(server: Server, tmp_path: Path) -> None:
         with open(audio, "rb") as f:
             bad.audio.transcriptions.create(model="whisper-1", file=f)
     shutil.copy(audio, tmp_path / "copy.flac")
+
+
+def test_schemathesis_finds_no_server_error(server: Server) -> None:
+    """Generated requests on every operation of the OpenAPI schema: no 5xx."""
+    exe = Path(sys.executable).with_name("schemathesis")
+    proc = subprocess.run([str(exe), "run", f"{server.url}/openapi.json", "-H", f"Authorization: Bearer {KEY}",
+                           "--checks", "not_a_server_error", "--max-examples", "25", "--workers", "1",
+                           "--seed", "20261124"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert re.search(r"\d+ generated, \d+ passed", proc.stdout), proc.stdout[-2000:]
