@@ -11,18 +11,14 @@ import asyncio
 import hmac
 import json
 import logging
-import shutil
-import tempfile
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import grpc
 
 from .errors import StreamProcessError
 from .jobs import JobState
-from .media import SNIFF_BYTES, detect
 from .submit import Submissions
 from .v1 import ocr_pb2, ocr_pb2_grpc
 
@@ -64,15 +60,11 @@ class OCRService(ocr_pb2_grpc.OCRServiceServicer):
     async def _one(self, request: ocr_pb2.DocumentRequest) -> ocr_pb2.OCRResponse:
         t0 = time.perf_counter()
         response = ocr_pb2.OCRResponse(request_id=request.request_id)
-        tmp = Path(tempfile.mkdtemp(prefix="sp-grpc-"))
         try:
-            path = tmp / "document"
-            path.write_bytes(request.content)
-            mime = detect(request.content[:SNIFF_BYTES], request.filename or None).mime
             options = {"lang": "+".join(request.languages) or None, "engine": request.engine or None,
                        "dpi": str(request.dpi) if request.dpi else None}
-            job_id = await self.subs.submit(path, request.filename or "document", mime, "ocr",
-                                            {k: v for k, v in options.items() if v})
+            job_id = await self.subs.submit_bytes(request.content, request.filename or "document", "ocr",
+                                                  {k: v for k, v in options.items() if v})
             response.job_id = job_id
             record = await self.subs.wait(job_id, self.subs.settings.wait_max)
             if record.state is JobState.failed:
@@ -88,8 +80,6 @@ class OCRService(ocr_pb2_grpc.OCRServiceServicer):
                 response.ok = True
         except StreamProcessError as e:
             response.error.CopyFrom(ocr_pb2.Error(code=e.code, message=e.message))
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
         response.seconds = time.perf_counter() - t0
         return response
 

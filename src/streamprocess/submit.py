@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from .errors import PermanentError, StreamProcessError
 from .jobs import JobRecord, JobState, SourceRef
+from .media import SNIFF_BYTES, detect
 from .runtime import Runtime
 from .storage.base import PresignedRequest
 
@@ -80,7 +82,7 @@ class Submissions:
             raise TooLarge(f"{size} bytes is over the {self.settings.upload_max_size}-byte upload limit")
         return content_type.split(";")[0].strip().lower()
 
-    def _new(self, filename: str | None, kind: str) -> tuple[str, str]:
+    def _new(self, filename: str | None) -> tuple[str, str]:
         job_id = uuid.uuid4().hex
         return job_id, f"{self.settings.inbox_prefix}uploads/{job_id}/{safe_name(filename)}"
 
@@ -89,7 +91,7 @@ class Submissions:
         """A presigned upload: the job exists (``awaiting_upload``) before the first byte is sent."""
         ct = self._check(content_type, size)
         kind = kind_for(ct)
-        job_id, key = self._new(filename, kind)
+        job_id, key = self._new(filename)
         metadata = {**(options or {}), "job-id": job_id, "expected-kind": kind}
         request = await self.rt.store.presign(
             "POST" if not self.rt.is_embedded_store else "PUT", key, expires_in=self.settings.upload_url_ttl,
@@ -101,14 +103,25 @@ class Submissions:
         await self.rt.jobs.update(job_id, lambda existing: record if existing is None else None)
         return Upload(job_id=job_id, key=key, request=request)
 
-    async def submit(self, path: Path, filename: str | None, content_type: str | None, kind: str,
-                     options: dict[str, str] | None = None) -> str:
-        """Store a file the API received; its bucket event starts the job. Returns the job id."""
+    async def submit(self, path: Path, filename: str | None, kind: str, options: dict[str, str] | None = None,
+                     content_type: str | None = None) -> str:
+        """Store a file a front door received; its bucket event starts the job. Returns the job id. The content
+        type is sniffed from the bytes unless given (clients often send none, or a wrong one)."""
+        if content_type is None:
+            with open(path, "rb") as f:
+                content_type = detect(f.read(SNIFF_BYTES), filename).mime
         ct = self._check(content_type, path.stat().st_size)
-        job_id, key = self._new(filename, kind)
+        job_id, key = self._new(filename)
         await self.rt.store.put(key, path, content_type=ct,
                                 metadata={**(options or {}), "job-id": job_id, "expected-kind": kind})
         return job_id
+
+    async def submit_bytes(self, content: bytes, filename: str | None, kind: str,
+                           options: dict[str, str] | None = None) -> str:
+        with tempfile.TemporaryDirectory(prefix="sp-submit-") as tmp:
+            path = Path(tmp) / "file"
+            path.write_bytes(content)
+            return await self.submit(path, filename, kind, options)
 
     async def get(self, job_id: str) -> JobRecord:
         record = await self.rt.jobs.get(job_id)

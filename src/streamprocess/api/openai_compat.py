@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from ..jobs import JobState
 from .auth import require_api_key
 from .problems import ApiError
-from .routes import Subs, _receive
+from .routes import Subs, store_upload
 
 router = APIRouter(dependencies=[Depends(require_api_key)], tags=["openai"])
 
@@ -55,14 +55,9 @@ async def transcriptions(
     granularities = set(timestamp_granularities or [])
     if granularities - {"word", "segment"}:
         raise ApiError(400, "timestamp_granularities[] takes word and/or segment", code="invalid_request")
-    path, filename, mime = await _receive(file, request)
     options = {"initial-prompt": prompt, "language": language,
                "word-timestamps": "true" if "word" in granularities else None}
-    try:
-        job_id = await subs.submit(path, filename, mime, "stt", {k: v for k, v in options.items() if v})
-    finally:
-        path.unlink(missing_ok=True)
-        path.parent.rmdir()
+    job_id = await store_upload(request, subs, file, "stt", options)
     record = await subs.wait(job_id, request.app.state.runtime.settings.wait_max)
     if record.state is JobState.failed:
         raise ApiError(400, record.error.message if record.error else "transcription failed",

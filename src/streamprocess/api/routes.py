@@ -14,7 +14,6 @@ from pydantic import BaseModel, Field
 
 from ..events import parse_records
 from ..jobs import JobError, JobRecord, JobState, Progress
-from ..media import SNIFF_BYTES, detect
 from ..storage.local import LocalObjectStore
 from ..submit import RESULT_FILES, Submissions
 from .auth import require_api_key, require_events_token
@@ -120,35 +119,30 @@ async def local_store_put(key: str, request: Request) -> Response:
 
 
 # ---------------------------------------------------------------------------------------------- direct submissions
-async def _receive(file: UploadFile, request: Request) -> tuple[Path, str, str]:
-    """Spool an uploaded file to disk; its content type is sniffed from its bytes (clients often send none)."""
+async def store_upload(request: Request, subs: Submissions, file: UploadFile, kind: str,
+                       options: dict[str, str | None]) -> str:
+    """Spool a multipart file to disk within the size limit and submit it; returns the job id."""
     settings = request.app.state.runtime.settings
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > settings.upload_max_size + 64 * 1024:
         raise ApiError(413, f"the request is over the {settings.upload_max_size}-byte upload limit", code="too_large")
-    tmp = Path(tempfile.mkdtemp(prefix="sp-upload-"))
-    path = tmp / "file"
-    size = 0
-    with open(path, "wb") as out:
-        while chunk := await file.read(1 << 20):
-            size += len(chunk)
-            if size > settings.upload_max_size:
-                raise ApiError(413, f"the file is over the {settings.upload_max_size}-byte upload limit",
-                               code="too_large")
-            out.write(chunk)
-    with open(path, "rb") as f:
-        head = f.read(SNIFF_BYTES)
-    return path, file.filename or "upload", detect(head, file.filename).mime
+    with tempfile.TemporaryDirectory(prefix="sp-upload-") as tmp:
+        path = Path(tmp) / "file"
+        size = 0
+        with open(path, "wb") as out:
+            while chunk := await file.read(1 << 20):
+                size += len(chunk)
+                if size > settings.upload_max_size:
+                    raise ApiError(413, f"the file is over the {settings.upload_max_size}-byte upload limit",
+                                   code="too_large")
+                out.write(chunk)
+        return await subs.submit(path, file.filename or "upload", kind,
+                                 {k: v for k, v in options.items() if v is not None})
 
 
 async def _submit(kind: str, file: UploadFile, request: Request, subs: Subs, wait: float,
                   options: dict[str, str | None]) -> JSONResponse:
-    path, filename, mime = await _receive(file, request)
-    try:
-        job_id = await subs.submit(path, filename, mime, kind, {k: v for k, v in options.items() if v is not None})
-    finally:
-        path.unlink(missing_ok=True)
-        path.parent.rmdir()
+    job_id = await store_upload(request, subs, file, kind, options)
     status_url = str(request.url_for("job_status", job_id=job_id))
     record = await subs.wait(job_id, wait) if wait > 0 else None
     if record is not None and record.state is JobState.succeeded:
