@@ -8,7 +8,6 @@ processed by the workers), and the answer is read from its ``ocr.json``. The API
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 import time
@@ -17,6 +16,7 @@ from typing import Any
 
 import grpc
 
+from .api.auth import credential
 from .errors import StreamProcessError
 from .jobs import JobState
 from .submit import Submissions
@@ -51,11 +51,11 @@ class OCRService(ocr_pb2_grpc.OCRServiceServicer):
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "send metadata authorization: Bearer <API key>")
-        if any(hmac.compare_digest(token.encode(), k.encode()) for k in self.api_keys):
-            return
-        if any(hmac.compare_digest(token.encode(), k.encode()) for k in self.events_tokens):
+        kind = credential(token, self.api_keys, self.events_tokens)
+        if kind == "events":
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, "the events token cannot call the OCR service")
-        await context.abort(grpc.StatusCode.UNAUTHENTICATED, "unknown API key")
+        if kind is None:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "unknown API key")
 
     async def _one(self, request: ocr_pb2.DocumentRequest) -> ocr_pb2.OCRResponse:
         t0 = time.perf_counter()

@@ -26,8 +26,13 @@ def _token(request: Request) -> str:
     return token.strip()
 
 
-def _matches(token: str, keys: list[str]) -> bool:
-    return any(hmac.compare_digest(token.encode(), k.encode()) for k in keys)
+def credential(token: str, api_keys: list[str], events_tokens: list[str]) -> str | None:
+    """What a bearer token is: ``api`` (an API key), ``events`` (the MinIO events token) or None (unknown).
+    Compared in constant time. Shared by the HTTP API and the gRPC service."""
+    def matches(keys: list[str]) -> bool:
+        return any(hmac.compare_digest(token.encode(), k.encode()) for k in keys)
+
+    return "api" if matches(api_keys) else "events" if matches(events_tokens) else None
 
 
 def _keys(request: Request) -> tuple[list[str], list[str]]:
@@ -36,25 +41,23 @@ def _keys(request: Request) -> tuple[list[str], list[str]]:
     return request.app.state.api_keys, events
 
 
+_INVALID = {"WWW-Authenticate": 'Bearer realm="streamprocess", error="invalid_token"'}
+
+
 async def require_api_key(request: Request) -> None:
-    token = _token(request)
-    api, events = _keys(request)
-    if _matches(token, api):
-        return
-    if _matches(token, events):
+    kind = credential(_token(request), *_keys(request))
+    if kind == "events":
         raise ApiError(403, "the events token is only for POST /events/s3", code="forbidden")
-    raise ApiError(401, "unknown API key", code="unauthenticated",
-                   headers={"WWW-Authenticate": 'Bearer realm="streamprocess", error="invalid_token"'})
+    if kind is None:
+        raise ApiError(401, "unknown API key", code="unauthenticated", headers=_INVALID)
 
 
 async def require_events_token(request: Request) -> None:
     api, events = _keys(request)
     if not events:
         raise ApiError(404, "the MinIO events endpoint is off: set STREAMPROCESS_EVENTS_TOKEN", code="disabled")
-    token = _token(request)
-    if _matches(token, events):
-        return
-    if _matches(token, api):
+    kind = credential(_token(request), api, events)
+    if kind == "api":
         raise ApiError(403, "API keys cannot post bucket events; use the events token", code="forbidden")
-    raise ApiError(401, "unknown events token", code="unauthenticated",
-                   headers={"WWW-Authenticate": 'Bearer realm="streamprocess", error="invalid_token"'})
+    if kind is None:
+        raise ApiError(401, "unknown events token", code="unauthenticated", headers=_INVALID)
