@@ -43,6 +43,15 @@ class OcrEngine:
                 self._ppocr = PPOCREngine(det_side=self.det_side, threads=self.threads, runtime=self.runtime)
             return self._ppocr
 
+    def warm_up(self) -> None:
+        """Load PP-OCR and run it once on a small rendered line, so the first real page does not pay for model
+        compilation (about half a second with OpenVINO)."""
+        from PIL import Image, ImageDraw
+
+        image = Image.new("RGB", (480, 64), "white")
+        ImageDraw.Draw(image).text((10, 20), "Warm up 0123456789", fill="black")
+        self.ppocr.recognize(image, ["eng"])
+
     def _choose(self, options: OcrOptions, script: str | None) -> tuple[str, list[str]]:
         languages = options.languages
         if options.auto_language:

@@ -39,6 +39,7 @@ class OcrProcessor:
     def __init__(self, settings: Settings | None = None) -> None:
         settings = settings or get_settings()
         self.engine = engine_from(settings)
+        self.engine.warm_up()  # a worker pays model compilation at start, not on its first page
         self.defaults = default_options(settings)
 
     def process(self, ctx: JobContext) -> ProcessResult:
