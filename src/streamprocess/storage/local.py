@@ -69,6 +69,7 @@ class LocalObjectStore(ObjectStore):
         self._tmp = self._internal / "tmp"
         self._meta = self._internal / "meta"
         self._locks = self._internal / "locks"
+        self._seen: dict[str, tuple[int, int]] = {}  # drop-folder files already announced, by (size, mtime)
         for d in (self.root, self._tmp, self._meta, self._locks):
             d.mkdir(parents=True, exist_ok=True)
         for prefix in self.notify_prefixes:  # the drop folder exists before anything is dropped
@@ -356,9 +357,12 @@ class LocalObjectStore(ObjectStore):
         announced = []
         now = time.time_ns()
         for key, (size, mtime_ns) in found.items():
+            if self._seen.get(key) == (size, mtime_ns):  # announced before, unchanged: no sidecar read
+                continue
             meta = self._read_meta(key)
             if meta and meta.get("announced") and (meta["size"], meta["mtime_ns"]) == (size, mtime_ns):
                 pending.pop(key, None)
+                self._seen[key] = (size, mtime_ns)
                 continue
             stable = pending.get(key) == (size, mtime_ns) and (now - mtime_ns) / 1e9 >= settle
             if not stable:
@@ -379,9 +383,12 @@ class LocalObjectStore(ObjectStore):
             except BaseException:
                 self._meta_path(key).unlink(missing_ok=True)
                 raise
+            self._seen[key] = (size, mtime_ns)
             announced.append(key)
         for gone in set(pending) - set(found):
             pending.pop(gone, None)
+        for gone in set(self._seen) - set(found):
+            self._seen.pop(gone, None)
         return announced
 
     def _scan_candidates(self) -> dict[str, tuple[int, int]]:
