@@ -201,7 +201,7 @@ def test_minio_webhook(server: Server) -> None:
 
 # ---------------------------------------------------------------------------------------------- OpenAI SDK
 def test_openai_sdk(server: Server, tmp_path: Path) -> None:
-    openai = pytest.importorskip("openai")
+    import openai
     audio = SHARED_AUDIO / "jfk.flac"
     if not audio.exists():
         pytest.skip(f"{audio} is absent")

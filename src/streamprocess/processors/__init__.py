@@ -14,7 +14,7 @@ from importlib.metadata import entry_points
 from ..errors import StreamProcessError
 from .base import JobContext, Processor, ProcessResult
 
-__all__ = ["JobContext", "ProcessResult", "Processor", "ProcessorUnavailable", "get_processor", "available"]
+__all__ = ["JobContext", "ProcessResult", "Processor", "ProcessorUnavailable", "get_processor"]
 
 BUILTIN: dict[str, str] = {
     "noop": "streamprocess.processors.noop:NoopProcessor",
@@ -61,12 +61,3 @@ def get_processor(name: str) -> Processor:
             raise ProcessorUnavailable(f"{name!r} does not provide process(ctx) and a name")
         _cache[name] = processor
         return processor
-
-
-def available(name: str) -> str | None:
-    """None when ``name`` loads, else the reason it does not."""
-    try:
-        get_processor(name)
-    except ProcessorUnavailable as e:
-        return e.message
-    return None

@@ -97,10 +97,6 @@ class Queue(abc.ABC):
     async def ensure(self) -> None:  # noqa: B027 - optional hook
         """Create the queue (and its DLQ) if it does not exist."""
 
-    async def purge(self) -> None:
-        """Drop every message (tests and benchmarks)."""
-        raise NotImplementedError
-
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 

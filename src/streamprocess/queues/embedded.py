@@ -235,16 +235,6 @@ class EmbeddedQueue(Queue):
             )
         return self._dlq
 
-    async def dead_reason(self, message_id: str) -> str | None:
-        """Why a message was dead-lettered (embedded queue only; for tests and the CLI)."""
-        row = await self._run(
-            lambda: self._db.execute("SELECT dead_reason FROM messages WHERE id = ?", (message_id,)).fetchone()
-        )
-        return row[0] if row else None
-
-    async def purge(self) -> None:
-        await self._run(lambda: self._db.execute("DELETE FROM messages WHERE queue = ?", (self.name,)))
-
     async def close(self) -> None:
         with _waiters_lock:
             peers = _waiters.get(self._key)

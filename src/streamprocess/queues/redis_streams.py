@@ -204,10 +204,6 @@ class RedisStreamQueue(Queue):
             )
         return self._dlq
 
-    async def purge(self) -> None:
-        await self.redis.delete(self.stream, self.delayed_key)
-        self._ready = False
-
     async def close(self) -> None:
         if self._own_client:
             await self.redis.aclose()

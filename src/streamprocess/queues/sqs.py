@@ -187,7 +187,3 @@ class SQSQueue(Queue):
                 visibility_timeout=self.visibility_timeout, max_receives=None, _client=self._client,
             )
         return self._dlq
-
-    async def purge(self) -> None:
-        client = await self.client()
-        await client.purge_queue(QueueUrl=await self.url())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .types import Segment, Transcript
+from .types import Transcript
 
 FORMATS = ("json", "txt", "srt", "vtt")
 
@@ -57,7 +57,3 @@ def render(transcript: Transcript, fmt: str) -> str:
         return {"json": to_json, "txt": to_txt, "srt": to_srt, "vtt": to_vtt}[fmt](transcript)
     except KeyError:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}") from None
-
-
-def segments_text(segments: list[Segment]) -> str:
-    return " ".join(s.text.strip() for s in segments if s.text.strip())
