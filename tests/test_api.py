@@ -227,11 +227,11 @@ def test_openai_sdk(server: Server, tmp_path: Path) -> None:
     shutil.copy(audio, tmp_path / "copy.flac")
 
 
-def test_schemathesis_finds_no_server_error(server: Server) -> None:
+def test_schemathesis_finds_no_server_error(server: Server, tmp_path: Path) -> None:
     """Generated requests on every operation of the OpenAPI schema: no 5xx."""
     exe = Path(sys.executable).with_name("schemathesis")
     proc = subprocess.run([str(exe), "run", f"{server.url}/openapi.json", "-H", f"Authorization: Bearer {KEY}",
                            "--checks", "not_a_server_error", "--max-examples", "25", "--workers", "1",
-                           "--seed", "20261124"], capture_output=True, text=True, timeout=600)
+                           "--seed", "20261124"], capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert re.search(r"\d+ generated, \d+ passed", proc.stdout), proc.stdout[-2000:]
