@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -94,6 +95,17 @@ async def create_upload(body: UploadRequest, request: Request, subs: Subs) -> Up
     )
 
 
+async def spool(chunks: AsyncIterator[bytes], path: Path, limit: int, over: str) -> None:
+    """Write a request body to ``path``, refusing it with 413 as soon as it passes ``limit`` bytes."""
+    size = 0
+    with open(path, "wb") as out:
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, f"{over} {limit}-byte limit", code="too_large")
+            out.write(chunk)
+
+
 @public.put("/local-store/{key:path}", tags=["uploads"], include_in_schema=False)
 async def local_store_put(key: str, request: Request) -> Response:
     """The embedded store's signed upload URLs land here: signature, expiry, type and size are checked."""
@@ -107,13 +119,7 @@ async def local_store_put(key: str, request: Request) -> Response:
     limit = int(request.query_params.get("max", 0)) or request.app.state.runtime.settings.upload_max_size
     with tempfile.TemporaryDirectory(prefix="sp-put-") as tmp:
         path = Path(tmp) / "body"
-        size = 0
-        with open(path, "wb") as out:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise ApiError(413, f"the upload is over the URL's {limit}-byte limit", code="too_large")
-                out.write(chunk)
+        await spool(request.stream(), path, limit, "the upload is over the URL's")
         info = await store.put(key, path, content_type=request.headers.get("content-type"), metadata=metadata)
     return Response(status_code=200, headers={"ETag": f'"{info.etag}"'})
 
@@ -126,16 +132,13 @@ async def store_upload(request: Request, subs: Submissions, file: UploadFile, ki
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > settings.upload_max_size + 64 * 1024:
         raise ApiError(413, f"the request is over the {settings.upload_max_size}-byte upload limit", code="too_large")
+    async def chunks() -> AsyncIterator[bytes]:
+        while chunk := await file.read(1 << 20):
+            yield chunk
+
     with tempfile.TemporaryDirectory(prefix="sp-upload-") as tmp:
         path = Path(tmp) / "file"
-        size = 0
-        with open(path, "wb") as out:
-            while chunk := await file.read(1 << 20):
-                size += len(chunk)
-                if size > settings.upload_max_size:
-                    raise ApiError(413, f"the file is over the {settings.upload_max_size}-byte upload limit",
-                                   code="too_large")
-                out.write(chunk)
+        await spool(chunks(), path, settings.upload_max_size, "the file is over the")
         return await subs.submit(path, file.filename or "upload", kind,
                                  {k: v for k, v in options.items() if v is not None})
 
