@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -70,3 +72,18 @@ def cli_env(**settings: object) -> dict[str, str]:
 
 def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "streamprocess", *args]
+
+
+@contextlib.contextmanager
+def up_server(tmp: Path, env: dict[str, str], port: int, *wait_also: int) -> Iterator[Path]:
+    """`streamprocess up --port PORT` as a subprocess in ``tmp`` (log in ``tmp/up.log``), until the block ends."""
+    log = tmp / "up.log"
+    proc = subprocess.Popen(cli("up", "--port", str(port)), env=env, cwd=tmp, stdout=open(log, "wb"),
+                            stderr=subprocess.STDOUT)
+    try:
+        for p in (port, *wait_also):
+            wait_port(p, proc)
+        yield log
+    finally:
+        proc.terminate()
+        proc.wait(30)

@@ -18,7 +18,7 @@ import pytest
 from streamprocess.v1 import ocr_pb2, ocr_pb2_grpc
 
 from . import documents as docs
-from .conftest import ROOT, cli, cli_env, free_port, wait_port
+from .conftest import ROOT, cli_env, free_port, up_server
 
 pytestmark = pytest.mark.slow
 KEY = "grpc-key"
@@ -31,14 +31,8 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     http, port = free_port(), free_port()
     env = cli_env(api_keys=KEY, events_token="tok", data_dir=str(tmp / "data"))
     env["STREAMPROCESS_GRPC_PORT"] = str(port)
-    proc = subprocess.Popen(cli("up", "--port", str(http)), env=env, cwd=tmp, stdout=open(tmp / "up.log", "wb"),
-                            stderr=subprocess.STDOUT)
-    try:
-        wait_port(port, proc)
+    with up_server(tmp, env, http, port):
         yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 def png(page=docs.prose_page) -> bytes:  # type: ignore[no-untyped-def]
@@ -102,10 +96,11 @@ def test_auth(target: str, metadata: tuple, code: grpc.StatusCode) -> None:
     assert e.value.code() == code
 
 
-def test_generated_code_is_current(tmp_path: Path) -> None:
+@pytest.mark.parametrize("proto", ["ocr", "stt"])
+def test_generated_code_is_current(tmp_path: Path, proto: str) -> None:
     subprocess.run([sys.executable, "-m", "grpc_tools.protoc", f"-I{ROOT / 'proto'}", f"--python_out={tmp_path}",
                     f"--grpc_python_out={tmp_path}", f"--pyi_out={tmp_path}",
-                    str(ROOT / "proto" / "streamprocess" / "v1" / "ocr.proto")], check=True)
-    for name in ("ocr_pb2.py", "ocr_pb2_grpc.py", "ocr_pb2.pyi"):
+                    str(ROOT / "proto" / "streamprocess" / "v1" / f"{proto}.proto")], check=True)
+    for name in (f"{proto}_pb2.py", f"{proto}_pb2_grpc.py", f"{proto}_pb2.pyi"):
         assert filecmp.cmp(tmp_path / "streamprocess" / "v1" / name, ROOT / "src" / "streamprocess" / "v1" / name,
                            shallow=False), f"src/streamprocess/v1/{name} is stale: regenerate it (see README)"

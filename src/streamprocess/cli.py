@@ -99,7 +99,14 @@ async def _up(settings: Settings) -> None:
     async with Runtime(settings) as rt:
         await rt.ensure()
         worker, missing = rt.worker(list(ROLES))
-        server = EmbeddedServer(uvicorn.Config(create_app(rt, keys or [generated]), host=settings.host,
+        live = None
+        try:
+            live = await asyncio.to_thread(rt.live_pool)  # loads the live model
+            if live is not None:
+                await live.warm_up()
+        except StreamProcessError as e:
+            missing["live"] = e.message
+        server = EmbeddedServer(uvicorn.Config(create_app(rt, keys or [generated], live), host=settings.host,
                                                port=settings.port, log_level="warning", lifespan="off"))
         tasks = []
         if rt.is_embedded_store:
@@ -115,7 +122,8 @@ async def _up(settings: Settings) -> None:
             from .grpc_server import start as start_grpc
             from .submit import Submissions
 
-            grpc_server = await start_grpc(Submissions(rt), keys or [generated], settings.host, settings.grpc_port)
+            grpc_server = await start_grpc(Submissions(rt), keys or [generated], settings.host, settings.grpc_port,
+                                           live)
         with _signals(asyncio.get_running_loop(), stop):
             serving = asyncio.create_task(server.serve())
             while not server.started and not serving.done():
@@ -133,6 +141,8 @@ async def _up(settings: Settings) -> None:
                 await asyncio.gather(serving, *tasks, return_exceptions=True)
                 if grpc_server is not None:
                     await grpc_server.stop(grace=5)
+                if live is not None:
+                    await live.close()
             _exit_now_if_released(worker.released)
 
 
@@ -149,7 +159,12 @@ def _banner(settings: Settings, missing: dict[str, str], generated_key: str | No
     base = f"http://{settings.host}:{settings.port}"
     t.add_row("HTTP API", f"{base}  (health: {base}/health, docs: {base}/docs, metrics: {base}/metrics)")
     if settings.grpc_port:
-        t.add_row("gRPC", f"{settings.host}:{settings.grpc_port}  (streamprocess.v1.OCRService)")
+        t.add_row("gRPC", f"{settings.host}:{settings.grpc_port}  (streamprocess.v1.OCRService, STTService)")
+    if "live" in missing:
+        t.add_row("Live captions", f"[yellow]off: {missing['live']}[/yellow]")
+    elif settings.live_max_streams:
+        ws = f"ws://{settings.host}:{settings.port}/v1/stt/stream"
+        t.add_row("Live captions", f"{ws}  (page: {base}/live; up to {settings.live_max_streams} streams)")
     if generated_key:
         t.add_row("API key", f"[bold]{generated_key}[/bold]  (made for this run; set STREAMPROCESS_API_KEYS to choose)")
     else:

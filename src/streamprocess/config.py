@@ -106,6 +106,21 @@ class Settings(BaseSettings):
     ocr_max_pages: int = Field(500, ge=1, description="Most pages a document may have.")
     ocr_max_pixels: int = Field(50_000_000, gt=0, description="Most pixels a page may have (decompression bombs).")
 
+    # --- live captioning (WebSocket /v1/stt/stream, gRPC STTService) -------------------------------
+    live_max_streams: int = Field(
+        16, ge=0, description="Live streams served at once; one more is refused (WebSocket 1013); 0 turns live off."
+    )
+    live_model: str | None = Field(None, description="Whisper model for live captions; default: `stt_model`.")
+    live_max_batch: int = Field(8, ge=1, le=128, description="Most decode requests the scheduler runs as one batch.")
+    live_max_wait_ms: float = Field(
+        10.0, ge=0, le=1000, description="How long the scheduler waits for more requests to fill a batch (ms)."
+    )
+    live_step: float = Field(0.25, ge=0.05, le=5, description="Seconds of new audio before a stream decodes again.")
+    live_buffer_max: float = Field(
+        15.0, ge=2, le=28, description="Seconds of audio a stream's decode buffer holds before it is cut."
+    )
+    live_idle_timeout: float = Field(30.0, gt=0, description="A stream with no audio this long (s) is closed.")
+
     metrics_port: int | None = Field(
         None, description="Port for a standalone worker's Prometheus endpoint (`streamprocess worker`)."
     )
@@ -129,7 +144,9 @@ class Settings(BaseSettings):
     # --- embedded mode (`streamprocess up`) -----------------------------------------------------
     host: str = Field("127.0.0.1", description="HTTP API host (and gRPC's).")
     port: int = Field(8000, description="HTTP API port.")
-    grpc_port: int = Field(50051, ge=0, le=65535, description="gRPC OCRService port for `up`; 0 turns it off.")
+    grpc_port: int = Field(
+        50051, ge=0, le=65535, description="gRPC port (OCRService, STTService) for `up`; 0 turns it off."
+    )
     watch_interval: float = Field(0.5, gt=0, description="Seconds between scans of the local drop folder.")
     watch_settle: float = Field(
         0.5, ge=0, description="A file dropped by hand must be unchanged this long before it is picked up."

@@ -1,8 +1,11 @@
-"""The gRPC front door: ``streamprocess.v1.OCRService`` (ProcessDocument, BatchProcess) on grpc.aio.
+"""The gRPC front door on grpc.aio: ``streamprocess.v1.OCRService`` (ProcessDocument, BatchProcess) and
+``streamprocess.v1.STTService`` (StreamingRecognize).
 
-Each document becomes an ordinary OCR job through :class:`~streamprocess.submit.Submissions` (stored, queued,
-processed by the workers), and the answer is read from its ``ocr.json``. The API key travels as the metadata
-``authorization: Bearer <key>``: none or an unknown one is UNAUTHENTICATED, the events token PERMISSION_DENIED.
+Each OCR document becomes an ordinary OCR job through :class:`~streamprocess.submit.Submissions` (stored, queued,
+processed by the workers), and the answer is read from its ``ocr.json``. A StreamingRecognize call is a live
+captioning stream on the same hot pool as the WebSocket (:mod:`streamprocess.live`). The API key travels as the
+metadata ``authorization: Bearer <key>``: none or an unknown one is UNAUTHENTICATED, the events token
+PERMISSION_DENIED; a full live pool is RESOURCE_EXHAUSTED.
 """
 
 from __future__ import annotations
@@ -12,17 +15,25 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
+from google.protobuf import json_format
 
 from .api.auth import credential
+from .config import Settings
 from .errors import StreamProcessError
 from .jobs import JobState
+from .live.protocol import PoolFull, ProtocolError, parse_config
 from .submit import Submissions
-from .v1 import ocr_pb2, ocr_pb2_grpc
+from .v1 import ocr_pb2, ocr_pb2_grpc, stt_pb2, stt_pb2_grpc
+
+if TYPE_CHECKING:
+    from .live.pool import LivePool
+    from .live.session import LiveSession
 
 log = logging.getLogger(__name__)
+CONFIG_TIMEOUT = 10.0
 
 
 def to_page(page: dict[str, Any]) -> ocr_pb2.Page:
@@ -38,11 +49,10 @@ def to_page(page: dict[str, Any]) -> ocr_pb2.Page:
                         engine=page["engine"], text=text, blocks=blocks)
 
 
-class OCRService(ocr_pb2_grpc.OCRServiceServicer):
-    def __init__(self, submissions: Submissions, api_keys: list[str]) -> None:
-        self.subs = submissions
+class _Authenticated:
+    def __init__(self, settings: Settings, api_keys: list[str]) -> None:
         self.api_keys = api_keys
-        token = submissions.settings.events_token
+        token = settings.events_token
         self.events_tokens = [token.get_secret_value()] if token else []
 
     async def _authenticate(self, context: grpc.aio.ServicerContext) -> None:
@@ -53,9 +63,15 @@ class OCRService(ocr_pb2_grpc.OCRServiceServicer):
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "send metadata authorization: Bearer <API key>")
         kind = credential(token, self.api_keys, self.events_tokens)
         if kind == "events":
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "the events token cannot call the OCR service")
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "the events token cannot call this service")
         if kind is None:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "unknown API key")
+
+
+class OCRService(_Authenticated, ocr_pb2_grpc.OCRServiceServicer):
+    def __init__(self, submissions: Submissions, api_keys: list[str]) -> None:
+        super().__init__(submissions.settings, api_keys)
+        self.subs = submissions
 
     async def _one(self, request: ocr_pb2.DocumentRequest) -> ocr_pb2.OCRResponse:
         t0 = time.perf_counter()
@@ -115,11 +131,76 @@ class OCRService(ocr_pb2_grpc.OCRServiceServicer):
                 task.cancel()
 
 
-async def start(submissions: Submissions, api_keys: list[str], host: str, port: int) -> grpc.aio.Server:
+def to_event(event: dict[str, Any]) -> stt_pb2.TranscriptEvent:
+    message = json_format.ParseDict(event, stt_pb2.TranscriptEvent(), ignore_unknown_fields=True)
+    message.is_final = event["type"] == "final"
+    return message
+
+
+class STTService(_Authenticated, stt_pb2_grpc.STTServiceServicer):
+    """Live captions: the first AudioChunk holds the config, then audio; events stream back."""
+
+    def __init__(self, live: LivePool | None, settings: Settings, api_keys: list[str]) -> None:
+        super().__init__(settings, api_keys)
+        self.live = live
+
+    async def StreamingRecognize(self, request_iterator: AsyncIterator[stt_pb2.AudioChunk],
+                                 context: grpc.aio.ServicerContext) -> AsyncIterator[stt_pb2.TranscriptEvent]:
+        await self._authenticate(context)
+        if self.live is None:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "live captioning is off on this server")
+        try:
+            async with self.live.admit() as admission:  # type: ignore[union-attr]
+                try:
+                    first = await asyncio.wait_for(anext(aiter(request_iterator)), CONFIG_TIMEOUT)
+                except (StopAsyncIteration, TimeoutError):
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                        "no config: send an AudioChunk with config first")
+                if first.WhichOneof("payload") != "config":
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first AudioChunk must carry the config")
+                try:
+                    config = parse_config(json_format.MessageToDict(first.config, preserving_proto_field_name=True))
+                except ProtocolError as e:
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, e.message)
+                session = admission.open(config)
+                reader = asyncio.create_task(self._read(request_iterator, session))
+                try:
+                    while True:
+                        event = await session.next_event()
+                        yield to_event(event)
+                        if event["type"] == "closed":
+                            break
+                finally:
+                    reader.cancel()
+                    await asyncio.gather(reader, return_exceptions=True)
+        except PoolFull as e:
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, e.message)
+
+    @staticmethod
+    async def _read(chunks: AsyncIterator[stt_pb2.AudioChunk], session: LiveSession) -> None:
+        async for chunk in chunks:
+            kind = chunk.WhichOneof("payload")
+            if kind == "audio":
+                try:
+                    await session.feed(chunk.audio)
+                except ProtocolError as e:
+                    await session.fail(e.code, e.message)
+                    return
+            elif kind == "stop":
+                break
+            else:
+                await session.fail("bad_request", "only the first AudioChunk may carry a config")
+                return
+        await session.stop()  # stop, or the client closed its side
+
+
+async def start(submissions: Submissions, api_keys: list[str], host: str, port: int,
+                live: LivePool | None = None) -> grpc.aio.Server:
     limit = submissions.settings.upload_max_size + (1 << 20)
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit),
                                       ("grpc.max_send_message_length", 64 << 20)])
     ocr_pb2_grpc.add_OCRServiceServicer_to_server(OCRService(submissions, api_keys), server)
+    stt_pb2_grpc.add_STTServiceServicer_to_server(STTService(live, submissions.settings, api_keys), server)
     server.add_insecure_port(f"{host}:{port}")
     await server.start()
     return server

@@ -25,3 +25,20 @@ EVENT_TO_DONE_SECONDS = Histogram(
     buckets=_STAGE_BUCKETS,
 )
 QUEUE_DEPTH = Gauge("streamprocess_queue_depth", "Messages in a queue.", ["queue", "state"])
+
+# --- live captioning ---------------------------------------------------------------------------------------------
+_LIVE_BUCKETS = (0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10)
+LIVE_ACTIVE = Gauge("streamprocess_live_streams_active", "Live captioning streams open now.")
+LIVE_REFUSED = Counter("streamprocess_live_streams_refused_total", "Live streams refused: the pool was full.")
+LIVE_STREAMS = Counter("streamprocess_live_streams_total", "Live streams ended, by how.", ["reason"])
+LIVE_PARTIAL_LATENCY = Histogram(
+    "streamprocess_live_partial_latency_seconds",
+    "From the arrival of the newest audio a hypothesis heard to its partial or final being sent.",
+    buckets=_LIVE_BUCKETS,
+)
+LIVE_BATCH_SIZE = Histogram("streamprocess_live_batch_size", "Decode requests per model call.",
+                            buckets=(1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64))
+LIVE_QUEUE_WAIT = Histogram("streamprocess_live_queue_wait_seconds",
+                            "Time a decode request waited for its batch to start.", buckets=_LIVE_BUCKETS)
+LIVE_DECODE_SECONDS = Histogram("streamprocess_live_decode_seconds", "Seconds per batched model call.",
+                                buckets=_LIVE_BUCKETS)

@@ -89,6 +89,15 @@ class Runtime:
                 missing[role] = e.message
         return consumers, missing
 
+    def live_pool(self):  # type: ignore[no-untyped-def]
+        """The hot pool for live captioning (loads its model), or None when ``live_max_streams`` is 0."""
+        if not self.settings.live_max_streams:
+            return None
+        from .live.pool import Archive, LivePool
+
+        s = self.settings
+        return LivePool(s, archive=Archive(self.result_store, self.jobs, s.output_bucket, s.results_prefix))
+
     def worker(self, roles: list[str], **overrides: Any) -> tuple[Worker, dict[str, str]]:
         s = self.settings
         options = WorkerOptions(

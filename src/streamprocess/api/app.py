@@ -4,6 +4,7 @@ and WebSocket front doors add their routers here."""
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI, Response
 from fastapi.responses import JSONResponse
@@ -12,21 +13,28 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from .. import __version__
 from ..runtime import Runtime
 from ..submit import Submissions
+from . import live as live_routes
 from . import openai_compat, problems, routes
 from .auth import require_api_key
 
+if TYPE_CHECKING:
+    from ..live.pool import LivePool
 
-def create_app(runtime: Runtime, api_keys: list[str] | None = None) -> FastAPI:
-    """The API over ``runtime``; ``api_keys`` default to the settings' (``STREAMPROCESS_API_KEYS``)."""
+
+def create_app(runtime: Runtime, api_keys: list[str] | None = None, live: LivePool | None = None) -> FastAPI:
+    """The API over ``runtime``; ``api_keys`` default to the settings' (``STREAMPROCESS_API_KEYS``); ``live`` is
+    the hot pool behind ``/v1/stt/stream`` (off when None)."""
     app = FastAPI(title="StreamProcess", version=__version__,
                   description="Media in, text out: speech-to-text and OCR jobs over an event-driven pipeline.")
     app.state.runtime = runtime
     app.state.submissions = Submissions(runtime)
     app.state.api_keys = api_keys if api_keys is not None else runtime.settings.api_key_list()
+    app.state.live = live
     problems.install(app)
     app.include_router(routes.api)
     app.include_router(routes.public)
     app.include_router(openai_compat.router)
+    app.include_router(live_routes.router)
 
     @app.get("/health", tags=["ops"])
     async def health() -> dict[str, str]:

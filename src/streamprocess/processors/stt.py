@@ -8,15 +8,8 @@ from __future__ import annotations
 
 from ..config import Settings, get_settings
 from ..stt import SttEngine, TranscribeOptions
-from ..stt.formats import FORMATS, render
+from ..stt.formats import CONTENT_TYPES, FORMATS, render
 from .base import JobContext, ProcessResult
-
-CONTENT_TYPES = {
-    "json": "application/json",
-    "txt": "text/plain; charset=utf-8",
-    "srt": "application/x-subrip; charset=utf-8",
-    "vtt": "text/vtt; charset=utf-8",
-}
 
 
 def default_options(settings: Settings) -> TranscribeOptions:

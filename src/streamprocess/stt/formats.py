@@ -11,6 +11,12 @@ from collections.abc import Iterator
 from .types import Transcript
 
 FORMATS = ("json", "txt", "srt", "vtt")
+CONTENT_TYPES = {
+    "json": "application/json",
+    "txt": "text/plain; charset=utf-8",
+    "srt": "application/x-subrip; charset=utf-8",
+    "vtt": "text/vtt; charset=utf-8",
+}
 
 
 def _timestamp(seconds: float, sep: str) -> str:

@@ -67,14 +67,15 @@ def resolve(name: str = "default", device: str = "auto", compute_type: str = "au
     return ModelSpec(name=name, source=source, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
 
 
-_models: dict[ModelSpec, WhisperModel] = {}
+_models: dict[tuple[ModelSpec, str], WhisperModel] = {}
 _lock = threading.Lock()
 
 
-def load(spec: ModelSpec) -> WhisperModel:
-    """The shared model for ``spec``; loads it on first use."""
+def load(spec: ModelSpec, replica: str = "jobs") -> WhisperModel:
+    """The shared model for ``spec``; loads it on first use. Each ``replica`` is its own instance (live
+    captioning keeps one apart from batch jobs, so neither waits behind the other)."""
     with _lock:
-        model = _models.get(spec)
+        model = _models.get((spec, replica))
         if model is None:
             offline = Path(spec.source).is_dir()
             try:
@@ -87,5 +88,5 @@ def load(spec: ModelSpec) -> WhisperModel:
                     f"cannot load Whisper model {spec.name!r} ({spec.source}) on {spec.device}/{spec.compute_type}: "
                     f"{type(e).__name__}: {e}. Use `default` (bundled, offline) or a local CTranslate2 model folder."
                 ) from e
-            _models[spec] = model
+            _models[(spec, replica)] = model
         return model

@@ -1,0 +1,208 @@
+"""Live captioning: how many simultaneous real-time streams the hot pool holds, against a naive design, same run.
+
+    python bench/live.py [--levels 1,2,4,8,12,16] [--designs batched,naive]
+
+For each design a server runs in its own process (uvicorn, the real WebSocket /v1/stt/stream), and N clients
+stream recordings in real time at once (jfk.flac and two espeak-ng passages, 100 ms frames, starts staggered over
+the first second, 1 s of trailing silence):
+
+- batched: this project's pool — the central scheduler batching the streams' decodes, each on the mel of only
+  the real buffer (10 s floor, no 30 s padding), with the loop guards;
+- naive:   one model call per stream decode, no batching, stock ``WhisperModel.transcribe`` (30 s padding), same
+  streaming policy (VAD, LocalAgreement-2, finals).
+
+Partial latency per stream = for each frame inside speech, the time from sending it to the first partial or final
+whose ``audio_end`` reaches it. Reports p50/p95 per N, the WER of the finals, and the largest N with p95 < 1 s per
+design (levels stop once p95 passes 3 s). Model: the default (Whisper tiny.en, int8 on CPU). Prints a table and
+writes JSON (default bench/results/live.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import jiwer
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from streamprocess.live.client import caption  # noqa: E402
+from streamprocess.stt.audio import load_audio  # noqa: E402
+
+AUDIO = ROOT.parent / "shared" / "testdata" / "audio"
+KEY = "bench"
+JFK = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
+ESPEAK = [
+    "The quarterly report was delivered to the board on Tuesday morning. Please send the signed contract back "
+    "before the end of the week.",
+    "The weather service expects heavy rain along the northern coast tonight. Drivers should allow extra time "
+    "for the morning commute.",
+]
+_norm = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.Strip(),
+                       jiwer.ReduceToListOfListOfWords()])
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    return jiwer.wer(reference, hypothesis or "-", reference_transform=_norm, hypothesis_transform=_norm)
+
+
+# ---------------------------------------------------------------------------------------------- server side
+def serve(design: str, port: int, data: str) -> None:
+    import uvicorn
+
+    from streamprocess.api import create_app
+    from streamprocess.config import Settings
+    from streamprocess.live.decoder import Hypothesis
+    from streamprocess.live.pool import LivePool
+    from streamprocess.runtime import Runtime
+    from streamprocess.stt import models
+    from streamprocess.stt.types import Word
+
+    class NaiveDecoder:
+        """One stock transcribe() per request (30 s padding), never batched."""
+
+        def __init__(self) -> None:
+            self.model = models.load(models.resolve(), replica="live")
+
+        def batch_key(self, request: Any) -> int:
+            return id(request)
+
+        def decode(self, requests: list[Any]) -> list[Hypothesis]:
+            out = []
+            for r in requests:
+                segments, info = self.model.transcribe(
+                    r.audio, language="en", beam_size=1, vad_filter=False, word_timestamps=True,
+                    condition_on_previous_text=False, initial_prompt=r.prompt)
+                words = [Word(start=w.start, end=w.end, word=w.word, probability=w.probability)
+                         for s in segments for w in (s.words or [])]
+                out.append(Hypothesis(words=words, language=info.language))
+            return out
+
+    settings = Settings(data_dir=Path(data), api_keys=KEY, live_max_streams=256,
+                        live_max_batch=1 if design == "naive" else 16)
+
+    async def main() -> None:
+        async with Runtime(settings) as rt:
+            pool = LivePool(settings, decoder=NaiveDecoder() if design == "naive" else None)
+            await pool.warm_up()
+            server = uvicorn.Server(uvicorn.Config(create_app(rt, [KEY], pool), host="127.0.0.1", port=port,
+                                                   log_level="warning", lifespan="off"))
+            await server.serve()
+
+    asyncio.run(main())
+
+
+# ---------------------------------------------------------------------------------------------- client side
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def sources(workdir: Path) -> list[tuple[str, np.ndarray, str]]:
+    out = [("jfk.flac", load_audio(AUDIO / "jfk.flac"), JFK)]
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        raise SystemExit("espeak-ng is needed: apt-get install espeak-ng")
+    for i, text in enumerate(ESPEAK):
+        path = workdir / f"espeak{i}.wav"
+        subprocess.run([exe, "-v", "en-us", "-s", "150", "-w", str(path), text], check=True)
+        out.append((path.name, load_audio(path), text))
+    return out
+
+
+async def level(url: str, n: int, clips: list[tuple[str, np.ndarray, str]]) -> dict[str, Any]:
+    rng = np.random.default_rng(n)
+
+    async def one(i: int) -> tuple[list[float], float, int | None]:
+        await asyncio.sleep(float(rng.uniform(0, 1)))
+        name, audio, reference = clips[i % len(clips)]
+        result = await caption(url, KEY, audio, speed=1.0, tail_silence=1.0)
+        return result.latencies(), wer(reference, result.text), result.close_code
+
+    results = await asyncio.gather(*(one(i) for i in range(n)))
+    latencies = sorted(x for lat, _, _ in results for x in lat)
+    p = lambda q: float(np.percentile(latencies, q)) if latencies else float("nan")  # noqa: E731
+    return {"streams": n, "p50_ms": round(p(50) * 1000, 1), "p95_ms": round(p(95) * 1000, 1),
+            "p99_ms": round(p(99) * 1000, 1), "frames": len(latencies),
+            "wer_mean": round(statistics.mean(w for _, w, _ in results), 4),
+            "wer_per_stream": [round(w, 3) for _, w, _ in results],
+            "failed": sum(1 for *_, code in results if code != 1000)}
+
+
+def run_design(design: str, levels: list[int], clips: list[tuple[str, np.ndarray, str]], workdir: Path) -> list[dict]:
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", design, "--port", str(port),
+                             "--data", str(workdir / design)], env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"the {design} server did not start") from None
+                time.sleep(0.3)
+        rows = []
+        for n in levels:
+            row = asyncio.run(level(f"ws://127.0.0.1:{port}/v1/stt/stream", n, clips))
+            row["design"] = design
+            rows.append(row)
+            print(f"  {design:8s} N={n:3d}  p50 {row['p50_ms']:7.1f} ms  p95 {row['p95_ms']:7.1f} ms  "
+                  f"p99 {row['p99_ms']:7.1f} ms  WER {row['wer_mean']:.3f}  failed {row['failed']}", flush=True)
+            if row["p95_ms"] > 3000:
+                break
+        return rows
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--levels", default="1,2,4,8,12,16,24")
+    parser.add_argument("--designs", default="batched,naive")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "live.json")
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--data", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.port, args.data)
+        return
+    levels = [int(x) for x in args.levels.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        clips = sources(Path(tmp))
+        rows = []
+        for design in args.designs.split(","):
+            rows += run_design(design, levels, clips, Path(tmp))
+    held = {d: max([r["streams"] for r in rows if r["design"] == d and r["p95_ms"] < 1000], default=0)
+            for d in args.designs.split(",")}
+    print("\nstreams held at p95 < 1 s:", held)
+    if held.get("naive"):
+        print(f"batched / naive: {held.get('batched', 0) / held['naive']:.2f}x")
+    report = {"machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
+              "model": "default (Whisper tiny.en, int8, CPU)", "rows": rows, "held_at_p95_under_1s": held}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

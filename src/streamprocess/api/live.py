@@ -1,0 +1,148 @@
+"""Live captioning over WebSocket (``/v1/stt/stream``) and the browser page (``/live``).
+
+The API key comes as ``Authorization: Bearer <key>`` or, for browsers (which cannot set WebSocket headers), as
+the ``token`` query parameter. Close codes: 1000 normal end, 1007 bad config or audio, 1008 not authenticated,
+1009 audio frame too large, 1011 server error, 1013 the pool is full (try again later).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from importlib import resources
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi.responses import HTMLResponse, Response
+
+from ..live.protocol import PoolFull, ProtocolError, error_event, parse_config
+from .auth import credential
+
+router = APIRouter(tags=["live"])
+
+CONFIG_TIMEOUT = 10.0
+CLOSE_CODES = {"stop": 1000, "idle_timeout": 1000, "bad_config": 1007, "config_expected": 1007, "bad_audio": 1007,
+               "bad_request": 1007, "frame_too_large": 1009, "internal_error": 1011}
+
+
+class _Refused(Exception):
+    def __init__(self, code: int, error: str, message: str) -> None:
+        self.code, self.error, self.message = code, error, message
+
+
+def _authenticate(ws: WebSocket) -> None:
+    scheme, _, token = ws.headers.get("authorization", "").partition(" ")
+    token = token.strip() if scheme.lower() == "bearer" else ""
+    token = token or ws.query_params.get("token", "")
+    if not token:
+        raise _Refused(1008, "unauthenticated", "send Authorization: Bearer <API key> or ?token=<API key>")
+    settings = ws.app.state.runtime.settings
+    events = [settings.events_token.get_secret_value()] if settings.events_token else []
+    kind = credential(token, ws.app.state.api_keys, events)
+    if kind != "api":
+        raise _Refused(1008, "unauthenticated" if kind is None else "forbidden",
+                       "unknown API key" if kind is None else "the events token cannot open live streams")
+
+
+async def _refuse(ws: WebSocket, refused: _Refused) -> None:
+    with contextlib.suppress(Exception):
+        await ws.send_json(error_event(refused.error, refused.message))
+        await ws.close(refused.code, reason=refused.message[:120])
+
+
+@router.websocket("/v1/stt/stream")
+async def stream(ws: WebSocket) -> None:
+    """Live captions: config frame, then PCM frames in; ready/partial/final/… events out."""
+    await ws.accept()
+    pool = ws.app.state.live
+    try:
+        _authenticate(ws)
+        if pool is None:
+            raise _Refused(1008, "live_disabled",
+                           "live captioning is off on this server (STREAMPROCESS_LIVE_MAX_STREAMS=0)")
+    except _Refused as r:
+        await _refuse(ws, r)
+        return
+    try:
+        async with pool.admit() as admission:
+            try:
+                first = await asyncio.wait_for(ws.receive(), CONFIG_TIMEOUT)
+            except TimeoutError:
+                raise _Refused(1008, "config_expected", f"no config frame within {CONFIG_TIMEOUT:.0f} s") from None
+            if first["type"] == "websocket.disconnect":
+                return
+            try:
+                config = parse_config(first["text"] if first.get("text") is not None else first.get("bytes", b""))
+            except ProtocolError as e:
+                raise _Refused(CLOSE_CODES.get(e.code, 1007), e.code, e.message) from None
+            session = admission.open(config)
+            writer = asyncio.create_task(_send_events(ws, session))
+            reader = asyncio.create_task(_read_frames(ws, session))
+            done, _ = await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if reader in done and reader.exception() is None and reader.result():
+                await writer  # the client stopped, or sent something bad: the writer ends after "closed"
+            else:  # the client went away, or the stream ended
+                reader.cancel()
+                await asyncio.gather(reader, return_exceptions=True)
+                if writer not in done:
+                    await session.abort()
+                    writer.cancel()
+                    await asyncio.gather(writer, return_exceptions=True)
+            if writer.done() and not writer.cancelled() and writer.exception() is None:
+                reason = writer.result()
+                with contextlib.suppress(Exception):
+                    await ws.close(CLOSE_CODES.get(reason, 1011 if reason else 1000), reason=reason[:120])
+    except PoolFull as e:
+        await _refuse(ws, _Refused(1013, e.code, e.message))
+    except _Refused as r:
+        await _refuse(ws, r)
+    except WebSocketDisconnect:
+        pass
+
+
+async def _read_frames(ws: WebSocket, session: Any) -> bool:
+    """Frames in: audio to the session, ``{"type": "stop"}`` to finish. True when the stream ends in an orderly
+    way (stop, or a protocol error that ``closed`` will report), False when the client went away."""
+    while True:
+        message = await ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return False
+        if message.get("bytes") is not None:
+            try:
+                await session.feed(message["bytes"])
+            except ProtocolError as e:
+                await session.fail(e.code, e.message)
+                return True
+            continue
+        try:
+            control = json.loads(message.get("text") or "")
+        except ValueError:
+            control = None
+        kind = control.get("type") if isinstance(control, dict) else None
+        if kind == "stop":
+            await session.stop()
+            return True
+        await session.fail("bad_request", 'text frames after the config must be {"type": "stop"}')
+        return True
+
+
+async def _send_events(ws: WebSocket, session: Any) -> str:
+    """Events out until ``closed``; returns the close reason."""
+    while True:
+        event = await session.next_event()
+        await ws.send_text(json.dumps(event))
+        if event["type"] == "closed":
+            return str(event.get("reason", "stop"))
+
+
+@router.get("/live", include_in_schema=False)
+async def live_page() -> HTMLResponse:
+    """The browser captioning page: microphone → AudioWorklet → 16 kHz PCM → WebSocket → captions."""
+    return HTMLResponse(resources.files("streamprocess.api").joinpath("static/live.html").read_text("utf-8"))
+
+
+@router.get("/live/pcm-worklet.js", include_in_schema=False)
+async def live_worklet() -> Response:
+    js = resources.files("streamprocess.api").joinpath("static/pcm-worklet.js").read_text("utf-8")
+    return Response(js, media_type="text/javascript")

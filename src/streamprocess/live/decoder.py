@@ -1,0 +1,185 @@
+"""Whisper on short live buffers: CTranslate2's ``generate`` on the mel of only the real audio, batched.
+
+Stock ``transcribe()`` pads every input to Whisper's 30 s window, so a 2 s buffer costs as much as a 30 s one.
+Here the encoder sees just the buffer plus ``pad_seconds`` of silence (as whisper.cpp's ``audio_ctx``), padded to
+no less than ``min_seconds``, which is several times cheaper; a batch of similar-length buffers from different
+streams runs as one call. Short windows make Whisper loop ("after life, after life, …"), so guards are always on:
+the output is capped at ``tokens_base + tokens_per_second × seconds`` tokens, ``no_repeat_ngram_size`` (3) forbids
+repeated trigrams, and words the alignment puts after the real audio are dropped. Measured on jfk.flac's
+utterances with tiny.en, the guards alone still let windows under ~8 s loop ("And so my fellow Americans. And so,
+my") where the 30 s window did not; a 10 s floor gave the full window's text on every one, so that is the default.
+Word times come from CTranslate2's cross-attention alignment (as faster-whisper's ``word_timestamps``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+from faster_whisper import WhisperModel
+from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.transcribe import merge_punctuations
+
+from ..stt.audio import SAMPLE_RATE
+from ..stt.types import Word
+
+PREPEND_PUNCTUATION = "\"'“¿([{-"
+APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
+MAX_SECONDS = 30.0  # Whisper's window
+
+
+@dataclass
+class DecodeRequest:
+    audio: np.ndarray  # 16 kHz float32
+    language: str | None = None  # None: detect (multilingual models)
+    prompt: str | None = None  # previous text, for continuity
+    hotwords: str | None = None
+
+    @property
+    def seconds(self) -> float:
+        return self.audio.size / SAMPLE_RATE
+
+
+@dataclass
+class Hypothesis:
+    words: list[Word]  # times in seconds from the start of the request's audio
+    language: str
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
+    truncated: bool = False  # the token cap cut it
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return "".join(w.word for w in self.words).strip()
+
+
+class WhisperDecoder:
+    """Decodes batches of :class:`DecodeRequest` on one faster-whisper model (greedy, no timestamps tokens)."""
+
+    def __init__(self, model: WhisperModel, *, pad_seconds: float = 0.5, min_seconds: float = 10.0,
+                 tokens_base: int = 4,
+                 tokens_per_second: float = 6.0, no_repeat_ngram_size: int = 3, prompt_tokens: int = 64) -> None:
+        self.model = model
+        self.pad = int(pad_seconds * SAMPLE_RATE)
+        self.min_samples = int(min(min_seconds, MAX_SECONDS) * SAMPLE_RATE)
+        self.tokens_base = tokens_base
+        self.tokens_per_second = tokens_per_second
+        self.no_repeat_ngram_size = no_repeat_ngram_size
+        self.prompt_tokens = prompt_tokens
+        self.multilingual = bool(model.model.is_multilingual)
+        self._tokenizers: dict[str | None, Tokenizer] = {}
+
+    def tokenizer(self, language: str | None) -> Tokenizer:
+        key = language if self.multilingual else "en"
+        tok = self._tokenizers.get(key)
+        if tok is None:
+            tok = self._tokenizers[key] = Tokenizer(self.model.hf_tokenizer, self.multilingual,
+                                                    task="transcribe", language=key)
+        return tok
+
+    def token_cap(self, seconds: float) -> int:
+        return self.tokens_base + math.ceil(self.tokens_per_second * seconds)
+
+    def decode(self, requests: list[DecodeRequest]) -> list[Hypothesis]:
+        import time
+
+        t0 = time.perf_counter()
+        longest = min(max(r.audio.size for r in requests), int(MAX_SECONDS * SAMPLE_RATE) - self.pad)
+        feats, frames = [], []
+        window = max(longest + self.pad, self.min_samples)
+        for r in requests:  # pad each buffer with silence to the batch's window: no 30 s padding
+            audio = r.audio[-longest:]
+            padded = np.zeros(window, np.float32)
+            padded[: audio.size] = audio
+            f = self.model.feature_extractor(padded, padding=0)
+            feats.append(f)
+            frames.append((audio.size + self.pad) // self.model.feature_extractor.hop_length)
+        n = min(f.shape[-1] for f in feats)
+        n -= n % 2
+        mel = np.stack([f[:, :n] for f in feats]).astype(np.float32)
+        frames = [min(k, n) for k in frames]  # mel frames holding real audio (what the alignment wants)
+        t_feat = time.perf_counter()
+        encoded = self.model.encode(mel)
+        t_enc = time.perf_counter()
+
+        languages = self._languages(requests, encoded)
+        tokenizers = [self.tokenizer(lang) for lang in languages]
+        prompts = self._prompts(tokenizers, requests)
+        caps = [self.token_cap(min(r.seconds, MAX_SECONDS)) for r in requests]
+        results = self.model.model.generate(
+            encoded, prompts, beam_size=1, max_length=max(len(p) + c for p, c in zip(prompts, caps, strict=True)),
+            no_repeat_ngram_size=self.no_repeat_ngram_size, return_scores=True, return_no_speech_prob=True,
+            suppress_blank=True,
+        )
+        t_gen = time.perf_counter()
+
+        tokens: list[list[int]] = []
+        hyps: list[Hypothesis] = []
+        for res, cap, tok, lang in zip(results, caps, tokenizers, languages, strict=True):
+            ids = [t for t in res.sequences_ids[0] if t < tok.eot][:cap]
+            avg_logprob = float(res.scores[0]) if res.scores else 0.0
+            silent = res.no_speech_prob > 0.6 and avg_logprob < -1.0  # faster-whisper's no-speech rule
+            tokens.append([] if silent else ids)
+            hyps.append(Hypothesis(words=[], language=lang, avg_logprob=round(avg_logprob, 4),
+                                   no_speech_prob=round(float(res.no_speech_prob), 4),
+                                   truncated=len(res.sequences_ids[0]) >= cap))
+        self._align(requests, encoded, mel, frames, tokens, tokenizers, hyps)
+        t_done = time.perf_counter()
+        timing = {"features": t_feat - t0, "encode": t_enc - t_feat, "generate": t_gen - t_enc,
+                  "align": t_done - t_gen, "batch": float(len(requests))}
+        for h in hyps:
+            h.timings = timing
+        return hyps
+
+    def _languages(self, requests: list[DecodeRequest], encoded) -> list[str]:  # type: ignore[no-untyped-def]
+        if not self.multilingual:
+            return ["en"] * len(requests)
+        if all(r.language for r in requests):
+            return [r.language for r in requests]  # type: ignore[misc]
+        detected = self.model.model.detect_language(encoded)
+        return [r.language or d[0][0][2:-2] for r, d in zip(requests, detected, strict=True)]
+
+    @staticmethod
+    def batch_key(request: DecodeRequest) -> bool:
+        """Requests batch together only with the same key: CTranslate2 wants <|startoftranscript|> at one position
+        in every prompt of a batch, so those with context text and those without go apart."""
+        return bool((request.prompt or "").strip() or (request.hotwords or "").strip())
+
+    def _prompts(self, tokenizers: list[Tokenizer], requests: list[DecodeRequest]) -> list[list[int]]:
+        """Each request's prompt; the context parts (before <|startoftranscript|>) cut to one length, keeping the
+        most recent tokens."""
+        prompts = []
+        for tok, r in zip(tokenizers, requests, strict=True):
+            text = (r.prompt or "").strip()
+            previous = tok.encode(" " + text)[-self.prompt_tokens:] if text else []
+            prompts.append(self.model.get_prompt(tok, previous, without_timestamps=True, hotwords=r.hotwords))
+        heads = [p.index(tok.sot) for p, tok in zip(prompts, tokenizers, strict=True)]
+        if len(set(heads)) > 1:
+            keep = min(heads)
+            prompts = [(p[:1] + p[h - keep + 1:] if keep else p[h:]) for p, h in zip(prompts, heads, strict=True)]
+        return prompts
+
+    def _align(self, requests, encoded, mel, frames, tokens, tokenizers, hyps) -> None:  # type: ignore[no-untyped-def]
+        """Word times for every hypothesis, one alignment call per start sequence (empty ones align to nothing)."""
+        groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
+        for i in range(len(tokens)):
+            groups[tuple(tokenizers[i].sot_sequence)].append(i)
+        for idx in groups.values():
+            if not any(tokens[i] for i in idx):
+                continue
+            whole = len(idx) == len(requests)
+            features = encoded if whole else self.model.encode(mel[idx])  # a StorageView cannot be sliced
+            alignments = self.model.find_alignment(
+                tokenizers[idx[0]], [tokens[i] for i in idx], features, [frames[i] for i in idx],  # type: ignore[arg-type]
+            )
+            for i, alignment in zip(idx, alignments, strict=True):
+                merge_punctuations(alignment, PREPEND_PUNCTUATION, APPEND_PUNCTUATION)
+                limit = requests[i].seconds
+                hyps[i].words = [
+                    Word(start=round(float(a["start"]), 3), end=round(min(float(a["end"]), limit), 3),
+                         word=a["word"], probability=round(float(a["probability"]), 4))
+                    for a in alignment if a["word"].strip() and float(a["start"]) < limit - 0.02  # not in the pad
+                ]

@@ -1,0 +1,144 @@
+"""The central batching scheduler: admission of decode requests and batching, apart from model execution.
+
+Every stream's decode request lands here. One loop takes the oldest request, waits up to ``max_wait`` (from that
+request's arrival) for company unless the batch is full, picks the requests most alike in length (batching pays
+only for similar short inputs) and runs them as one call of the decoder on its own thread. While the model is busy,
+requests pile up and the next batch is formed from them at once: continuous batching without a fixed tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .. import metrics
+from .decoder import DecodeRequest, Hypothesis
+
+log = logging.getLogger(__name__)
+
+
+class Decoder(Protocol):
+    def decode(self, requests: list[DecodeRequest]) -> list[Hypothesis]: ...
+
+    def batch_key(self, request: DecodeRequest) -> Any: ...
+
+
+@dataclass
+class _Item:
+    request: DecodeRequest
+    future: asyncio.Future[Hypothesis]
+    enqueued: float = field(default_factory=time.monotonic)
+
+
+class BatchScheduler:
+    def __init__(self, decoder: Decoder, *, max_batch: int = 8, max_wait: float = 0.01,
+                 length_ratio: float = 1.5, length_slack: float = 2.0) -> None:
+        self.decoder = decoder
+        self.max_batch = max_batch
+        self.max_wait = max_wait
+        self.length_ratio = length_ratio
+        self.length_slack = length_slack  # seconds: short buffers batch together whatever their ratio
+        self._pending: list[_Item] = []
+        self._wake = asyncio.Event()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="live-decoder")
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="live-scheduler")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        for item in self._pending:
+            item.future.cancel()
+        self._pending.clear()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    @property
+    def queued(self) -> int:
+        return len(self._pending)
+
+    async def decode(self, request: DecodeRequest) -> Hypothesis:
+        """Queues ``request`` and returns its hypothesis; cancelling the caller withdraws it."""
+        self.start()
+        item = _Item(request, asyncio.get_running_loop().create_future())
+        self._pending.append(item)
+        self._wake.set()
+        return await item.future
+
+    def run_now(self, fn: Callable[[], Any]) -> asyncio.Future[Any]:
+        """Runs ``fn`` on the model's thread (between batches): warm-up and the like."""
+        return asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            self._pending = [i for i in self._pending if not i.future.done()]
+            if not self._pending:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            oldest = self._pending[0]
+            while len(self._pending) < self.max_batch:
+                remaining = oldest.enqueued + self.max_wait - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), remaining)
+                except TimeoutError:
+                    break
+            batch = self._pick()
+            if not batch:
+                continue
+            started = time.monotonic()
+            for item in batch:
+                metrics.LIVE_QUEUE_WAIT.observe(started - item.enqueued)
+            metrics.LIVE_BATCH_SIZE.observe(len(batch))
+            try:
+                results = await loop.run_in_executor(self._executor, self.decoder.decode,
+                                                     [i.request for i in batch])
+            except Exception as e:  # the model failed: every request of the batch hears it
+                log.exception("live decode failed for a batch of %d", len(batch))
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_exception(e)
+                continue
+            metrics.LIVE_DECODE_SECONDS.observe(time.monotonic() - started)
+            self.batches += 1
+            for item, result in zip(batch, results, strict=True):
+                if not item.future.done():
+                    item.future.set_result(result)
+
+    def _pick(self) -> list[_Item]:
+        """The oldest live request and those most like it in length (same batch key), up to ``max_batch``."""
+        live = [i for i in self._pending if not i.future.done()]
+        if not live:
+            self._pending = []
+            return []
+        anchor = live[0]
+        key = self.decoder.batch_key(anchor.request)
+        alike = sorted((i for i in live[1:] if self.decoder.batch_key(i.request) == key),
+                       key=lambda i: abs(i.request.seconds - anchor.request.seconds))
+        batch = [anchor]
+        lo = hi = anchor.request.seconds
+        for item in alike:
+            if len(batch) >= self.max_batch:
+                break
+            s = item.request.seconds
+            new_lo, new_hi = min(lo, s), max(hi, s)
+            if new_hi - new_lo > self.length_slack and new_hi > self.length_ratio * max(new_lo, 1e-3):
+                continue
+            batch.append(item)
+            lo, hi = new_lo, new_hi
+        chosen = {id(i) for i in batch}
+        self._pending = [i for i in live if id(i) not in chosen]
+        return batch

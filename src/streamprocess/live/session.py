@@ -1,0 +1,383 @@
+"""One live stream's policy: VAD, when to decode, what to commit, when to finalize and trim, backpressure.
+
+The transport feeds PCM frames (:meth:`LiveSession.feed`) and reads events (:meth:`LiveSession.next_event`); one
+driver task does the rest:
+
+- Audio goes through the streaming VAD. Outside speech nothing is decoded (the buffer keeps a short pre-roll).
+- In speech, once ``step`` seconds of new audio came and the stream has no decode in flight, the whole buffer is
+  sent to the shared scheduler. A stream never has two decodes queued, so under load each decode simply covers
+  more new audio.
+- Each hypothesis goes through LocalAgreement-2; committed words never change. Committed words through a sentence
+  end become a ``final`` and the buffer is trimmed there; at VAD end-of-speech (or a stop, or a stall) the buffer
+  is decoded once more and everything left becomes a ``final``. A buffer reaching ``buffer_max`` seconds is cut
+  at its committed words (or its older words when none are committed), so memory stays bounded.
+- Backpressure, not unbounded memory: frames wait in a small bounded queue; while the buffer is full no frame is
+  taken from it, so ``feed`` blocks and the transport stops reading (TCP pushes back on the client). Events wait
+  in a bounded queue too: a client that does not read its captions stalls only its own stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import tempfile
+import time
+import wave
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from .. import metrics
+from ..stt.audio import SAMPLE_RATE
+from ..stt.types import Word
+from .agreement import LocalAgreement, text_of
+from .audio import PcmDecoder, StreamingVad
+from .decoder import DecodeRequest, Hypothesis
+from .protocol import ProtocolError, StreamConfig, error_event
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+@dataclass
+class SessionLimits:
+    step: float = 0.25  # seconds of new audio before the next decode
+    buffer_max: float = 15.0  # seconds of audio the decode buffer may hold
+    stall_flush: float = 1.0  # no audio this long mid-utterance: finalize it
+    idle_timeout: float = 30.0  # no audio this long: close the stream
+    min_audio: float = 0.3  # shortest buffer worth decoding
+    commit_min: float = 1.0  # hypotheses of shorter buffers are shown, never committed (too little context)
+    sentence_trim: float = 8.0  # a buffer longer than this is cut at committed sentence ends
+    inbound_frames: int = 32  # frames waiting for the driver
+    outbound_events: int = 256  # events waiting for the transport
+
+
+class Recording:
+    """The stream's audio as a 16 kHz 16-bit WAV, spooled to disk past 8 MiB (saved with the transcript)."""
+
+    def __init__(self) -> None:
+        self.file = tempfile.SpooledTemporaryFile(max_size=8 << 20)
+        self.wav = wave.open(self.file, "wb")
+        self.wav.setnchannels(1)
+        self.wav.setsampwidth(2)
+        self.wav.setframerate(SAMPLE_RATE)
+
+    def write(self, samples: np.ndarray) -> None:
+        self.wav.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+
+    def read(self) -> bytes:
+        self.wav.close()  # writes the header's sizes
+        self.file.seek(0)
+        return self.file.read()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.wav.close()
+        self.file.close()
+
+
+Decode = Callable[[DecodeRequest], Awaitable[Hypothesis]]
+Saver = Callable[["LiveSession"], Awaitable[str]]  # saves the transcript; returns the job id
+
+
+class LiveSession:
+    def __init__(self, session_id: str, config: StreamConfig, decode: Decode, limits: SessionLimits,
+                 *, model: str = "", saver: Saver | None = None) -> None:
+        self.id = session_id
+        self.config = config
+        self.model = model
+        self.limits = limits
+        self._decode_fn = decode
+        self._saver = saver
+        self.pcm = PcmDecoder(config)
+        self.vad = StreamingVad(config.vad) if config.vad.enabled else None
+        self.la = LocalAgreement()
+        self.inbound: asyncio.Queue[Any] = asyncio.Queue(maxsize=limits.inbound_frames)
+        self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=limits.outbound_events)
+        self.buffer = np.zeros(0, np.float32)
+        self.buf_start = 0  # stream sample index of buffer[0]
+        self.received = 0  # samples received
+        self.in_speech = self.vad is None
+        self.decoded_to = 0
+        self.prompt = config.prompt
+        self.finals: list[dict[str, Any]] = []
+        self.counts = {"partials": 0, "decodes": 0}
+        self.close_reason = "stop"
+        self.started_at = datetime.now(UTC)
+        self.language = config.language or ""
+        self.recording: Recording | None = Recording() if config.save and config.save_audio else None
+        self._arrival = time.monotonic()  # when the newest audio arrived
+        self._decode: asyncio.Task[Hypothesis] | None = None
+        self._decode_meta: tuple[int, int, float] = (0, 0, 0.0)
+        self._task: asyncio.Task[None] | None = None
+        self.closed = asyncio.Event()
+
+    # ------------------------------------------------------------------ transport side
+    def start(self) -> None:
+        self.events.put_nowait({"type": "ready", "session_id": self.id, "model": self.model,
+                                "sample_rate": self.config.sample_rate, "encoding": self.config.encoding})
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"live-{self.id}")
+
+    async def feed(self, frame: bytes) -> None:
+        """One binary audio frame; raises :class:`ProtocolError` on a malformed one. Blocks while the stream is
+        behind (backpressure)."""
+        samples = self.pcm(frame)
+        if self.closed.is_set():
+            return
+        await self._put((samples, time.monotonic()))
+
+    async def stop(self) -> None:
+        """End of audio: finalize what is left, then ``closed``."""
+        tail = self.pcm.flush()
+        if tail.size:
+            await self._put((tail, time.monotonic()))
+        await self._put(_STOP)
+
+    async def _put(self, item: Any) -> None:
+        put = asyncio.ensure_future(self.inbound.put(item))
+        closed = asyncio.ensure_future(self.closed.wait())
+        try:
+            await asyncio.wait({put, closed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closed.cancel()
+            if not put.done():
+                put.cancel()
+
+    async def next_event(self) -> dict[str, Any]:
+        return await self.events.get()
+
+    async def fail(self, code: str, message: str) -> None:
+        """The transport saw a protocol error: stop the stream and say why (``error`` then ``closed``)."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self._cancel_decode()
+        self.close_reason = code
+        for event in (error_event(code, message), await self._closed_event()):
+            while self.events.full():  # a client that reads nothing: it gets the error, not old partials
+                self.events.get_nowait()
+            self.events.put_nowait(event)
+        self.closed.set()
+
+    async def abort(self) -> None:
+        """The client went away (or the stream is over): stop at once, keep nothing pending."""
+        if self._task is not None and not self._task.done():
+            self.close_reason = "disconnected"
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self._cancel_decode()
+        self.closed.set()
+
+    # ------------------------------------------------------------------ driver
+    async def _emit(self, event: dict[str, Any]) -> None:
+        await self.events.put(event)
+
+    async def _run(self) -> None:
+        get: asyncio.Future[Any] | None = None
+        idle_since = time.monotonic()
+        try:
+            while True:
+                if get is None and not self._buffer_full():
+                    get = asyncio.ensure_future(self.inbound.get())
+                waits = {t for t in (get, self._decode) if t is not None}
+                done, _ = await asyncio.wait(waits, timeout=self._timeout(idle_since),
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if not done:
+                    if time.monotonic() - idle_since >= self.limits.idle_timeout:
+                        self.close_reason = "idle_timeout"
+                        await self._emit(error_event(
+                            "idle_timeout", f"no audio for {self.limits.idle_timeout:.0f} s: closing the stream"))
+                        break
+                    if self._has_pending_speech():  # the client paused mid-utterance: do not leave it hanging
+                        await self._finalize(None)
+                    continue
+                if self._decode is not None and self._decode in done:
+                    await self._take_decode()
+                if get is not None and get in done:
+                    item = get.result()
+                    get = None
+                    if item is _STOP:
+                        break
+                    idle_since = time.monotonic()
+                    await self._on_audio(*item)
+                self._maybe_decode()
+            if get is not None:
+                get.cancel()
+            await self._finalize(None)
+            await self._emit(await self._closed_event())
+        except asyncio.CancelledError:
+            raise
+        except ProtocolError as e:
+            self.close_reason = e.code
+            await self._emit(error_event(e.code, e.message))
+            await self._emit(await self._closed_event())
+        except Exception as e:
+            log.exception("live session %s failed", self.id)
+            self.close_reason = "internal_error"
+            await self._emit(error_event("internal_error", f"the stream failed: {type(e).__name__}: {e}"))
+            await self._emit(await self._closed_event())
+        finally:
+            self._cancel_decode()
+            if self.recording is not None:
+                self.recording.close()
+            self.closed.set()
+
+    def _timeout(self, idle_since: float) -> float:
+        idle_left = self.limits.idle_timeout - (time.monotonic() - idle_since)
+        if self._has_pending_speech():
+            return max(0.05, min(self.limits.stall_flush, idle_left))
+        return max(0.05, idle_left)
+
+    def _has_pending_speech(self) -> bool:
+        return bool(self.la.pending()) and self._decode is None
+
+    def _buffer_full(self) -> bool:
+        return self.buffer.size >= self.limits.buffer_max * SAMPLE_RATE
+
+    def _cancel_decode(self) -> None:
+        if self._decode is not None:
+            self._decode.cancel()
+            self._decode = None
+
+    # ------------------------------------------------------------------ audio
+    async def _on_audio(self, samples: np.ndarray, arrival: float) -> None:
+        self._arrival = arrival
+        if self.recording is not None:
+            self.recording.write(samples)
+        self.buffer = np.concatenate([self.buffer, samples]) if self.buffer.size else samples.copy()
+        self.received += samples.size
+        for event in self.vad.feed(samples) if self.vad is not None else ():
+            at = int(event.time * SAMPLE_RATE)
+            if event.kind == "start":
+                self.in_speech = True
+                self._trim_to(max(at, self.buf_start))
+                self.decoded_to = self.buf_start
+                await self._emit({"type": "speech_started", "time": round(event.time, 3)})
+            else:
+                await self._emit({"type": "speech_stopped", "time": round(event.time, 3)})
+                await self._finalize(at)
+                self.in_speech = False
+        if not self.in_speech and self.vad is not None:  # keep only the pre-roll VAD may date a start back to
+            keep = int((self.config.vad.min_speech_ms + self.config.vad.speech_pad_ms + 100) * SAMPLE_RATE / 1000)
+            self._trim_to(max(self.buf_start, self.received - keep))
+
+    def _trim_to(self, sample: int) -> None:
+        cut = min(max(sample - self.buf_start, 0), self.buffer.size)
+        if cut:
+            self.buffer = self.buffer[cut:]
+            self.buf_start += cut
+
+    # ------------------------------------------------------------------ decoding
+    def _request(self, audio: np.ndarray) -> DecodeRequest:
+        return DecodeRequest(audio=audio, language=self.config.language, prompt=self.prompt,
+                             hotwords=self.config.hotwords)
+
+    def _maybe_decode(self) -> None:
+        if self._decode is not None or not self.in_speech:
+            return
+        if self.buffer.size < self.limits.min_audio * SAMPLE_RATE:
+            return
+        if self.received - self.decoded_to < self.limits.step * SAMPLE_RATE and not self._buffer_full():
+            return
+        self.decoded_to = self.received
+        self._decode_meta = (self.buf_start, self.received, self._arrival)
+        self._decode = asyncio.ensure_future(self._decode_fn(self._request(self.buffer.copy())))
+        self.counts["decodes"] += 1
+
+    def _absolute(self, words: list[Word], offset: int) -> list[Word]:
+        t = offset / SAMPLE_RATE
+        return [Word(start=round(w.start + t, 3), end=round(w.end + t, 3), word=w.word, probability=w.probability)
+                for w in words]
+
+    async def _take_decode(self) -> None:
+        task, self._decode = self._decode, None
+        assert task is not None
+        hyp = task.result()  # a model failure ends the stream with internal_error
+        self.language = hyp.language
+        start, end, arrival = self._decode_meta
+        if start != self.buf_start:  # a final cut the buffer while this ran: its times no longer fit
+            return
+        heard = (end - start) / SAMPLE_RATE
+        self.la.insert(self._absolute(hyp.words, start), commit=heard >= self.limits.commit_min)
+        sentences = self.la.take_sentences(end / SAMPLE_RATE) if heard >= self.limits.sentence_trim else []
+        if sentences:
+            await self._emit_final(sentences, end, arrival)
+            self._trim_to(int(sentences[-1].end * SAMPLE_RATE))
+        if self.buffer.size >= (self.limits.buffer_max - self.limits.step) * SAMPLE_RATE:
+            await self._cut(end, arrival)
+        pending = self.la.pending()
+        if self.config.interim_results and pending:
+            committed = len(self.la.committed)
+            self.counts["partials"] += 1
+            metrics.LIVE_PARTIAL_LATENCY.observe(time.monotonic() - arrival)
+            await self._emit({
+                "type": "partial", "text": text_of(pending), "start": pending[0].start, "end": pending[-1].end,
+                "stability": round(committed / len(pending), 3), "audio_end": round(end / SAMPLE_RATE, 3),
+            })
+
+    async def _cut(self, end: int, arrival: float) -> None:
+        """The buffer is full: hand out its committed words (else the older words of the hypothesis) as a final
+        and trim after them; with no words at all, keep only the last second."""
+        if not self.la.committed:
+            older = [w for w in self.la.tail if w.end <= end / SAMPLE_RATE - 1.0]
+            self.la.commit(older)
+            self.la.tail = self.la.tail[len(older):]
+        words = self.la.take_committed()
+        if words:
+            await self._emit_final(words, end, arrival)
+            self._trim_to(int(words[-1].end * SAMPLE_RATE))
+        else:
+            self._trim_to(self.received - SAMPLE_RATE)
+        self.decoded_to = self.buf_start
+
+    async def _finalize(self, end: int | None) -> None:
+        """End of an utterance (VAD), of the stream, or a stall: decode the buffer once more up to ``end`` and
+        hand out everything not yet final."""
+        if self._decode is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait({self._decode})
+            await self._take_decode()
+        end = self.received if end is None else min(end, self.received)
+        fresh: list[Word] = []
+        span = end - self.buf_start
+        speech = self.in_speech or bool(self.la.pending())
+        if speech and span >= self.limits.min_audio * SAMPLE_RATE:
+            hyp = await self._decode_fn(self._request(self.buffer[:span].copy()))
+            self.counts["decodes"] += 1
+            heard = self._absolute(hyp.words, self.buf_start)
+            self.la.polish(heard)
+            fresh = self.la.fresh(heard)
+        words = self.la.take_all(fresh)
+        if words:
+            await self._emit_final(words, end, self._arrival)
+        self._trim_to(end)
+        self.decoded_to = self.buf_start
+
+    async def _emit_final(self, words: list[Word], end: int, arrival: float) -> None:
+        text = text_of(words)
+        if not text:
+            return
+        metrics.LIVE_PARTIAL_LATENCY.observe(time.monotonic() - arrival)
+        final = {"type": "final", "id": len(self.finals), "start": words[0].start, "end": words[-1].end,
+                 "text": text, "words": [w.model_dump() for w in words], "audio_end": round(end / SAMPLE_RATE, 3)}
+        self.finals.append(final)
+        self.prompt = ((self.prompt or "") + " " + text).strip()[-400:]
+        await self._emit(final)
+
+    async def _closed_event(self) -> dict[str, Any]:
+        event: dict[str, Any] = {
+            "type": "closed", "reason": self.close_reason, "audio_seconds": round(self.received / SAMPLE_RATE, 3),
+            "finals": len(self.finals), "partials": self.counts["partials"], "decodes": self.counts["decodes"],
+            "text": " ".join(f["text"] for f in self.finals)}
+        if self._saver is not None and self.config.save:
+            try:
+                event["job_id"] = await self._saver(self)
+            except Exception as e:  # the captions were delivered; say the archive failed
+                log.exception("saving live session %s failed", self.id)
+                await self._emit(error_event("save_failed", f"the transcript could not be saved: {e}"))
+        return event

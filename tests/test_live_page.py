@@ -1,0 +1,71 @@
+"""The /live page in real headless Chromium (Debian's, driven by Playwright): a fake microphone plays jfk.flac,
+the page's AudioWorklet sends 16 kHz PCM over the WebSocket, and captions with the speech's words appear."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from streamprocess.stt.audio import load_audio
+
+from .conftest import cli_env, free_port, up_server
+from .test_stt import shared, write_wav
+
+pytestmark = pytest.mark.slow
+KEY = "page-key"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("page")
+    port = free_port()
+    with up_server(tmp, cli_env(api_keys=KEY, data_dir=str(tmp / "data")), port):
+        yield f"http://127.0.0.1:{port}"
+
+
+def test_live_page_captions_the_microphone(base_url: str, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is needed (scripts/test.sh installs it)"
+    audio = load_audio(shared("jfk.flac"))
+    wav = write_wav(tmp_path / "jfk.wav", np.concatenate([np.zeros(16000, np.float32), audio,
+                                                          np.zeros(32000, np.float32)]))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={wav}", "--autoplay-policy=no-user-gesture-required",
+        ])
+        try:
+            page = browser.new_page()
+            page.goto(f"{base_url}/live?token={KEY}")
+            page.click("#toggle")
+            expect(page.locator("#status")).to_contain_text("Listening", timeout=15_000)
+            for word in ("fellow", "country"):  # words of the reference, in black (final) captions
+                expect(page.locator("#finals")).to_contain_text(word, timeout=30_000, ignore_case=True)
+            page.click("#toggle")  # stop: the server finalizes and closes the stream
+            expect(page.locator("#status")).to_contain_text("Closed", timeout=15_000)
+            expect(page.locator("#toggle")).to_have_text("Start")
+        finally:
+            browser.close()
+
+
+def test_live_page_without_a_key_says_so(base_url: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu",
+                                                                    "--use-fake-ui-for-media-stream",
+                                                                    "--use-fake-device-for-media-stream"])
+        try:
+            page = browser.new_page()
+            page.goto(f"{base_url}/live?token=wrong")
+            page.click("#toggle")
+            expect(page.locator("#status")).to_contain_text("unknown API key", timeout=15_000)
+        finally:
+            browser.close()
