@@ -14,6 +14,7 @@ Word times come from CTranslate2's cross-attention alignment (as faster-whisper'
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -84,8 +85,6 @@ class WhisperDecoder:
         return self.tokens_base + math.ceil(self.tokens_per_second * seconds)
 
     def decode(self, requests: list[DecodeRequest]) -> list[Hypothesis]:
-        import time
-
         t0 = time.perf_counter()
         longest = min(max(r.audio.size for r in requests), int(MAX_SECONDS * SAMPLE_RATE) - self.pad)
         feats, frames = [], []
