@@ -326,3 +326,12 @@ def test_local_agreement_commits_what_two_hypotheses_share() -> None:
         la.committed[-1]] and la.committed[-1].word == " fellow"
     assert [x.word for x in la.committed] == [" and", " so", " my", " fellow"]
     assert [x.word for x in la.take_all()] == [" and", " so", " my", " fellow"] and la.committed == []
+
+
+def test_a_stream_ended_by_bad_audio_still_saves_what_it_heard(live: Live, jfk: np.ndarray) -> None:
+    config = json.dumps({"save": True, "save_audio": True})
+    events, code, _ = raw(live, [config, *[encode(jfk[i:i + 1600]) for i in range(0, 16000 * 3, 1600)], b"\0" * 3])
+    assert code == 1007 and [e["code"] for e in events if e["type"] == "error"] == ["bad_audio"], events
+    job_id = events[-1]["job_id"]
+    wav = live.log.parent / "data" / "results" / job_id / "audio.wav"
+    assert abs(load_audio(wav).size / 16000 - 3.0) < 0.1

@@ -184,6 +184,9 @@ class Settings(BaseSettings):
         raw = self.api_keys.get_secret_value() if self.api_keys else ""
         return [k.strip() for k in raw.split(",") if k.strip()]
 
+    def events_token_list(self) -> list[str]:
+        return [self.events_token.get_secret_value()] if self.events_token else []
+
     def content_type_allowed(self, content_type: str | None) -> bool:
         ct = (content_type or "").split(";")[0].strip().lower()
         for pattern in (p.strip().lower() for p in self.upload_content_types.split(",") if p.strip()):

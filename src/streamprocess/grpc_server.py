@@ -52,8 +52,7 @@ def to_page(page: dict[str, Any]) -> ocr_pb2.Page:
 class _Authenticated:
     def __init__(self, settings: Settings, api_keys: list[str]) -> None:
         self.api_keys = api_keys
-        token = settings.events_token
-        self.events_tokens = [token.get_secret_value()] if token else []
+        self.events_tokens = settings.events_token_list()
 
     async def _authenticate(self, context: grpc.aio.ServicerContext) -> None:
         metadata = dict(context.invocation_metadata() or ())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 
 from fastapi import Request
+from starlette.requests import HTTPConnection
 
 from .problems import ApiError
 
@@ -35,17 +36,16 @@ def credential(token: str, api_keys: list[str], events_tokens: list[str]) -> str
     return "api" if matches(api_keys) else "events" if matches(events_tokens) else None
 
 
-def _keys(request: Request) -> tuple[list[str], list[str]]:
-    settings = request.app.state.runtime.settings
-    events = [settings.events_token.get_secret_value()] if settings.events_token else []
-    return request.app.state.api_keys, events
+def keys(conn: HTTPConnection) -> tuple[list[str], list[str]]:
+    """The API keys and the events tokens an HTTP request or WebSocket is checked against."""
+    return conn.app.state.api_keys, conn.app.state.runtime.settings.events_token_list()
 
 
 _INVALID = {"WWW-Authenticate": 'Bearer realm="streamprocess", error="invalid_token"'}
 
 
 async def require_api_key(request: Request) -> None:
-    kind = credential(_token(request), *_keys(request))
+    kind = credential(_token(request), *keys(request))
     if kind == "events":
         raise ApiError(403, "the events token is only for POST /events/s3", code="forbidden")
     if kind is None:
@@ -53,7 +53,7 @@ async def require_api_key(request: Request) -> None:
 
 
 async def require_events_token(request: Request) -> None:
-    api, events = _keys(request)
+    api, events = keys(request)
     if not events:
         raise ApiError(404, "the MinIO events endpoint is off: set STREAMPROCESS_EVENTS_TOKEN", code="disabled")
     kind = credential(_token(request), api, events)

@@ -17,7 +17,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, Response
 
 from ..live.protocol import PoolFull, ProtocolError, error_event, parse_config
-from .auth import credential
+from .auth import credential, keys
 
 router = APIRouter(tags=["live"])
 
@@ -37,9 +37,7 @@ def _authenticate(ws: WebSocket) -> None:
     token = token or ws.query_params.get("token", "")
     if not token:
         raise _Refused(1008, "unauthenticated", "send Authorization: Bearer <API key> or ?token=<API key>")
-    settings = ws.app.state.runtime.settings
-    events = [settings.events_token.get_secret_value()] if settings.events_token else []
-    kind = credential(token, ws.app.state.api_keys, events)
+    kind = credential(token, *keys(ws))
     if kind != "api":
         raise _Refused(1008, "unauthenticated" if kind is None else "forbidden",
                        "unknown API key" if kind is None else "the events token cannot open live streams")

@@ -13,7 +13,6 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import numpy as np
 
@@ -98,10 +97,6 @@ class LivePool:
             if admission.session is not None:
                 await admission.session.abort()
         await self.scheduler.close()
-
-    def status(self) -> dict[str, Any]:
-        return {"model": self.model_name, "active": len(self.active), "max_streams": self.max_streams,
-                "queued_decodes": self.scheduler.queued, "batches": self.scheduler.batches}
 
     @contextlib.asynccontextmanager
     async def admit(self) -> AsyncIterator[Admission]:

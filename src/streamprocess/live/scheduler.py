@@ -47,7 +47,6 @@ class BatchScheduler:
         self._wake = asyncio.Event()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="live-decoder")
         self._task: asyncio.Task[None] | None = None
-        self.batches = 0
 
     def start(self) -> None:
         if self._task is None or self._task.done():
@@ -113,7 +112,6 @@ class BatchScheduler:
                         item.future.set_exception(e)
                 continue
             metrics.LIVE_DECODE_SECONDS.observe(time.monotonic() - started)
-            self.batches += 1
             for item, result in zip(batch, results, strict=True):
                 if not item.future.done():
                     item.future.set_result(result)

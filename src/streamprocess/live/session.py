@@ -37,7 +37,7 @@ from ..stt.types import Word
 from .agreement import LocalAgreement, text_of
 from .audio import PcmDecoder, StreamingVad
 from .decoder import DecodeRequest, Hypothesis
-from .protocol import ProtocolError, StreamConfig, error_event
+from .protocol import StreamConfig, error_event
 
 log = logging.getLogger(__name__)
 
@@ -129,12 +129,16 @@ class LiveSession:
         samples = self.pcm(frame)
         if self.closed.is_set():
             return
+        if self.recording is not None:  # every accepted frame, decoded yet or not
+            self.recording.write(samples)
         await self._put((samples, time.monotonic()))
 
     async def stop(self) -> None:
         """End of audio: finalize what is left, then ``closed``."""
         tail = self.pcm.flush()
         if tail.size:
+            if self.recording is not None:
+                self.recording.write(tail)
             await self._put((tail, time.monotonic()))
         await self._put(_STOP)
 
@@ -151,12 +155,18 @@ class LiveSession:
     async def next_event(self) -> dict[str, Any]:
         return await self.events.get()
 
+    async def _halt(self) -> bool:
+        """Stops the driver and any decode; True when the driver was still running."""
+        running = self._task is not None and not self._task.done()
+        if running:
+            self._task.cancel()  # type: ignore[union-attr]
+            await asyncio.gather(self._task, return_exceptions=True)  # type: ignore[arg-type]
+        self._cancel_decode()
+        return running
+
     async def fail(self, code: str, message: str) -> None:
         """The transport saw a protocol error: stop the stream and say why (``error`` then ``closed``)."""
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        self._cancel_decode()
+        await self._halt()
         self.close_reason = code
         for event in (error_event(code, message), await self._closed_event()):
             while self.events.full():  # a client that reads nothing: it gets the error, not old partials
@@ -165,12 +175,11 @@ class LiveSession:
         self.closed.set()
 
     async def abort(self) -> None:
-        """The client went away (or the stream is over): stop at once, keep nothing pending."""
-        if self._task is not None and not self._task.done():
+        """The client went away (or the stream is over): stop at once, keep nothing pending, drop the recording."""
+        if await self._halt():
             self.close_reason = "disconnected"
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        self._cancel_decode()
+        if self.recording is not None:
+            self.recording.close()
         self.closed.set()
 
     # ------------------------------------------------------------------ driver
@@ -212,19 +221,13 @@ class LiveSession:
             await self._emit(await self._closed_event())
         except asyncio.CancelledError:
             raise
-        except ProtocolError as e:
-            self.close_reason = e.code
-            await self._emit(error_event(e.code, e.message))
-            await self._emit(await self._closed_event())
         except Exception as e:
             log.exception("live session %s failed", self.id)
             self.close_reason = "internal_error"
             await self._emit(error_event("internal_error", f"the stream failed: {type(e).__name__}: {e}"))
             await self._emit(await self._closed_event())
-        finally:
+        finally:  # the recording stays open until abort(): fail() may still save it
             self._cancel_decode()
-            if self.recording is not None:
-                self.recording.close()
             self.closed.set()
 
     def _timeout(self, idle_since: float) -> float:
@@ -247,8 +250,6 @@ class LiveSession:
     # ------------------------------------------------------------------ audio
     async def _on_audio(self, samples: np.ndarray, arrival: float) -> None:
         self._arrival = arrival
-        if self.recording is not None:
-            self.recording.write(samples)
         self.buffer = np.concatenate([self.buffer, samples]) if self.buffer.size else samples.copy()
         self.received += samples.size
         for event in self.vad.feed(samples) if self.vad is not None else ():
@@ -339,8 +340,7 @@ class LiveSession:
         """End of an utterance (VAD), of the stream, or a stall: decode the buffer once more up to ``end`` and
         hand out everything not yet final."""
         if self._decode is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait({self._decode})
+            await asyncio.wait({self._decode})  # a cancellation here is the driver's own: let it through
             await self._take_decode()
         end = self.received if end is None else min(end, self.received)
         fresh: list[Word] = []
