@@ -1,15 +1,17 @@
 """Live captioning: how many simultaneous real-time streams the hot pool holds, against a naive design, same run.
 
-    python bench/live.py [--levels 1,2,4,8,12,16] [--designs batched,naive]
+    python bench/live.py [--levels 1,2,4,8,12,16] [--designs pool,naive]
 
 For each design a server runs in its own process (uvicorn, the real WebSocket /v1/stt/stream), and N clients
 stream recordings in real time at once (jfk.flac and two espeak-ng passages, 100 ms frames, starts staggered over
 the first second, 1 s of trailing silence):
 
-- batched: this project's pool — the central scheduler batching the streams' decodes, each on the mel of only
-  the real buffer (10 s floor, no 30 s padding), with the loop guards;
-- naive:   one model call per stream decode, no batching, stock ``WhisperModel.transcribe`` (30 s padding), same
-  streaming policy (VAD, LocalAgreement-2, finals).
+- pool:  this project's hot pool — each decode on the mel of only the real buffer (10 s floor, no 30 s padding)
+         with the loop guards and the committed words as a forced prefix, through the central scheduler, which
+         binds a request to its stream's audio when the decode starts; batch size from the settings
+         (``STREAMPROCESS_LIVE_MAX_BATCH``, by default 1 on CPU, 8 on a GPU);
+- naive: one stock ``WhisperModel.transcribe`` per decode (30 s padding), never batched, the same streaming
+         policy (VAD, LocalAgreement-2, prefix, finals).
 
 Partial latency per stream = for each frame inside speech, the time from sending it to the first partial or final
 whose ``audio_end`` reaches it. Reports p50/p95 per N, the WER of the finals, and the largest N with p95 < 1 s per
@@ -81,24 +83,28 @@ def serve(design: str, port: int, data: str) -> None:
         def batch_key(self, request: Any) -> int:
             return id(request)
 
+        def window(self, request: Any) -> float:
+            return 30.0
+
         def decode(self, requests: list[Any]) -> list[Hypothesis]:
             out = []
             for r in requests:
                 segments, info = self.model.transcribe(
                     r.audio, language="en", beam_size=1, vad_filter=False, word_timestamps=True,
-                    condition_on_previous_text=False, initial_prompt=r.prompt)
+                    condition_on_previous_text=False, initial_prompt=r.prompt, prefix=r.prefix or None)
                 words = [Word(start=w.start, end=w.end, word=w.word, probability=w.probability)
                          for s in segments for w in (s.words or [])]
                 out.append(Hypothesis(words=words, language=info.language))
             return out
 
     settings = Settings(data_dir=Path(data), api_keys=KEY, live_max_streams=256,
-                        live_max_batch=1 if design == "naive" else 16)
+                        **({"live_max_batch": 1} if design == "naive" else {}))  # pool: the settings' (env)
 
     async def main() -> None:
         async with Runtime(settings) as rt:
             pool = LivePool(settings, decoder=NaiveDecoder() if design == "naive" else None)
             await pool.warm_up()
+            (Path(data) / "max_batch").write_text(str(pool.scheduler.max_batch))  # for the report
             server = uvicorn.Server(uvicorn.Config(create_app(rt, [KEY], pool), host="127.0.0.1", port=port,
                                                    log_level="warning", lifespan="off"))
             await server.serve()
@@ -128,20 +134,21 @@ def sources(workdir: Path) -> list[tuple[str, np.ndarray, str]]:
 async def level(url: str, n: int, clips: list[tuple[str, np.ndarray, str]]) -> dict[str, Any]:
     rng = np.random.default_rng(n)
 
-    async def one(i: int) -> tuple[list[float], float, int | None]:
+    async def one(i: int) -> tuple[list[float], float, int | None, str]:
         await asyncio.sleep(float(rng.uniform(0, 1)))
         name, audio, reference = clips[i % len(clips)]
         result = await caption(url, KEY, audio, speed=1.0, tail_silence=1.0)
-        return result.latencies(), wer(reference, result.text), result.close_code
+        return result.latencies(), wer(reference, result.text), result.close_code, result.text
 
     results = await asyncio.gather(*(one(i) for i in range(n)))
-    latencies = sorted(x for lat, _, _ in results for x in lat)
+    latencies = sorted(x for lat, *_ in results for x in lat)
     p = lambda q: float(np.percentile(latencies, q)) if latencies else float("nan")  # noqa: E731
     return {"streams": n, "p50_ms": round(p(50) * 1000, 1), "p95_ms": round(p(95) * 1000, 1),
             "p99_ms": round(p(99) * 1000, 1), "frames": len(latencies),
-            "wer_mean": round(statistics.mean(w for _, w, _ in results), 4),
-            "wer_per_stream": [round(w, 3) for _, w, _ in results],
-            "failed": sum(1 for *_, code in results if code != 1000)}
+            "wer_mean": round(statistics.mean(w for _, w, *_ in results), 4),
+            "wer_per_stream": [round(w, 3) for _, w, *_ in results],
+            "failed": sum(1 for _, _, code, _ in results if code != 1000),
+            "texts": [text for *_, text in results]}
 
 
 def run_design(design: str, levels: list[int], clips: list[tuple[str, np.ndarray, str]], workdir: Path) -> list[dict]:
@@ -163,6 +170,7 @@ def run_design(design: str, levels: list[int], clips: list[tuple[str, np.ndarray
         for n in levels:
             row = asyncio.run(level(f"ws://127.0.0.1:{port}/v1/stt/stream", n, clips))
             row["design"] = design
+            row["max_batch"] = int((workdir / design / "max_batch").read_text())
             rows.append(row)
             print(f"  {design:8s} N={n:3d}  p50 {row['p50_ms']:7.1f} ms  p95 {row['p95_ms']:7.1f} ms  "
                   f"p99 {row['p99_ms']:7.1f} ms  WER {row['wer_mean']:.3f}  failed {row['failed']}", flush=True)
@@ -177,7 +185,7 @@ def run_design(design: str, levels: list[int], clips: list[tuple[str, np.ndarray
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--levels", default="1,2,4,8,12,16,24")
-    parser.add_argument("--designs", default="batched,naive")
+    parser.add_argument("--designs", default="pool,naive")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "live.json")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -196,7 +204,7 @@ def main() -> None:
             for d in args.designs.split(",")}
     print("\nstreams held at p95 < 1 s:", held)
     if held.get("naive"):
-        print(f"batched / naive: {held.get('batched', 0) / held['naive']:.2f}x")
+        print(f"pool / naive: {held.get('pool', 0) / held['naive']:.2f}x")
     report = {"machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
               "model": "default (Whisper tiny.en, int8, CPU)", "rows": rows, "held_at_p95_under_1s": held}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -312,6 +312,54 @@ def test_batched_decoding_equals_one_by_one(jfk: np.ndarray) -> None:
     assert [norm(t) for t in together] == [norm(t) for t in alone]
 
 
+def test_a_committed_prefix_is_kept_and_mixed_requests_batch_together(jfk: np.ndarray) -> None:
+    """Committed text goes in as a forced prefix (kept word for word, with times); requests with and without a
+    prefix or a previous-text prompt run as one batch and each still reads its own audio."""
+    from streamprocess.live.decoder import DecodeRequest, WhisperDecoder
+
+    decoder = WhisperDecoder(models.load(models.resolve(), replica="test"))
+    words = JFK.split()
+    second_half = jfk[int(5.0 * 16000):]  # from "what your country …"
+    requests = [
+        DecodeRequest(jfk),
+        DecodeRequest(jfk, prefix="And so my fellow Americans, ask not"),
+        DecodeRequest(second_half, prompt="And so my fellow Americans, ask not"),
+        DecodeRequest(second_half, prompt="Americans, ask not", prefix="what your country"),
+    ]
+    references = [JFK, JFK, " ".join(words[7:]), " ".join(words[7:])]
+    hyps = decoder.decode(requests)
+    for hyp, reference in zip(hyps, references, strict=True):
+        assert wer(reference, hyp.text) <= 0.15, (reference, hyp.text)
+        assert all(0 <= w.start <= w.end <= 11.1 for w in hyp.words)
+    assert hyps[1].text.startswith("And so my fellow Americans, ask not ")
+    assert [w.word for w in hyps[3].words[:3]] == [" what", " your", " country"]
+    assert hyps[3].words[0].start < 1.0 and hyps[3].words[2].end < 2.5  # aligned, not piled at 0
+
+
+async def test_a_late_bound_request_decodes_the_audio_that_came_while_it_queued(jfk: np.ndarray) -> None:
+    """The scheduler takes a late-bound request anew from its stream when its batch starts."""
+    from streamprocess.live.decoder import DecodeRequest, WhisperDecoder
+    from streamprocess.live.scheduler import BatchScheduler
+
+    scheduler = BatchScheduler(WhisperDecoder(models.load(models.resolve(), replica="test")), max_batch=1)
+    try:
+        busy = asyncio.ensure_future(scheduler.decode(DecodeRequest(jfk)))  # holds the model meanwhile
+        await asyncio.sleep(0.01)
+        heard = {"seconds": 2.0}
+        late = asyncio.ensure_future(scheduler.decode(
+            DecodeRequest(jfk[:32000]), refresh=lambda: DecodeRequest(jfk[: int(heard["seconds"] * 16000)])))
+        heard["seconds"] = 11.0  # the stream heard more while its request waited
+        await busy
+        hyp = await late
+        assert wer(JFK, hyp.text) <= 0.10, hyp.text  # the whole clip, not its first 2 s
+        failing = asyncio.ensure_future(scheduler.decode(DecodeRequest(jfk[:32000]), refresh=lambda: 1 / 0))
+        with pytest.raises(ZeroDivisionError):
+            await failing
+        assert (await scheduler.decode(DecodeRequest(jfk[:32000]))).text  # the scheduler carries on
+    finally:
+        await scheduler.close()
+
+
 def w(word: str, start: float) -> Word:
     return Word(word=" " + word, start=start, end=start + 0.3, probability=1.0)
 
@@ -326,6 +374,37 @@ def test_local_agreement_commits_what_two_hypotheses_share() -> None:
         la.committed[-1]] and la.committed[-1].word == " fellow"
     assert [x.word for x in la.committed] == [" and", " so", " my", " fellow"]
     assert [x.word for x in la.take_all()] == [" and", " so", " my", " fellow"] and la.committed == []
+
+
+def test_local_agreement_waits_on_words_at_the_edge_of_the_audio() -> None:
+    """The newest hypothesis' last word, and words ending within the lookahead of the audio heard, wait."""
+    la = LocalAgreement(lookahead=0.5)
+    hyp = [w("ask", 0), w("not", 0.4), w("what", 0.8), w("your", 1.2)]  # "your" ends at 1.5
+    la.insert(hyp, heard_until=1.5)
+    assert [x.word for x in la.insert(hyp, heard_until=1.5)] == [" ask", " not"]  # "what" ends 1.1 > 1.5 - 0.5
+    assert [x.word for x in la.insert(hyp, heard_until=2.5)] == [" what"]  # "your" is still the last word
+    assert [x.word for x in la.insert([*hyp, w("country", 1.6)], heard_until=2.5)] == [" your"]
+
+
+def test_local_agreement_does_not_agree_with_a_too_short_window() -> None:
+    la = LocalAgreement()
+    hyp = [w("but", 0), w("when", 0.4), w("the", 0.8)]
+    assert la.insert(hyp, commit=False) == []
+    assert la.insert([*hyp, w("service", 1.2)]) == []  # the short window's guess is not a vote
+    assert [x.word for x in la.insert([*hyp, w("service", 1.2)])] == [" but", " when", " the"]
+
+
+def test_local_agreement_keeps_a_phrase_said_twice() -> None:
+    """"… can do for you, ask what you can do for your country": the second "can do for" is new speech, though
+    it matches the committed words' end — it lies seconds later."""
+    la = LocalAgreement()
+    first = [w(x, 5.0 + 0.4 * i) for i, x in enumerate("what your country can do for you".split())]
+    la.commit(first)
+    second = [w(x, 8.0 + 0.4 * i) for i, x in enumerate("ask what you can do for your country".split())]
+    assert [x.word.strip() for x in la.fresh(second)] == "ask what you can do for your country".split()
+    # the same words heard again where they were (a re-decoded buffer) are dropped
+    again = [w(x, 5.1 + 0.4 * i) for i, x in enumerate("your country can do for you ask".split(), start=1)]
+    assert [x.word.strip() for x in la.fresh(again)] == ["ask"]
 
 
 def test_a_stream_ended_by_bad_audio_still_saves_what_it_heard(live: Live, jfk: np.ndarray) -> None:

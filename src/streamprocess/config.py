@@ -111,7 +111,9 @@ class Settings(BaseSettings):
         16, ge=0, description="Live streams served at once; one more is refused (WebSocket 1013); 0 turns live off."
     )
     live_model: str | None = Field(None, description="Whisper model for live captions; default: `stt_model`.")
-    live_max_batch: int = Field(8, ge=1, le=128, description="Most decode requests the scheduler runs as one batch.")
+    live_max_batch: int = Field(0, ge=0, le=128, description=(
+        "Most decode requests the scheduler runs as one batch; 0: 8 on a GPU, 1 on CPU (where batching slowed "
+        "captions: bench/live.py)."))
     live_max_wait_ms: float = Field(
         10.0, ge=0, le=1000, description="How long the scheduler waits for more requests to fill a batch (ms)."
     )

@@ -81,6 +81,7 @@ class StreamingVad:
         self._context = np.zeros(self.CONTEXT, np.float32)
         self._pending = np.zeros(0, np.float32)
         self.position = 0  # samples through the model
+        self.heard_until = 0  # end of the last window that sounded like speech (samples)
         self.speaking = False
         self._speech_run = 0
         self._silence_run = 0
@@ -100,6 +101,7 @@ class StreamingVad:
         for p in np.asarray(out).reshape(-1):
             self.position += self.WINDOW
             if p >= self.threshold:
+                self.heard_until = self.position
                 self._silence_run = 0
                 if not self.speaking:
                     self._speech_run += self.WINDOW

@@ -1,9 +1,13 @@
 """The central batching scheduler: admission of decode requests and batching, apart from model execution.
 
-Every stream's decode request lands here. One loop takes the oldest request, waits up to ``max_wait`` (from that
-request's arrival) for company unless the batch is full, picks the requests most alike in length (batching pays
-only for similar short inputs) and runs them as one call of the decoder on its own thread. While the model is busy,
-requests pile up and the next batch is formed from them at once: continuous batching without a fixed tick.
+Every stream's decode request lands here. One loop takes the oldest request, waits up to ``max_wait`` for company
+unless the batch is full (counted from that request's arrival, or from the last batch's return: the streams it
+served come straight back, and would otherwise fall into a batch of their own again and again), picks the requests
+most alike in cost — the window the encoder sees, :meth:`Decoder.window`: batching pays only for similar short
+inputs, and every buffer under the decoder's floor costs the same — and runs them as one call of the decoder on its
+own thread. While the model is busy, requests pile up and the next batch is formed from them at once: continuous
+batching without a fixed tick. A request may be late-bound: it is taken anew from its stream when its batch starts,
+so time spent queueing behind other streams does not make its audio stale.
 """
 
 from __future__ import annotations
@@ -27,11 +31,17 @@ class Decoder(Protocol):
 
     def batch_key(self, request: DecodeRequest) -> Any: ...
 
+    def window(self, request: DecodeRequest) -> float: ...
+
+
+Refresh = Callable[[], DecodeRequest]
+
 
 @dataclass
 class _Item:
     request: DecodeRequest
     future: asyncio.Future[Hypothesis]
+    refresh: Refresh | None = None
     enqueued: float = field(default_factory=time.monotonic)
 
 
@@ -47,6 +57,7 @@ class BatchScheduler:
         self._wake = asyncio.Event()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="live-decoder")
         self._task: asyncio.Task[None] | None = None
+        self._done_at = 0.0  # when the last batch came back
 
     def start(self) -> None:
         if self._task is None or self._task.done():
@@ -65,10 +76,12 @@ class BatchScheduler:
     def queued(self) -> int:
         return len(self._pending)
 
-    async def decode(self, request: DecodeRequest) -> Hypothesis:
-        """Queues ``request`` and returns its hypothesis; cancelling the caller withdraws it."""
+    async def decode(self, request: DecodeRequest, refresh: Refresh | None = None) -> Hypothesis:
+        """Queues ``request`` and returns its hypothesis; cancelling the caller withdraws it. With ``refresh``, the
+        request is taken anew from it when its batch starts (late binding): a live stream's request then carries
+        the audio that arrived while it queued, not only what it had when it asked."""
         self.start()
-        item = _Item(request, asyncio.get_running_loop().create_future())
+        item = _Item(request, asyncio.get_running_loop().create_future(), refresh)
         self._pending.append(item)
         self._wake.set()
         return await item.future
@@ -87,7 +100,7 @@ class BatchScheduler:
                 continue
             oldest = self._pending[0]
             while len(self._pending) < self.max_batch:
-                remaining = oldest.enqueued + self.max_wait - time.monotonic()
+                remaining = max(oldest.enqueued, self._done_at) + self.max_wait - time.monotonic()
                 if remaining <= 0:
                     break
                 self._wake.clear()
@@ -95,7 +108,18 @@ class BatchScheduler:
                     await asyncio.wait_for(self._wake.wait(), remaining)
                 except TimeoutError:
                     break
-            batch = self._pick()
+            try:
+                batch = self._pick()
+            except Exception as e:  # a scheduling bug must end the waiting streams with an error, not hang them
+                log.exception("live scheduler failed to form a batch")
+                for item in self._pending:
+                    if not item.future.done():
+                        item.future.set_exception(e)
+                self._pending = []
+                continue
+            if not batch:
+                continue
+            batch = self._bind(batch)
             if not batch:
                 continue
             started = time.monotonic()
@@ -115,23 +139,39 @@ class BatchScheduler:
             for item, result in zip(batch, results, strict=True):
                 if not item.future.done():
                     item.future.set_result(result)
+            self._done_at = time.monotonic()
+
+    @staticmethod
+    def _bind(batch: list[_Item]) -> list[_Item]:
+        """Takes each late-bound request from its stream now; one that fails hears why and leaves the batch."""
+        bound = []
+        for item in batch:
+            if item.refresh is not None:
+                try:
+                    item.request = item.refresh()
+                except Exception as e:
+                    item.future.set_exception(e)
+                    continue
+            bound.append(item)
+        return bound
 
     def _pick(self) -> list[_Item]:
-        """The oldest live request and those most like it in length (same batch key), up to ``max_batch``."""
+        """The oldest live request and those most like it in window (same batch key), up to ``max_batch``."""
         live = [i for i in self._pending if not i.future.done()]
         if not live:
             self._pending = []
             return []
         anchor = live[0]
         key = self.decoder.batch_key(anchor.request)
+        window = self.decoder.window
         alike = sorted((i for i in live[1:] if self.decoder.batch_key(i.request) == key),
-                       key=lambda i: abs(i.request.seconds - anchor.request.seconds))
+                       key=lambda i: abs(window(i.request) - window(anchor.request)))
         batch = [anchor]
-        lo = hi = anchor.request.seconds
+        lo = hi = window(anchor.request)
         for item in alike:
             if len(batch) >= self.max_batch:
                 break
-            s = item.request.seconds
+            s = window(item.request)
             new_lo, new_hi = min(lo, s), max(hi, s)
             if new_hi - new_lo > self.length_slack and new_hi > self.length_ratio * max(new_lo, 1e-3):
                 continue

@@ -4,9 +4,10 @@ The transport feeds PCM frames (:meth:`LiveSession.feed`) and reads events (:met
 driver task does the rest:
 
 - Audio goes through the streaming VAD. Outside speech nothing is decoded (the buffer keeps a short pre-roll).
-- In speech, once ``step`` seconds of new audio came and the stream has no decode in flight, the whole buffer is
-  sent to the shared scheduler. A stream never has two decodes queued, so under load each decode simply covers
-  more new audio.
+- In speech, once ``step`` seconds of new audio came (a pause is decoded once, not again and again) and the
+  stream has no decode in flight, the whole buffer is sent to the shared scheduler, its committed words as a
+  forced prefix (only the rest is generated). A stream never has two decodes queued, so under load each decode
+  simply covers more new audio.
 - Each hypothesis goes through LocalAgreement-2; committed words never change. Committed words through a sentence
   end become a ``final`` and the buffer is trimmed there; at VAD end-of-speech (or a stop, or a stall) the buffer
   is decoded once more and everything left becomes a ``final``. A buffer reaching ``buffer_max`` seconds is cut
@@ -51,7 +52,8 @@ class SessionLimits:
     stall_flush: float = 1.0  # no audio this long mid-utterance: finalize it
     idle_timeout: float = 30.0  # no audio this long: close the stream
     min_audio: float = 0.3  # shortest buffer worth decoding
-    commit_min: float = 1.0  # hypotheses of shorter buffers are shown, never committed (too little context)
+    commit_min: float = 2.0  # hypotheses of shorter buffers are shown, never committed (too little context)
+    commit_lookahead: float = 0.5  # words ending this close to the end of the audio heard are not committed yet
     sentence_trim: float = 8.0  # a buffer longer than this is cut at committed sentence ends
     inbound_frames: int = 32  # frames waiting for the driver
     outbound_events: int = 256  # events waiting for the transport
@@ -81,7 +83,7 @@ class Recording:
         self.file.close()
 
 
-Decode = Callable[[DecodeRequest], Awaitable[Hypothesis]]
+Decode = Callable[..., Awaitable[Hypothesis]]  # (request, refresh=None): BatchScheduler.decode
 Saver = Callable[["LiveSession"], Awaitable[str]]  # saves the transcript; returns the job id
 
 
@@ -96,7 +98,7 @@ class LiveSession:
         self._saver = saver
         self.pcm = PcmDecoder(config)
         self.vad = StreamingVad(config.vad) if config.vad.enabled else None
-        self.la = LocalAgreement()
+        self.la = LocalAgreement(lookahead=limits.commit_lookahead)
         self.inbound: asyncio.Queue[Any] = asyncio.Queue(maxsize=limits.inbound_frames)
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=limits.outbound_events)
         self.buffer = np.zeros(0, np.float32)
@@ -276,19 +278,27 @@ class LiveSession:
     # ------------------------------------------------------------------ decoding
     def _request(self, audio: np.ndarray) -> DecodeRequest:
         return DecodeRequest(audio=audio, language=self.config.language, prompt=self.prompt,
-                             hotwords=self.config.hotwords)
+                             hotwords=self.config.hotwords, prefix=text_of(self.la.committed))
 
     def _maybe_decode(self) -> None:
         if self._decode is not None or not self.in_speech:
             return
         if self.buffer.size < self.limits.min_audio * SAMPLE_RATE:
             return
-        if self.received - self.decoded_to < self.limits.step * SAMPLE_RATE and not self._buffer_full():
-            return
+        if not self._buffer_full():
+            if self.received - self.decoded_to < self.limits.step * SAMPLE_RATE:
+                return
+            if self.vad is not None and self.vad.heard_until + self.limits.step * SAMPLE_RATE <= self.decoded_to:
+                return  # a pause, decoded once past its start already: the hypothesis would not change
+        self._decode = asyncio.ensure_future(self._decode_fn(self._snapshot(), refresh=self._snapshot))
+        self.counts["decodes"] += 1
+
+    def _snapshot(self) -> DecodeRequest:
+        """The decode request for the buffer as it is now. The scheduler calls it again when the request's batch
+        starts, so a request that queued behind other streams still carries every frame that came meanwhile."""
         self.decoded_to = self.received
         self._decode_meta = (self.buf_start, self.received, self._arrival)
-        self._decode = asyncio.ensure_future(self._decode_fn(self._request(self.buffer.copy())))
-        self.counts["decodes"] += 1
+        return self._request(self.buffer.copy())
 
     def _absolute(self, words: list[Word], offset: int) -> list[Word]:
         t = offset / SAMPLE_RATE
@@ -304,7 +314,8 @@ class LiveSession:
         if start != self.buf_start:  # a final cut the buffer while this ran: its times no longer fit
             return
         heard = (end - start) / SAMPLE_RATE
-        self.la.insert(self._absolute(hyp.words, start), commit=heard >= self.limits.commit_min)
+        self.la.insert(self._absolute(hyp.words, start), commit=heard >= self.limits.commit_min,
+                       heard_until=end / SAMPLE_RATE)
         sentences = self.la.take_sentences(end / SAMPLE_RATE) if heard >= self.limits.sentence_trim else []
         if sentences:
             await self._emit_final(sentences, end, arrival)
@@ -349,9 +360,7 @@ class LiveSession:
         if speech and span >= self.limits.min_audio * SAMPLE_RATE:
             hyp = await self._decode_fn(self._request(self.buffer[:span].copy()))
             self.counts["decodes"] += 1
-            heard = self._absolute(hyp.words, self.buf_start)
-            self.la.polish(heard)
-            fresh = self.la.fresh(heard)
+            fresh = self.la.fresh(self._absolute(hyp.words, self.buf_start))
         words = self.la.take_all(fresh)
         if words:
             await self._emit_final(words, end, self._arrival)
