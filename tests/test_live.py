@@ -348,6 +348,8 @@ async def test_a_late_bound_request_decodes_the_audio_that_came_while_it_queued(
         heard = {"seconds": 2.0}
         late = asyncio.ensure_future(scheduler.decode(
             DecodeRequest(jfk[:32000]), refresh=lambda: DecodeRequest(jfk[: int(heard["seconds"] * 16000)])))
+        await asyncio.sleep(0.01)
+        assert scheduler.queued == 1 and not busy.done()  # queued behind the 11 s decode
         heard["seconds"] = 11.0  # the stream heard more while its request waited
         await busy
         hyp = await late
