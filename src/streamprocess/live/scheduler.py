@@ -117,8 +117,6 @@ class BatchScheduler:
                         item.future.set_exception(e)
                 self._pending = []
                 continue
-            if not batch:
-                continue
             batch = self._bind(batch)
             if not batch:
                 continue

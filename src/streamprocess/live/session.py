@@ -290,12 +290,13 @@ class LiveSession:
                 return
             if self.vad is not None and self.vad.heard_until + self.limits.step * SAMPLE_RATE <= self.decoded_to:
                 return  # a pause, decoded once past its start already: the hypothesis would not change
-        self._decode = asyncio.ensure_future(self._decode_fn(self._snapshot(), refresh=self._snapshot))
+        # sized by the buffer as it is (no copy), bound by _snapshot when its batch starts
+        self._decode = asyncio.ensure_future(self._decode_fn(self._request(self.buffer), refresh=self._snapshot))
         self.counts["decodes"] += 1
 
     def _snapshot(self) -> DecodeRequest:
-        """The decode request for the buffer as it is now. The scheduler calls it again when the request's batch
-        starts, so a request that queued behind other streams still carries every frame that came meanwhile."""
+        """The decode request for the buffer as it is now. The scheduler calls it when the request's batch starts,
+        so a request that queued behind other streams still carries every frame that came meanwhile."""
         self.decoded_to = self.received
         self._decode_meta = (self.buf_start, self.received, self._arrival)
         return self._request(self.buffer.copy())
