@@ -143,10 +143,11 @@ def test_grpc_needs_an_api_key_and_a_config(live: Live) -> None:
              (good, stt_pb2.AudioChunk(audio=b"\0\0"), grpc.StatusCode.INVALID_ARGUMENT),
              (good, stt_pb2.AudioChunk(config=stt_pb2.StreamConfig(encoding="mulaw")),
               grpc.StatusCode.INVALID_ARGUMENT)]
-    for metadata, first, code in cases:
+    # A refusal that raced the client's write came back as INTERNAL (grpc/grpc#36066) one time in ~20: try often.
+    for metadata, first, code in cases[:1] * 20 + cases[1:]:
         with pytest.raises(grpc.aio.AioRpcError) as e:
             asyncio.run(go(metadata, first))
-        assert e.value.code() == code
+        assert e.value.code() == code, e.value
 
 
 def test_admission_refuses_one_more_stream_at_once(live: Live, jfk: np.ndarray) -> None:

@@ -54,6 +54,18 @@ class _Authenticated:
         self.api_keys = api_keys
         self.events_tokens = settings.events_token_list()
 
+    @staticmethod
+    async def _first(requests: AsyncIterator[Any], timeout: float | None = None) -> Any | None:
+        """A client stream's first message, or None when it ends (or sends nothing in ``timeout`` s) first.
+
+        Read before any refusal: a grpc.aio client whose write races the server's final status is told INTERNAL
+        instead of that status (grpc/grpc#36066); once its first message has arrived, that write cannot race.
+        """
+        try:
+            return await asyncio.wait_for(anext(aiter(requests)), timeout)
+        except (StopAsyncIteration, TimeoutError):
+            return None
+
     async def _authenticate(self, context: grpc.aio.ServicerContext) -> None:
         metadata = dict(context.invocation_metadata() or ())
         scheme, _, token = str(metadata.get("authorization", "")).partition(" ")
@@ -105,6 +117,7 @@ class OCRService(_Authenticated, ocr_pb2_grpc.OCRServiceServicer):
 
     async def BatchProcess(self, request_iterator: AsyncIterator[ocr_pb2.DocumentRequest],
                            context: grpc.aio.ServicerContext) -> AsyncIterator[ocr_pb2.OCRResponse]:
+        first: ocr_pb2.DocumentRequest | None = await self._first(request_iterator)
         await self._authenticate(context)
         done: asyncio.Queue[ocr_pb2.OCRResponse | None] = asyncio.Queue()
         tasks: set[asyncio.Task[None]] = set()
@@ -112,8 +125,14 @@ class OCRService(_Authenticated, ocr_pb2_grpc.OCRServiceServicer):
         async def answer(request: ocr_pb2.DocumentRequest) -> None:
             await done.put(await self._one(request))
 
+        async def requests() -> AsyncIterator[ocr_pb2.DocumentRequest]:
+            if first is not None:
+                yield first
+                async for request in request_iterator:
+                    yield request
+
         async def read() -> None:
-            async for request in request_iterator:
+            async for request in requests():
                 task = asyncio.create_task(answer(request))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
@@ -145,22 +164,21 @@ class STTService(_Authenticated, stt_pb2_grpc.STTServiceServicer):
 
     async def StreamingRecognize(self, request_iterator: AsyncIterator[stt_pb2.AudioChunk],
                                  context: grpc.aio.ServicerContext) -> AsyncIterator[stt_pb2.TranscriptEvent]:
+        first: stt_pb2.AudioChunk | None = await self._first(request_iterator, CONFIG_TIMEOUT)
         await self._authenticate(context)
         if self.live is None:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "live captioning is off on this server")
+        if first is None:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no config: send an AudioChunk with config first")
+        if first.WhichOneof("payload") != "config":  # type: ignore[union-attr]
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first AudioChunk must carry the config")
+        try:
+            config = parse_config(json_format.MessageToDict(first.config,  # type: ignore[union-attr]
+                                                            preserving_proto_field_name=True))
+        except ProtocolError as e:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, e.message)
         try:
             async with self.live.admit() as admission:  # type: ignore[union-attr]
-                try:
-                    first = await asyncio.wait_for(anext(aiter(request_iterator)), CONFIG_TIMEOUT)
-                except (StopAsyncIteration, TimeoutError):
-                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                                        "no config: send an AudioChunk with config first")
-                if first.WhichOneof("payload") != "config":
-                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first AudioChunk must carry the config")
-                try:
-                    config = parse_config(json_format.MessageToDict(first.config, preserving_proto_field_name=True))
-                except ProtocolError as e:
-                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, e.message)
                 session = admission.open(config)
                 reader = asyncio.create_task(self._read(request_iterator, session))
                 try:
