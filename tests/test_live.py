@@ -8,7 +8,7 @@ import contextlib
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import grpc
@@ -160,6 +160,16 @@ def test_admission_refuses_one_more_stream_at_once(live: Live, jfk: np.ndarray) 
             refused = await collect(ws)
             code, reason = ws.close_code, ws.close_reason
         waited = time.monotonic() - t0
+
+        async def config() -> AsyncIterator[stt_pb2.AudioChunk]:
+            yield stt_pb2.AudioChunk(config=stt_pb2.StreamConfig(sample_rate=16000, encoding="pcm_s16le"))
+
+        async with grpc.aio.insecure_channel(live.grpc) as channel:
+            call = stt_pb2_grpc.STTServiceStub(channel).StreamingRecognize(
+                config(), metadata=(("authorization", f"Bearer {KEY}"),), timeout=5)
+            with pytest.raises(grpc.aio.AioRpcError) as grpc_refused:
+                [e async for e in call]
+        assert grpc_refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, grpc_refused.value
         return await asyncio.gather(*running), waited, code, reason, refused
 
     results, waited, code, reason, refused = asyncio.run(go())
