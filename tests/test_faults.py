@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 
 from streamprocess.jobs import JobState
 
+from .conftest import ROOT, cli
 from .helpers import Pipeline, as_json, dlq_bodies
 from .processors import PNG, scripted_input
 
@@ -51,7 +53,7 @@ async def test_sigkill_mid_job_is_redone_once(pipeline: Pipeline) -> None:
     done = await pipeline.wait_state("long.wav", JobState.succeeded, timeout=40)
     assert done.job_id == running.job_id
     assert done.attempts == 2
-    assert [a.outcome for a in done.history] == [None, "succeeded"]  # the killed attempt never ended
+    assert [a.outcome for a in done.history] == ["expired", "succeeded"]  # the killed attempt lost its lease
     assert pipeline.runs(done.job_id) == 2
     assert pipeline.result_files(done.job_id) == ["result.txt"]
     assert done.results == {"result.txt": f"results/{done.job_id}/result.txt"}
@@ -118,6 +120,13 @@ async def test_poison_inputs_fail_clearly_and_the_worker_keeps_going(embedded: P
         assert "this is not an event {" in events_dlq
         assert any("notes.txt" in b for b in events_dlq)
         assert embedded.workers[0].poll() is None  # still running
+        # Every dead-lettered message is logged with what it was about, and listed by `streamprocess queues`.
+        log = embedded.log_text()
+        assert "dead-lettered" in log and "inbox/notes.txt" in log and corrupt.job_id in log
+        listing = subprocess.run(cli("queues"), env=embedded.env(), capture_output=True, text=True, timeout=60,
+                                 cwd=ROOT, check=True).stdout
+        assert "inbox/notes.txt" in listing and "not an event" in listing
+        assert f"job {corrupt.job_id} (inbox/corrupt.png)" in listing and "corrupt_media" in listing
     finally:
         await rt.close()
 

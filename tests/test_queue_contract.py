@@ -141,6 +141,11 @@ async def test_dead_letter_moves_to_the_dlq(make_queue: MakeQueue) -> None:
     [m] = await receive_until(q)
     await q.dead_letter(m, "bad media")
     assert await q.receive(1, wait=1) == []
+    # A listing sees it without taking it (SQS's peek is a receive with no visibility timeout: retry a little).
+    for _ in range(20):
+        if peeked := await q.dlq.peek():
+            break
+    assert [(p.body, p.attributes["reason"]) for p in peeked] == [("poison", "bad media")]
     [d] = await receive_until(q.dlq)
     assert d.body == "poison"
 

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from .config import Settings, StoreBackend
 from .errors import StreamProcessError
-from .jobs import JobState, job_id_for
+from .jobs import JobMessage, JobState, job_id_for
 from .media import SNIFF_BYTES, detect
 from .queues import ROLES
 from .runtime import Runtime
@@ -485,24 +485,47 @@ def list_jobs(state: Annotated[JobState | None, typer.Option(help="Only jobs in 
 
 
 @app.command()
-def queues() -> None:
-    """Show queue depths, dead-letter queues included."""
+def queues(
+    show: Annotated[int, typer.Option(help="Dead-lettered messages to list per queue (0: none).")] = 20,
+) -> None:
+    """Show queue depths, dead-letter queues included, and what the dead-letter queues hold (the keys of
+    dead-lettered bucket events, the jobs of dead-lettered job messages, and why)."""
+    from .ingest import event_keys
+
     settings = _settings()
+
+    def describe(role: str, body: str) -> str:
+        if role == "events":
+            return ", ".join(event_keys(body)) or f"not an event: {body[:80]!r}"
+        try:
+            job = JobMessage.model_validate_json(body)
+        except ValueError:
+            return f"not a job message: {body[:80]!r}"
+        return f"job {job.job_id} ({job.source.key})"
 
     async def get():  # type: ignore[no-untyped-def]
         async with Runtime(settings) as rt:
             await rt.ensure()
-            rows = []
-            for q in rt.queues.values():
+            rows, dead = [], []
+            for role, q in rt.queues.items():
                 for qq in (q, q.dlq):
                     d = await qq.depth()
                     rows.append((qq.name, d.available, d.in_flight, d.delayed))
-            return rows
+                if show:
+                    dead += [(q.dlq.name, describe(role, m.body), m.attributes.get("reason", ""))
+                             for m in await q.dlq.peek(show)]
+            return rows, dead
 
+    rows, dead = asyncio.run(get())
     t = Table("queue", "available", "in flight", "delayed")
-    for name, *counts in asyncio.run(get()):
+    for name, *counts in rows:
         t.add_row(name, *map(str, counts))
     console.print(t)
+    if dead:
+        d = Table("dead-letter queue", "what", "why", title="dead-lettered messages")
+        for row in dead:
+            d.add_row(*row)
+        console.print(d)
 
 
 @app.command()

@@ -23,6 +23,7 @@ from urllib.parse import quote_plus, unquote_plus
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import InvalidEvent
+from .timestamps import UTCDateTime
 
 
 class _Model(BaseModel):
@@ -55,7 +56,7 @@ class S3EventRecord(_Model):
     event_version: str = Field("2.1", alias="eventVersion")
     event_source: str = Field("aws:s3", alias="eventSource")
     aws_region: str | None = Field(None, alias="awsRegion")
-    event_time: datetime = Field(alias="eventTime")
+    event_time: UTCDateTime = Field(alias="eventTime")
     event_name: str = Field(alias="eventName")
     s3: S3Entity
 

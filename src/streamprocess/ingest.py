@@ -19,11 +19,12 @@ from dataclasses import dataclass
 
 from .errors import FileTooLarge, ObjectNotFound, PermanentError, StreamProcessError, UnsupportedMedia
 from .events import S3EventRecord, parse_records
-from .jobs import JobError, JobMessage, JobRecord, JobState, JobStore, SourceRef, is_job_id, job_id_for, now_utc
+from .jobs import JobMessage, JobRecord, JobStore, SourceRef, is_job_id, job_id_for
 from .media import SNIFF_BYTES, detect
 from .metrics import EVENTS_RECEIVED
 from .queues.base import Message, Queue
 from .storage.base import ObjectStore
+from .worker import Action, Outcome, RetryPolicy, as_error
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,10 @@ class EventRouter:
         queues: Mapping[str, Queue],
         inbox_prefix: str = "inbox/",
         max_file_size: int = 2 << 30,
+        tenant: str | None = None,
     ) -> None:
         self.store = store
+        self.tenant = tenant  # the tenant that drop-folder and bucket-event jobs belong to
         self.jobs = jobs
         self.queues = queues
         self.inbox_prefix = inbox_prefix
@@ -94,6 +97,9 @@ class EventRouter:
             head = await self.store.get(key, byte_range=(0, SNIFF_BYTES - 1))
         except ObjectNotFound:
             return Routed(key, "skipped", reason="the object no longer exists")
+        except PermanentError as e:  # a key the store refuses, or an object that cannot be read (a link loop)
+            source = SourceRef(bucket=record.bucket, key=key, version_id=record.version_id, etag=record.etag)
+            return await self._reject(source, record.version_id or record.etag or "", "unsupported", e, record)
         version = record.version_id or record.etag or info.etag
         source = SourceRef(bucket=record.bucket, key=key, version_id=record.version_id, etag=record.etag or info.etag,
                            size=info.size, content_type=info.content_type)
@@ -118,66 +124,45 @@ class EventRouter:
         message = JobMessage(job_id=job_id, kind=media.kind, source=source, media_type=media.mime,
                              options={k: v for k, v in info.metadata.items() if k not in RESERVED_METADATA},
                              event_time=record.event_time)
-        why_not: list[str] = []
-
-        def enqueue(job: JobRecord | None) -> JobRecord | None:
-            why_not.clear()
-            if job is not None:
-                if job.state in (JobState.succeeded, JobState.running) or (
-                    job.state is JobState.queued and job.dispatched
-                ):
-                    why_not.append(f"job {job_id} is already {job.state}")
-                elif job.state is JobState.failed and job.error is not None and job.error.permanent:
-                    why_not.append(f"job {job_id} failed for good ({job.error.code})")
-                if why_not:
-                    return None
-            job = job or JobRecord.from_message(message)
-            job.state, job.error, job.finished_at, job.dispatched = JobState.queued, None, None, False
-            job.kind, job.source, job.media_type, job.options = media.kind, source, media.mime, message.options
-            job.event_time = record.event_time
-            return job
-
         # Record, send, then mark dispatched: a crash between the steps leaves an undispatched record, which the
         # redelivered event sends again (a duplicate message is harmless: workers claim jobs atomically).
-        await self.jobs.update(job_id, enqueue)
+        _, why_not = await self.jobs.enqueue(message, tenant=self.tenant)
         if why_not:
-            return Routed(key, "duplicate", job_id, media.kind, reason=why_not[0])
+            return Routed(key, "duplicate", job_id, media.kind, reason=why_not)
         await self.queues[media.kind].send(message.model_dump_json())
-
-        def dispatched(job: JobRecord | None) -> JobRecord | None:
-            if job is None or job.state is not JobState.queued or job.dispatched:
-                return None
-            job.dispatched = True
-            return job
-
-        await self.jobs.update(job_id, dispatched)
+        await self.jobs.dispatched(job_id)
         return Routed(key, "queued", job_id, media.kind)
 
     async def _reject(self, source: SourceRef, version: str, kind: str, error: StreamProcessError,
                       record: S3EventRecord, pinned: str | None = None) -> Routed:
         job_id = pinned or job_id_for(source.bucket, source.key, version, kind)
-
-        def fail(job: JobRecord | None) -> JobRecord | None:
-            if job is not None and job.state not in (JobState.queued, JobState.awaiting_upload):
-                return None  # already failed (a duplicate event), or somehow done
-            job = job or JobRecord(job_id=job_id, kind=kind, source=source, event_time=record.event_time)
-            job.state, job.finished_at = JobState.failed, now_utc()
-            job.error = JobError(code=error.code, message=error.message, permanent=True, attempt=0)
-            return job
-
-        await self.jobs.update(job_id, fail)
+        await self.jobs.reject(job_id, error, tenant=self.tenant, create=lambda: JobRecord(
+            job_id=job_id, kind=kind, source=source, event_time=record.event_time))
         return Routed(source.key, "failed", job_id, kind, reason=str(error))
 
     # ------------------------------------------------------------------ Handler (worker runtime)
-    async def handle(self, message: Message, attempt: int) -> None:
-        await self.route_payload(message.body)
+    async def handle(self, message: Message, policy: RetryPolicy) -> Outcome:
+        """Route an event message. Routing is idempotent, so a router killed mid-way just routes it again."""
+        try:
+            await self.route_payload(message.body)
+        except RejectedInputs as e:  # each unusable input already has its failed job record
+            return Outcome.dead(str(e))
+        except Exception as e:
+            error = as_error(e)
+            outcome = policy.after(error, message.receive_count)
+            if outcome.action is Action.dead_letter:
+                log.error("event message %s (keys: %s) failed for good: %s", message.id,
+                          ", ".join(event_keys(message.body)) or "none readable", error)
+            else:
+                log.warning("event message %s: routing failed (%s); retrying in %.1f s", message.id, error,
+                            outcome.delay)
+            return outcome
+        return Outcome.done()
 
-    async def give_up(self, message: Message, error: StreamProcessError, attempt: int) -> None:
-        if not isinstance(error, RejectedInputs):  # those already have failed job records
-            log.error("event %s dead-lettered: %s; body: %.300s", message.id, error, message.body)
 
-    async def will_retry(self, message: Message, error: StreamProcessError, attempt: int, delay: float) -> None:
-        pass
-
-    async def released(self, message: Message, attempt: int) -> None:
-        pass
+def event_keys(body: str) -> list[str]:
+    """The object keys an event message names (for logs and the dead-letter listing); empty if unreadable."""
+    try:
+        return [r.key for r in parse_records(body)]
+    except Exception:
+        return []

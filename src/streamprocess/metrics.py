@@ -24,6 +24,9 @@ EVENT_TO_DONE_SECONDS = Histogram(
     "streamprocess_event_to_done_seconds", "From the bucket event to the job's end.", ["kind"],
     buckets=_STAGE_BUCKETS,
 )
+DEAD_LETTERED = Counter(
+    "streamprocess_dead_lettered_total", "Messages a worker moved to a dead-letter queue.", ["queue"]
+)
 QUEUE_DEPTH = Gauge("streamprocess_queue_depth", "Messages in a queue.", ["queue", "state"])
 
 # --- live captioning ---------------------------------------------------------------------------------------------

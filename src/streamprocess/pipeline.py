@@ -1,8 +1,9 @@
-"""Running one job: record → download → processor → upload results → record.
+"""Running one job: claim → download → processor → upload results → succeed (or fail, or release).
 
-Idempotent: a job whose record says ``succeeded`` is skipped, one running under another worker's live lease is
-left to it (its own message still guards it), and results go to fixed keys (``<results_prefix><job_id>/<name>``),
-so a redone job overwrites rather than duplicates.
+Idempotent: every state change is a named transition of :class:`~streamprocess.jobs.JobStore`. A job that is
+terminal is not run again (the message is acked); one running under another attempt's live lease is left to it
+and its message delayed until that lease runs out (never acked while the job is not terminal); results go to
+fixed keys (``<results_prefix><job_id>/<name>``), so a redone job overwrites rather than duplicates.
 """
 
 from __future__ import annotations
@@ -16,13 +17,12 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import datetime
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from .errors import FileTooLarge, PermanentError, StreamProcessError
-from .jobs import Attempt, JobError, JobMessage, JobRecord, JobState, JobStore, Progress, now_utc
+from .errors import FileTooLarge, PermanentError
+from .jobs import Busy, Claimed, Exhausted, JobMessage, JobRecord, JobStore, Progress, Settled
 from .metrics import (
     EVENT_TO_DONE_SECONDS,
     JOBS_DUPLICATE,
@@ -36,6 +36,7 @@ from .metrics import (
 from .processors import JobContext, Processor
 from .queues.base import Message
 from .storage.base import ObjectStore
+from .worker import Action, Outcome, RetryPolicy, as_error
 
 log = logging.getLogger(__name__)
 
@@ -93,51 +94,70 @@ class JobHandler:
         self.visibility_timeout = visibility_timeout
         self.worker = worker or worker_id()
         self.progress_interval = progress_interval
-        self._owners: dict[str, str] = {}  # message receipt -> lease owner of the attempt it started
 
     def result_key(self, job_id: str, name: str) -> str:
         return f"{self.results_prefix}{job_id}/{name}"
 
     # ------------------------------------------------------------------ Handler
-    async def handle(self, message: Message, attempt: int) -> None:
-        job = parse_job(message)
+    async def handle(self, message: Message, policy: RetryPolicy) -> Outcome:
+        try:
+            job = parse_job(message)
+        except InvalidJobMessage as e:
+            return Outcome.dead(str(e))
         JOBS_RECEIVED.labels(self.kind).inc()
         owner = f"{self.worker}/{uuid.uuid4().hex[:8]}"
-        skip: list[str] = []
-
-        def claim(rec: JobRecord | None) -> JobRecord | None:
-            skip.clear()
-            rec = rec or JobRecord.from_message(job)
-            if rec.state is JobState.succeeded:
-                skip.append("already succeeded")
-            elif rec.held_by_other(owner):
-                skip.append(f"running on {rec.worker}")
-            elif rec.state is JobState.failed and rec.finished_at and rec.finished_at.timestamp() >= job.enqueued_at:
-                skip.append(f"already failed ({rec.error.code if rec.error else 'unknown'}) after this message")
-            if skip:
-                return None
-            started = now_utc()
-            rec.state, rec.attempts, rec.worker, rec.lease_owner = JobState.running, attempt, self.worker, owner
-            rec.started_at, rec.finished_at, rec.progress, rec.dispatched = started, None, None, True
-            rec.lease_until = time.time() + self.visibility_timeout
-            rec.history.append(Attempt(attempt=attempt, worker=self.worker, started_at=started))
-            rec.timings = {"queue_wait": round(max(0.0, time.time() - job.enqueued_at), 4)}
-            return rec
-
-        await self.jobs.update(job.job_id, claim)
-        if skip:
-            log.info("job %s: skipping duplicate message (%s)", job.job_id, skip[0])
-            JOBS_DUPLICATE.labels(self.kind).inc()
-            return
-        self._owners[message.receipt] = owner
+        claim = await self.jobs.claim(job, owner=owner, worker=self.worker, lease=self.visibility_timeout,
+                                      max_attempts=policy.max_attempts)
+        match claim:
+            case Settled(reason=reason):
+                log.info("job %s: message %s needs no run (%s)", job.job_id, message.id, reason)
+                JOBS_DUPLICATE.labels(self.kind).inc()
+                return Outcome.done()
+            case Busy(record=rec, retry_after=delay):
+                log.info("job %s: running on %s under a live lease; message %s comes back in %.1f s",
+                         job.job_id, rec.worker, message.id, delay)
+                JOBS_DUPLICATE.labels(self.kind).inc()
+                return Outcome.later(delay)
+            case Exhausted(record=rec):
+                assert rec.error is not None
+                JOBS_FAILED.labels(self.kind, rec.error.code).inc()
+                return Outcome.dead(f"{rec.error.code}: {rec.error.message}")
+        assert isinstance(claim, Claimed)
+        attempt = claim.attempt
         JOBS_IN_FLIGHT.labels(self.kind).inc()
         try:
-            await self._run(job, owner)
+            record = await self._run(job, owner)
+        except asyncio.CancelledError:  # the worker stops: the job goes back to its queue, this try not counted
+            await asyncio.shield(self.jobs.release(job.job_id, owner=owner))
+            raise
+        except Exception as e:
+            error = as_error(e)
+            if error is not e:  # not one of ours: a bug or a surprise from a library, worth its traceback
+                log.error("job %s: attempt %d raised", job.job_id, attempt, exc_info=e)
+            outcome = policy.after(error, attempt)
+            if outcome.action is Action.dead_letter:
+                JOBS_FAILED.labels(self.kind, error.code).inc()
+                await self.jobs.fail(job.job_id, owner=owner, error=error, attempt=attempt,
+                                     permanent=isinstance(error, PermanentError))
+            else:
+                log.warning("job %s: attempt %d failed (%s); retrying in %.1f s", job.job_id, attempt, error,
+                            outcome.delay)
+                JOBS_RETRIED.labels(self.kind, error.code).inc()
+                await self.jobs.release(job.job_id, owner=owner, error=error, attempt=attempt)
+            return outcome
         finally:
             JOBS_IN_FLIGHT.labels(self.kind).dec()
-        self._owners.pop(message.receipt, None)
+        # The job is terminal now: nothing after this point may turn it into a retry.
+        try:
+            JOBS_SUCCEEDED.labels(self.kind).inc()
+            if record is not None and record.event_time and record.finished_at:
+                EVENT_TO_DONE_SECONDS.labels(self.kind).observe(
+                    (record.finished_at - record.event_time).total_seconds())
+        except Exception:
+            log.exception("job %s: could not record metrics after it succeeded", job.job_id)
+        return Outcome.done()
 
-    async def _run(self, job: JobMessage, owner: str) -> None:
+    async def _run(self, job: JobMessage, owner: str) -> JobRecord | None:
         t_start = time.perf_counter()
         timings: dict[str, float] = {}
         with tempfile.TemporaryDirectory(prefix=f"sp-{job.job_id[:8]}-") as tmp:
@@ -191,94 +211,28 @@ class JobHandler:
         timings["total"] = time.perf_counter() - t_start
         for stage, seconds in timings.items():
             STAGE_SECONDS.labels(self.kind, stage).observe(seconds)
-        finished = now_utc()
-
-        def succeed(rec: JobRecord | None) -> JobRecord | None:
-            rec = rec or JobRecord.from_message(job)
-            if rec.state is JobState.succeeded and rec.lease_owner != owner:
-                return None  # another attempt finished first; its results are these same keys
-            rec.state, rec.results, rec.summary = JobState.succeeded, results, result.summary
-            rec.timings.update({k: round(v, 4) for k, v in timings.items()})
-            rec.finished_at, rec.lease_until, rec.error = finished, None, None
-            if latest:
-                rec.progress = latest[0]
-            _end_attempt(rec, self.worker, finished, "succeeded")
-            return rec
-
-        record = await self.jobs.update(job.job_id, succeed)
-        if record is not None and record.event_time:
-            EVENT_TO_DONE_SECONDS.labels(self.kind).observe((finished - record.event_time).total_seconds())
-        JOBS_SUCCEEDED.labels(self.kind).inc()
+        record = await self.jobs.succeed(
+            job.job_id, owner=owner, results=results, summary=result.summary, timings=timings,
+            progress=latest[0] if latest else None, create=lambda: JobRecord.from_message(job))
         log.info("job %s (%s) succeeded in %.3f s: %s", job.job_id, job.source.key, timings["total"],
                  ", ".join(results.values()))
+        return record
 
     async def _tick(self, job_id: str, owner: str, latest: list[Progress], lock: threading.Lock) -> None:
-        """Copy progress into the record about once a second, and keep the record's lease fresh."""
+        """Copy progress into the record about once a second, and keep the record's lease fresh (renewed when
+        a third of it has passed, like the message's visibility)."""
         written: Progress | None = None
-        lease_until = time.time() + self.visibility_timeout
+        renewed = time.monotonic()
         while True:
             await asyncio.sleep(self.progress_interval)
             with lock:
                 current = latest[0] if latest else None
-            if current == written and lease_until - time.time() > self.visibility_timeout * 2 / 3:
+            if current == written and time.monotonic() - renewed < self.visibility_timeout / 3:
                 continue
-
-            def tick(rec: JobRecord | None, current: Progress | None = current) -> JobRecord | None:
-                if rec is None or rec.lease_owner != owner:
-                    return None  # another attempt took the job over
-                rec.progress = current
-                rec.lease_until = time.time() + self.visibility_timeout
-                return rec
-
             try:
-                rec = await self.jobs.update(job_id, tick)
-                written = current
-                if rec is not None and rec.lease_until:
-                    lease_until = rec.lease_until
-            except Exception as e:  # progress is best effort; the job goes on
+                if not await self.jobs.heartbeat(job_id, owner=owner, lease=self.visibility_timeout,
+                                                 progress=current):
+                    log.warning("job %s: another attempt took the job over; this one finishes anyway", job_id)
+                written, renewed = current, time.monotonic()
+            except Exception as e:  # a blip: try again next tick; the lease leaves room for two misses
                 log.warning("could not update job %s: %s", job_id, e)
-
-    async def _settle(self, message: Message, attempt: int, state: JobState, outcome: str,
-                      error: StreamProcessError | None) -> None:
-        try:
-            job = parse_job(message)
-        except InvalidJobMessage:
-            log.error("dropping to the DLQ a message that is not a job: %r", message.body[:200])
-            return
-        owner = self._owners.pop(message.receipt, "")
-
-        def settle(rec: JobRecord | None) -> JobRecord | None:
-            rec = rec or JobRecord.from_message(job)
-            if rec.state is JobState.succeeded or rec.held_by_other(owner):
-                return None  # a late duplicate must not overwrite a success or a live attempt
-            rec.state = state
-            rec.attempts = max(rec.attempts, attempt)
-            rec.lease_until = None
-            if error is not None:
-                permanent = isinstance(error, PermanentError) and error.code != "attempts_exhausted"
-                rec.error = JobError(code=error.code, message=error.message, permanent=permanent, attempt=attempt)
-            if state is JobState.failed:
-                rec.finished_at = now_utc()
-            _end_attempt(rec, self.worker, now_utc(), outcome, attempt)
-            return rec
-
-        await self.jobs.update(job.job_id, settle)
-
-    async def give_up(self, message: Message, error: StreamProcessError, attempt: int) -> None:
-        JOBS_FAILED.labels(self.kind, error.code).inc()
-        await self._settle(message, attempt, JobState.failed, "failed", error)
-
-    async def will_retry(self, message: Message, error: StreamProcessError, attempt: int, delay: float) -> None:
-        JOBS_RETRIED.labels(self.kind, error.code).inc()
-        await self._settle(message, attempt, JobState.queued, "retry", error)
-
-    async def released(self, message: Message, attempt: int) -> None:
-        await self._settle(message, attempt, JobState.queued, "released", None)
-
-
-def _end_attempt(rec: JobRecord, worker: str, when: datetime, outcome: str, attempt: int | None = None) -> None:
-    """Close this worker's open entry in the record's history."""
-    for entry in reversed(rec.history):
-        if entry.worker == worker and entry.outcome is None and attempt in (None, entry.attempt):
-            entry.ended_at, entry.outcome = when, outcome
-            return

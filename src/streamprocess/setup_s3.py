@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from .aws import LazyClient
 from .config import Settings
-from .queues import ROLES
+from .queues import ROLES, max_receives
 from .queues.sqs import SQSQueue
 
 NOTIFICATION_ID = "streamprocess-inbox"
@@ -36,7 +36,7 @@ async def setup_s3(settings: Settings) -> list[Step]:
         steps.append(await _bucket(client, settings))
         queues = {role: SQSQueue(settings.queue_name(role), endpoint_url=settings.sqs_endpoint_url,
                                  region=settings.aws_region, visibility_timeout=settings.visibility_timeout,
-                                 max_receives=settings.max_attempts + 1) for role in ROLES}
+                                 max_receives=max_receives(settings)) for role in ROLES}
         try:
             for q in queues.values():
                 steps.append(await _queue(q))

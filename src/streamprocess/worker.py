@@ -1,14 +1,19 @@
 """The worker runtime: consume queues with N concurrent handlers, at-least-once, with nothing lost.
 
-For each message:
+For each message a heartbeat extends its visibility while the handler runs (a crashed worker's message comes
+back after the visibility timeout and is redone), and the handler answers with an :class:`Outcome`, which the
+worker carries out on the queue:
 
-- a heartbeat extends its visibility while the handler runs (a crashed worker's message comes back after the
-  visibility timeout and is redone);
-- success acks it; a :class:`~streamprocess.errors.PermanentError` (bad media) fails the job with a record and
-  moves the message to the dead-letter queue at once, with no retries;
-- any other error is retried with exponential backoff (nack with a delay) until ``max_attempts``, then fails the
-  job and dead-letters the message; a message delivered more than ``max_attempts`` times (its workers died) is
-  failed the same way, so a poison input never becomes a crash loop.
+- ``ack``: the work is terminal (a job succeeded, or failed for good with its record written);
+- ``retry``: visible again after a delay: a transient error (exponential backoff, :class:`RetryPolicy`), or a
+  job that another attempt still holds under a live lease (it comes back when that lease runs out);
+- ``dead_letter``: failed for good (a :class:`~streamprocess.errors.PermanentError`, or the last attempt): the
+  job's record says why, and the message moves to the dead-letter queue, logged and counted.
+
+Attempts are counted by the handler (a job's record knows how many of its attempts ended without a result), so
+a poison input that kills its worker every time ends in a failed record, never a crash loop. An exception that
+escapes a handler (its record store unreachable, say) leaves the message to come back later: nothing is acked
+that is not done.
 
 Stopping (SIGTERM, ``max_jobs`` reached, ``idle_exit`` seconds without work) stops receiving, lets in-flight
 jobs finish within ``shutdown_grace`` seconds, then releases the rest back to the queue.
@@ -22,31 +27,76 @@ import logging
 import random
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 from .errors import PermanentError, StreamProcessError, TransientError
-from .metrics import QUEUE_DEPTH
+from .metrics import DEAD_LETTERED, QUEUE_DEPTH
 from .queues.base import Message, MessageLost, Queue
 
 log = logging.getLogger(__name__)
 
 
-class AttemptsExhausted(PermanentError):
-    code = "attempts_exhausted"
+class Action(StrEnum):
+    ack = "ack"
+    retry = "retry"
+    dead_letter = "dead_letter"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a handler asks the worker to do with the message it handled."""
+
+    action: Action
+    delay: float = 0.0  # retry: seconds until the message is visible again
+    reason: str = ""  # dead_letter: why (logged with the message)
+
+    @classmethod
+    def done(cls) -> Outcome:
+        return cls(Action.ack)
+
+    @classmethod
+    def later(cls, delay: float) -> Outcome:
+        return cls(Action.retry, delay=delay)
+
+    @classmethod
+    def dead(cls, reason: str) -> Outcome:
+        return cls(Action.dead_letter, reason=reason)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 3
+    base_delay: float = 2.0
+    max_delay: float = 300.0
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter in the upper half: base·2^(attempt-1)·U(0.5, 1), capped."""
+        delay = min(self.max_delay, self.base_delay * 2 ** max(0, attempt - 1))
+        return delay * random.uniform(0.5, 1.0)
+
+    def after(self, error: StreamProcessError, attempt: int) -> Outcome:
+        """What follows attempt number ``attempt`` failing with ``error``."""
+        if isinstance(error, PermanentError):
+            return Outcome.dead(str(error))
+        if attempt >= self.max_attempts:
+            return Outcome.dead(f"{error} (attempt {attempt} of {self.max_attempts})")
+        return Outcome.later(self.backoff(attempt))
+
+
+def as_error(e: BaseException) -> StreamProcessError:
+    """Any exception as a :class:`StreamProcessError` (unknown ones are transient ``internal_error``)."""
+    return e if isinstance(e, StreamProcessError) else TransientError(f"{type(e).__name__}: {e}",
+                                                                      code="internal_error")
 
 
 class Handler(Protocol):
-    """What a consumer calls; the job handler and the event router implement it."""
+    """What a consumer calls; the job handler and the event router implement it. ``handle`` answers how the
+    message is settled; on cancellation (the worker stops) it puts its work back and re-raises."""
 
     label: str
 
-    async def handle(self, message: Message, attempt: int) -> None: ...
-
-    async def give_up(self, message: Message, error: StreamProcessError, attempt: int) -> None: ...
-
-    async def will_retry(self, message: Message, error: StreamProcessError, attempt: int, delay: float) -> None: ...
-
-    async def released(self, message: Message, attempt: int) -> None: ...
+    async def handle(self, message: Message, policy: RetryPolicy) -> Outcome: ...
 
 
 @dataclass
@@ -65,10 +115,9 @@ class WorkerOptions:
     def heartbeat_interval(self) -> float:
         return max(0.05, self.visibility_timeout / 3)
 
-    def backoff(self, attempt: int) -> float:
-        """Exponential backoff with full jitter in the upper half: base·2^(attempt-1)·U(0.5, 1), capped."""
-        delay = min(self.retry_max_delay, self.retry_base_delay * 2 ** max(0, attempt - 1))
-        return delay * random.uniform(0.5, 1.0)
+    @property
+    def retry(self) -> RetryPolicy:
+        return RetryPolicy(self.max_attempts, self.retry_base_delay, self.retry_max_delay)
 
 
 class Worker:
@@ -210,46 +259,26 @@ class Worker:
                 log.warning("heartbeat for %s failed: %s", message.id, e)
 
     async def _process(self, queue: Queue, handler: Handler, message: Message) -> None:
-        opts = self.options
-        attempt = message.receive_count
+        policy = self.options.retry
         beat = asyncio.create_task(self._heartbeat(queue, message))
         try:
             try:
-                if attempt > opts.max_attempts:
-                    raise AttemptsExhausted(
-                        f"received {attempt} times: each of the {opts.max_attempts} attempts ended without a result "
-                        "(the worker crashed, was killed or lost the message)"
-                    )
-                await handler.handle(message, attempt)
+                outcome = await handler.handle(message, policy)
             except asyncio.CancelledError:
                 beat.cancel()
                 log.warning("released %s on %s (shutdown grace period over)", message.id, queue.name)
                 self.released += 1
                 with contextlib.suppress(Exception):
-                    await handler.released(message, attempt)
                     await queue.nack(message)
                 raise
-            except PermanentError as e:
-                beat.cancel()
-                await self._fail(queue, handler, message, e, attempt)
-            except Exception as e:
-                beat.cancel()
-                err = e if isinstance(e, StreamProcessError) else TransientError(f"{type(e).__name__}: {e}",
-                                                                                 code="internal_error")
-                if not isinstance(e, StreamProcessError):
-                    log.exception("%s: attempt %d of %s failed", handler.label, attempt, message.id)
-                if attempt >= opts.max_attempts:
-                    await self._fail(queue, handler, message, err, attempt)
-                else:
-                    delay = opts.backoff(attempt)
-                    log.warning("%s: attempt %d of %s failed (%s); retrying in %.1f s",
-                                handler.label, attempt, message.id, err, delay)
-                    with contextlib.suppress(Exception):
-                        await handler.will_retry(message, err, attempt, delay)
-                    await queue.nack(message, delay=delay)
-            else:
-                beat.cancel()
-                await queue.ack(message)
+            except Exception:
+                # The handler could not even settle its work (its record store unreachable, a bug): nothing is
+                # acked; the message comes back after a backoff (the queue's own limit is the last resort).
+                log.exception("%s: %s failed unsettled on delivery %d", handler.label, message.id,
+                              message.receive_count)
+                outcome = Outcome.later(policy.backoff(message.receive_count))
+            beat.cancel()
+            await self._settle(queue, handler, message, outcome)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -260,11 +289,13 @@ class Worker:
             self.completed += 1
             self._last_activity = time.monotonic()
 
-    async def _fail(self, queue: Queue, handler: Handler, message: Message, error: StreamProcessError,
-                    attempt: int) -> None:
-        log.error("%s: %s failed for good on attempt %d: %s", handler.label, message.id, attempt, error)
-        try:
-            await handler.give_up(message, error, attempt)
-        except Exception:
-            log.exception("%s: could not record the failure of %s", handler.label, message.id)
-        await queue.dead_letter(message, str(error))
+    async def _settle(self, queue: Queue, handler: Handler, message: Message, outcome: Outcome) -> None:
+        if outcome.action is Action.ack:
+            await queue.ack(message)
+        elif outcome.action is Action.retry:
+            await queue.nack(message, delay=outcome.delay)
+        else:
+            log.error("%s: message %s dead-lettered on delivery %d: %s; body: %.300s", handler.label, message.id,
+                      message.receive_count, outcome.reason, message.body)
+            await queue.dead_letter(message, outcome.reason)
+            DEAD_LETTERED.labels(queue.name).inc()

@@ -63,7 +63,7 @@ class Archive:
             summary={"live": True, "language": transcript.language, "duration": duration,
                      "segments": len(segments), "model": session.model},
         )
-        await self.jobs.update(job_id, lambda current: record if current is None else None)
+        await self.jobs.create(record)
         return job_id
 
 

@@ -1,8 +1,10 @@
 """Pages from images and PDFs, with limits and clear errors.
 
 PNG, JPEG, TIFF (every frame), BMP, WebP, GIF and PDF (rendered with pypdfium2 at a chosen DPI). EXIF orientation
-is applied. Limits: pixels per page (decompression bombs), pages per document. Encrypted or corrupt PDFs, truncated
-images and anything that is not an image fail with a :class:`DocumentError` (permanent).
+is applied. Limits: pixels per page (decompression bombs), pages per document. Encrypted or corrupt PDFs (truncated,
+damaged, a page tree that loops), truncated images and anything that is not an image fail with a
+:class:`DocumentError` (permanent, ``corrupt_media``): never an internal error that would be retried. PDFium bounds its
+own walk of a page tree (it detects loops and limits depth), so a looping tree fails in milliseconds.
 """
 
 from __future__ import annotations
@@ -67,6 +69,11 @@ def load_pages(path: Path, *, dpi: float = DEFAULT_DPI, max_pixels: int = 50_000
         yield from _image_pages(path, max_pixels, max_pages)
 
 
+# What PDFium (via pypdfium2) and Pillow raise on a damaged document: PdfiumError is a RuntimeError, as is
+# RecursionError; OSError and ValueError come from reading the file and converting a rendered bitmap.
+_PDF_ERRORS = (RuntimeError, OSError, ValueError)
+
+
 class _open_pdf:
     def __init__(self, path: Path) -> None:
         import pypdfium2 as pdfium
@@ -76,6 +83,8 @@ class _open_pdf:
         except pdfium.PdfiumError as e:
             if "password" in str(e).lower():
                 raise EncryptedDocument("the PDF is encrypted (password protected)") from None
+            raise DocumentError(f"cannot read the PDF: {e}") from None
+        except _PDF_ERRORS as e:
             raise DocumentError(f"cannot read the PDF: {e}") from None
 
     def __enter__(self):  # type: ignore[no-untyped-def]
@@ -93,7 +102,11 @@ def _pdf_pages(path: Path, dpi: float, max_pixels: int, max_pages: int, text_lay
         if n > max_pages:
             raise TooManyPages(f"{n} pages is over the {max_pages}-page limit")
         for i in range(n):
-            page = pdf[i]
+            try:
+                page = pdf[i]
+            except _PDF_ERRORS as e:
+                raise DocumentError(f"cannot read page {i + 1} of the PDF (a damaged or looping page tree?): "
+                                    f"{e}") from None
             try:
                 w_pt, h_pt = page.get_size()
                 pixels = (w_pt * dpi / 72) * (h_pt * dpi / 72)
@@ -106,6 +119,8 @@ def _pdf_pages(path: Path, dpi: float, max_pixels: int, max_pages: int, text_lay
                     text = textpage.get_text_range().strip() or None
                     textpage.close()
                 image = page.render(scale=dpi / 72).to_pil().convert("RGB")
+            except _PDF_ERRORS as e:
+                raise DocumentError(f"cannot render page {i + 1} of the PDF: {e}") from None
             finally:
                 page.close()
             yield PageImage(index=i + 1, image=image, dpi=dpi, text_layer=text)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from ..config import QueueBackend, Settings
 from .base import Message, MessageLost, Queue, QueueDepth, dlq_name
 
-__all__ = ["Message", "MessageLost", "Queue", "QueueDepth", "dlq_name", "make_queue", "embedded_queue_path"]
+__all__ = ["Message", "MessageLost", "Queue", "QueueDepth", "dlq_name", "embedded_queue_path", "make_queue",
+           "max_receives"]
 
 ROLES = ("events", "stt", "ocr")
 
@@ -16,15 +17,22 @@ def embedded_queue_path(settings: Settings):  # type: ignore[no-untyped-def]
     return settings.data_dir / INTERNAL_DIR / "queue.db"
 
 
+def max_receives(settings: Settings) -> int:
+    """The queues' own dead-letter limit (SQS ``maxReceiveCount``). Each attempt a worker makes can cost two
+    deliveries (a killed worker's message may come back while its lease still runs, and is delayed until it runs
+    out), and the delivery after the last attempt is the one that fails the job with its record: 2·n + 2."""
+    return 2 * settings.max_attempts + 2
+
+
 def make_queue(settings: Settings, role: str) -> Queue:
     """The queue for ``role`` (``events``, ``stt`` or ``ocr``) as the settings configure it.
 
-    Queue-level dead-lettering happens after ``max_attempts + 1`` receives: the worker itself fails a job (with a
-    record) when it sees a message beyond ``max_attempts``, so the queue's limit is only the backstop for a worker
-    that dies while doing so.
+    Queue-level dead-lettering happens after :func:`max_receives` receives: workers count attempts in the job
+    record and fail a job (with a record) once its attempts are used up, so the queue's limit is only the
+    backstop for a worker that dies while doing so.
     """
     name = settings.queue_name(role)
-    common = {"visibility_timeout": settings.visibility_timeout, "max_receives": settings.max_attempts + 1}
+    common = {"visibility_timeout": settings.visibility_timeout, "max_receives": max_receives(settings)}
     if settings.queue is QueueBackend.embedded:
         from .embedded import EmbeddedQueue
 

@@ -86,6 +86,12 @@ class Queue(abc.ABC):
         """Move the message to the dead-letter queue now."""
 
     @abc.abstractmethod
+    async def peek(self, max_messages: int = 10) -> list[Message]:
+        """Up to ``max_messages`` messages in the queue, oldest first, without taking them (for listings such as
+        ``streamprocess queues``; a dead-lettered message's ``attributes["reason"]`` says why, where kept).
+        On SQS this is a sample: a receive with a zero visibility timeout."""
+
+    @abc.abstractmethod
     async def depth(self) -> QueueDepth:
         """How many messages wait, are in flight and are delayed (approximate on SQS)."""
 

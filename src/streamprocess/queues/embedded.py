@@ -182,6 +182,15 @@ class EmbeddedQueue(Queue):
         finally:
             self._wake.discard(waiter)
 
+    async def peek(self, max_messages: int = 10) -> list[Message]:
+        def select() -> list[tuple[str, str, float, int, str | None]]:
+            return self._db.execute(
+                "SELECT id, body, sent_at, receive_count, dead_reason FROM messages WHERE queue = ? ORDER BY seq "
+                "LIMIT ?", (self.name, max_messages)).fetchall()
+
+        return [Message(id=i, body=b, receive_count=c, receipt="", sent_at=t, attributes={"reason": r} if r else {})
+                for i, b, t, c, r in await self._run(select)]
+
     def _update(self, message: Message, sql: str, args: tuple[object, ...]) -> int:
         return self._db.execute(sql + " WHERE id = ? AND receipt = ?", (*args, message.id, message.receipt)).rowcount
 

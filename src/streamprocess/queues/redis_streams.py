@@ -185,6 +185,16 @@ class RedisStreamQueue(Queue):
             p.xdel(self.stream, message.receipt)
             await p.execute()
 
+    async def peek(self, max_messages: int = 10) -> list[Message]:
+        await self._ensure_once()
+        out = []
+        for entry_id, fields in await self.redis.xrange(self.stream, count=max_messages):
+            m = self._message(entry_id, fields, 0)
+            if fields.get("reason"):
+                m.attributes["reason"] = fields["reason"]
+            out.append(m)
+        return out
+
     async def depth(self) -> QueueDepth:
         await self._ensure_once()
         async with self.redis.pipeline(transaction=False) as p:

@@ -108,10 +108,13 @@ class SQSQueue(Queue):
             WaitTimeSeconds=min(20, math.ceil(max(0.0, wait))),
             VisibilityTimeout=max(0, math.ceil(vt)),
             MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
+            MessageAttributeNames=["reason", "source"],
         )
         out = []
         for m in resp.get("Messages", []):
-            attrs = m.get("Attributes", {})
+            attrs = dict(m.get("Attributes", {}))
+            attrs.update({k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()
+                          if "StringValue" in v})
             out.append(
                 Message(
                     id=m["MessageId"],
@@ -123,6 +126,9 @@ class SQSQueue(Queue):
                 )
             )
         return out
+
+    async def peek(self, max_messages: int = 10) -> list[Message]:
+        return await self.receive(max_messages, wait=0, visibility_timeout=0)
 
     async def ack(self, message: Message) -> None:
         client = await self.client()
@@ -158,7 +164,11 @@ class SQSQueue(Queue):
         await self._change_visibility(message, visibility_timeout)
 
     async def dead_letter(self, message: Message, reason: str) -> None:
-        await self.dlq.send(message.body)
+        dlq = self.dlq
+        await (await dlq.client()).send_message(
+            QueueUrl=await dlq.url(), MessageBody=message.body,
+            MessageAttributes={"reason": {"DataType": "String", "StringValue": reason[:1000] or "-"},
+                               "source": {"DataType": "String", "StringValue": self.name}})
         await self.ack(message)
 
     async def depth(self) -> QueueDepth:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fcntl
 import hashlib
 import hmac
@@ -24,9 +25,11 @@ import logging
 import os
 import secrets
 import shutil
+import stat
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,6 +49,43 @@ _PARTIAL_SUFFIXES = (".part", ".partial", ".crdownload", ".download", ".tmp", "~
 
 class PresignError(PermanentError):
     code = "presign_invalid"
+
+
+class UnreadableObject(PermanentError):
+    """The key names something that cannot be read as an object: a symbolic link loop, a FIFO or device, a file
+    this process may not read."""
+
+    code = "unreadable_input"
+
+
+def _unreadable(key: str, e: OSError) -> UnreadableObject:
+    if e.errno == errno.ELOOP:
+        return UnreadableObject(f"{key!r} cannot be read: it is a symbolic link loop")
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return UnreadableObject(f"{key!r} cannot be read: permission denied")
+    return UnreadableObject(f"{key!r} cannot be read: {e.strerror or e}")
+
+
+def _printable(text: str) -> str:
+    """A file name fit for a log line: bytes that are not UTF-8 shown as ``\\xff``."""
+    return os.fsencode(text).decode("utf-8", "backslashreplace")
+
+
+#: What identifies one version of a drop-folder item without reading it: (inode, size, mtime, ctime) of the
+#: entry itself (``lstat``: a link, not its target). ctime changes on chmod, so a file made readable is tried again.
+Signature = tuple[int, int, int, int]
+
+
+def _signature(st: os.stat_result) -> Signature:
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+@dataclass
+class _Scan:
+    found: dict[str, tuple[int, int]] = field(default_factory=dict)  # key -> (size, mtime) of a regular file
+    signatures: dict[str, Signature] = field(default_factory=dict)  # key -> signature, for every keyed item
+    refused: dict[str, PermanentError] = field(default_factory=dict)  # keyed items that can never be taken
+    unkeyed: dict[str, str] = field(default_factory=dict)  # relative path -> why it cannot be a key
 
 
 class LocalObjectStore(ObjectStore):
@@ -70,6 +110,10 @@ class LocalObjectStore(ObjectStore):
         self._meta = self._internal / "meta"
         self._locks = self._internal / "locks"
         self._seen: dict[str, tuple[int, int]] = {}  # drop-folder files already announced, by (size, mtime)
+        # Drop-folder items that cannot be taken, so each has one outcome rather than one per scan; entries are
+        # forgotten when the item goes (or changes), so these stay as small as the folder's bad items.
+        self._rejected: dict[str, Signature] = {}  # announced once for a failed job record
+        self._warned: dict[str, Signature] = {}  # warned about once (no key can be formed, or a read failed)
         for d in (self.root, self._tmp, self._meta, self._locks):
             d.mkdir(parents=True, exist_ok=True)
         for prefix in self.notify_prefixes:  # the drop folder exists before anything is dropped
@@ -231,15 +275,24 @@ class LocalObjectStore(ObjectStore):
             st = path.stat()
         except (FileNotFoundError, NotADirectoryError):
             raise ObjectNotFound(f"no object {key!r} in bucket {self.bucket!r}") from None
-        if not path.is_file():
+        except OSError as e:  # a symbolic link loop, a folder this process may not enter
+            raise _unreadable(key, e) from None
+        if stat.S_ISDIR(st.st_mode):
             raise ObjectNotFound(f"no object {key!r} in bucket {self.bucket!r} (it is a prefix)")
+        if not stat.S_ISREG(st.st_mode):  # opening a FIFO would block
+            raise UnreadableObject(f"{key!r} cannot be read: it is not a regular file (a FIFO, socket or device)")
         meta = self._read_meta(key)
         if meta and meta.get("size") == st.st_size and meta.get("mtime_ns") == st.st_mtime_ns:
             return meta
         md5 = hashlib.md5(usedforsecurity=False)
-        with open(path, "rb") as f:
-            while chunk := f.read(_CHUNK):
-                md5.update(chunk)
+        try:
+            with open(path, "rb") as f:
+                while chunk := f.read(_CHUNK):
+                    md5.update(chunk)
+        except (FileNotFoundError, NotADirectoryError):
+            raise ObjectNotFound(f"no object {key!r} in bucket {self.bucket!r}") from None
+        except OSError as e:
+            raise _unreadable(key, e) from None
         return {
             "key": key,
             "etag": md5.hexdigest(),
@@ -265,6 +318,8 @@ class LocalObjectStore(ObjectStore):
                     st = path.stat()
                 except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
                     raise ObjectNotFound(f"no object {key!r} in bucket {self.bucket!r}") from None
+                except OSError as e:
+                    raise _unreadable(key, e) from None
                 if (st.st_size, st.st_mtime_ns) == (meta["size"], meta["mtime_ns"]):
                     return data, self._info(key, meta)
             raise WriteConflict(f"{key!r} keeps changing while being read")
@@ -284,6 +339,8 @@ class LocalObjectStore(ObjectStore):
                     return f.read(max(0, last - first + 1))
             except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
                 raise ObjectNotFound(f"no object {key!r} in bucket {self.bucket!r}") from None
+            except OSError as e:
+                raise _unreadable(key, e) from None
 
         return await asyncio.to_thread(read)
 
@@ -352,15 +409,27 @@ class LocalObjectStore(ObjectStore):
         """One pass over the notify prefixes: announce files dropped by hand once they stop changing.
 
         ``pending`` carries (size, mtime) of files seen unsettled in the previous pass. Returns the keys announced.
+
+        One bad item never stops the pass. An item that has a key but can never be read as an object (a symbolic
+        link loop, a link out of the store, a FIFO, a file this process may not read) is announced once, so the
+        event router gives it a failed job record saying why; one that cannot even be a key (a name that is not
+        UTF-8, a key over 1,024 bytes) gets one warning. Either happens once per version of the item, not per pass.
         """
-        found = await asyncio.to_thread(self._scan_candidates)
+        scan = await asyncio.to_thread(self._scan_candidates)
+        for key, why in scan.unkeyed.items():
+            self._warn_once(key, scan.signatures[key], "drop folder: cannot take %s: %s", _printable(key), why)
+        for key, error in scan.refused.items():
+            await self._refuse(key, scan.signatures[key], error)
         announced = []
         now = time.time_ns()
-        for key, (size, mtime_ns) in found.items():
+        for key, (size, mtime_ns) in scan.found.items():
+            signature = scan.signatures[key]
+            if self._rejected.get(key) == signature:  # refused before, unchanged
+                continue
             if self._seen.get(key) == (size, mtime_ns):  # announced before, unchanged: no sidecar read
                 continue
             meta = self._read_meta(key)
-            if meta and meta.get("announced") and (meta["size"], meta["mtime_ns"]) == (size, mtime_ns):
+            if meta and meta.get("announced") and (meta.get("size"), meta.get("mtime_ns")) == (size, mtime_ns):
                 pending.pop(key, None)
                 self._seen[key] = (size, mtime_ns)
                 continue
@@ -371,8 +440,13 @@ class LocalObjectStore(ObjectStore):
             pending.pop(key, None)
             try:
                 meta = await asyncio.to_thread(self._current_meta, key, self.path_for(key))
-            except (ObjectNotFound, InvalidKey) as e:
-                log.warning("drop folder: skipping %r: %s", key, e)
+            except ObjectNotFound:
+                continue  # gone (or replaced by a folder) meanwhile
+            except PermanentError as e:  # unreadable, or became a link out of the store meanwhile
+                await self._refuse(key, signature, e)
+                continue
+            except Exception as e:  # perhaps passing (an I/O error): tried again next pass, reported once
+                self._warn_once(key, signature, "drop folder: cannot read %r (trying again): %s", key, e)
                 continue
             if (meta["size"], meta["mtime_ns"]) != (size, mtime_ns):
                 continue  # changed while hashing; next pass
@@ -384,40 +458,110 @@ class LocalObjectStore(ObjectStore):
                 self._meta_path(key).unlink(missing_ok=True)
                 raise
             self._seen[key] = (size, mtime_ns)
+            self._warned.pop(key, None)
             announced.append(key)
-        for gone in set(pending) - set(found):
+        # Forget what is gone, so these stay as small as the folder.
+        for gone in set(pending) - set(scan.found):
             pending.pop(gone, None)
-        for gone in set(self._seen) - set(found):
+        for gone in set(self._seen) - set(scan.found):
             self._seen.pop(gone, None)
+        for gone in set(self._rejected) - set(scan.signatures):
+            self._rejected.pop(gone, None)
+        for gone in set(self._warned) - set(scan.signatures):
+            self._warned.pop(gone, None)
         return announced
 
-    def _scan_candidates(self) -> dict[str, tuple[int, int]]:
-        found: dict[str, tuple[int, int]] = {}
+    def _warn_once(self, key: str, signature: Signature, msg: str, *args: object) -> None:
+        if self._warned.get(key) != signature:
+            log.warning(msg, *args)
+            self._warned[key] = signature
+
+    async def _refuse(self, key: str, signature: Signature, error: PermanentError) -> None:
+        """Announce an item that can never be taken, once per version, so the router writes its failed record.
+
+        The sidecar remembers it across restarts. The event's ETag stands for this version of the entry (its
+        content cannot be read), so a duplicate event maps to the same job and the same single record.
+        """
+        if self._rejected.get(key) == signature:
+            return
+        meta = self._read_meta(key)
+        if not (meta and meta.get("refused") == list(signature)):
+            log.info("drop folder: %r cannot be taken (%s); announcing it for a failed job record", key, error)
+            etag = hashlib.md5(f"refused:{signature}".encode(), usedforsecurity=False).hexdigest()
+            self._write_meta(key, {"key": key, "refused": list(signature), "etag": etag})
+            assert self.notify is not None
+            try:
+                await self.notify(make_object_created_event(bucket=self.bucket, key=key, size=0, etag=etag))
+            except BaseException:
+                self._meta_path(key).unlink(missing_ok=True)
+                raise
+        self._rejected[key] = signature
+
+    def _scan_candidates(self) -> _Scan:
+        scan = _Scan()
         for prefix in self.notify_prefixes:
             for key in self._list_keys(prefix):
                 name = key.rsplit("/", 1)[-1]
                 if name.startswith(".") or name.endswith(_PARTIAL_SUFFIXES):
                     continue
+                path = self.root / key
+                try:
+                    entry = os.lstat(path)
+                except OSError:  # gone meanwhile
+                    continue
+                scan.signatures[key] = _signature(entry)
                 try:
                     validate_key(key)
-                    st = (self.root / key).stat()
+                except InvalidKey as e:  # not UTF-8, or over 1,024 bytes: no key, so no job record either
+                    scan.unkeyed[key] = e.message
+                    continue
+                try:
+                    if stat.S_ISLNK(entry.st_mode):  # folders are not followed, so only the entry can lead out
+                        self.path_for(key)
+                    st = os.stat(path)
                 except InvalidKey as e:
-                    log.warning("drop folder: cannot take %r: %s", key, e.message)
+                    scan.refused[key] = e
                     continue
-                except FileNotFoundError:
+                except (FileNotFoundError, NotADirectoryError):  # a dangling link (or gone): nothing to take yet
+                    scan.signatures.pop(key, None)
                     continue
-                found[key] = (st.st_size, st.st_mtime_ns)
-        return found
+                except OSError as e:  # a symbolic link loop
+                    scan.refused[key] = _unreadable(key, e)
+                    continue
+                if stat.S_ISDIR(st.st_mode):
+                    scan.signatures.pop(key, None)
+                    continue
+                if not stat.S_ISREG(st.st_mode):
+                    scan.refused[key] = UnreadableObject(
+                        f"{key!r} cannot be read: it is not a regular file (a FIFO, socket or device)")
+                    continue
+                scan.found[key] = (st.st_size, st.st_mtime_ns)
+        return scan
 
     async def watch(self, interval: float = 0.5, settle: float = 0.5) -> None:
-        """Announce files dropped under the notify prefixes until cancelled."""
+        """Announce files dropped under the notify prefixes until cancelled.
+
+        A pass that fails as a whole (the events queue is down) is retried; the same failure again and again is
+        logged with its traceback once, then at most once a minute."""
         pending: dict[str, tuple[int, int]] = {}
+        failing: str | None = None
+        reported = 0.0
         while True:
             try:
-                for key in await self.scan_once(pending, settle):
+                announced = await self.scan_once(pending, settle)
+                for key in announced:
                     log.info("drop folder: picked up %s", key)
-            except Exception:
-                log.exception("drop folder scan failed; retrying")
+                if failing is not None and announced:  # a pass with nothing to announce proves nothing
+                    log.info("drop folder scan works again")
+                    failing = None
+            except Exception as e:
+                what, now = f"{type(e).__name__}: {e}", time.monotonic()
+                if what != failing:
+                    log.exception("drop folder scan failed; retrying")
+                    failing, reported = what, now
+                elif now - reported >= 60:
+                    log.warning("drop folder scan still failing (%s); retrying", what)
+                    reported = now
             await asyncio.sleep(interval)
 
     # ------------------------------------------------------------------ signed URLs
