@@ -297,3 +297,61 @@ def test_truncated_and_bit_flipped_pdfs_are_corrupt_media_never_internal(tmp_pat
     assert set(outcomes) <= {"ok", "corrupt_media"}, outcomes
     assert outcomes.get("corrupt_media", 0) > 40, outcomes
     assert time.monotonic() - start < 60
+
+
+# ---------------------------------------------------------------------------------------------- Whisper features
+_FEATURES = """
+import json, sys
+import numpy as np
+from faster_whisper.feature_extractor import FeatureExtractor
+from streamprocess.stt.features import ChunkedFeatureExtractor
+
+audio = np.zeros(int(float(sys.argv[1]) * 60 * 16000), dtype=np.float32)
+audio[::7] = 0.1
+stock = FeatureExtractor()
+extractor = stock if sys.argv[2] == "stock" else ChunkedFeatureExtractor.like(stock)
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")
+def peak_kib():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+base = peak_kib()
+features = extractor(audio, chunk_length=30)
+print(json.dumps({"frames": features.shape[1], "peak_mib": (peak_kib() - base) / 1024}))
+"""
+
+
+def test_whisper_features_of_a_long_recording_take_bounded_memory() -> None:
+    """The stock extractor holds the whole STFT (~50 MiB per minute: 1.5 GB for 30 min, 9 GB for the 3-hour
+    limit); the jobs' extractor computes it in 30-s blocks: the output (1.15 MiB a minute) plus ~45 MiB."""
+    def run(minutes: float, which: str) -> dict:
+        out = subprocess.run([sys.executable, "-c", _FEATURES, str(minutes), which], env=cli_env(), cwd=ROOT,
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return json.loads(out.stdout)
+
+    stock, chunked = run(10, "stock"), run(30, "chunked")
+    assert stock["peak_mib"] > 400  # what it was: 10 minutes already cost ~500 MiB
+    assert chunked["frames"] == 30 * 60 * 100 + 1
+    assert chunked["peak_mib"] < 30 * 1.15 + 80, chunked
+
+
+@pytest.mark.parametrize("samples", [100, 161, 400, 16000, 480000 - 7, 960123])
+def test_block_features_equal_the_stock_ones(samples: int) -> None:
+    from faster_whisper.feature_extractor import FeatureExtractor
+
+    from streamprocess.stt.features import ChunkedFeatureExtractor
+
+    audio = (np.random.default_rng(samples).standard_normal(samples) * 0.1).astype(np.float32)
+    stock = FeatureExtractor()
+    expected, got = stock(audio), ChunkedFeatureExtractor.like(stock)(audio)
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+def test_jobs_models_use_the_block_extractor() -> None:
+    from streamprocess.stt import models
+    from streamprocess.stt.features import ChunkedFeatureExtractor
+
+    model = models.load(models.resolve("default", "cpu", "int8", 1))
+    assert isinstance(model.feature_extractor, ChunkedFeatureExtractor)

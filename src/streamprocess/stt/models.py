@@ -16,6 +16,7 @@ from pathlib import Path
 from faster_whisper import WhisperModel
 
 from ..errors import StreamProcessError
+from .features import ChunkedFeatureExtractor
 
 BUNDLED_NAMES = ("default", "tiny.en")
 
@@ -88,5 +89,7 @@ def load(spec: ModelSpec, replica: str = "jobs") -> WhisperModel:
                     f"cannot load Whisper model {spec.name!r} ({spec.source}) on {spec.device}/{spec.compute_type}: "
                     f"{type(e).__name__}: {e}. Use `default` (bundled, offline) or a local CTranslate2 model folder."
                 ) from e
+            # The same features in bounded memory (the stock extractor holds the whole STFT: 9 GB for 3 h).
+            model.feature_extractor = ChunkedFeatureExtractor.like(model.feature_extractor)
             _models[(spec, replica)] = model
         return model
