@@ -98,6 +98,11 @@ async def test_an_expired_lease_is_taken_over_and_attempts_run_out(jobs: JobStor
     assert [a.outcome for a in rec.history] == ["expired", "expired", "expired"]
     # That failure came after the message was sent: a redelivery of it is settled, not run again.
     assert isinstance(await claim(jobs, "w5/e", msg), Settled)
+    # A new event for the object (a re-upload, a replay) enqueues it again, with a full set of attempts.
+    newer = message(enqueued_at=time.time() + 1)
+    assert (await jobs.enqueue(newer))[1] is None
+    again = await claim(jobs, "w6/f", newer)
+    assert isinstance(again, Claimed) and again.attempt == 4
 
 
 async def test_released_attempts_do_not_use_up_tries(jobs: JobStore) -> None:

@@ -143,6 +143,7 @@ class JobRecord(BaseModel):
     lease_owner: str | None = None  # the attempt holding the job while it runs (worker id + attempt token)
     lease_until: float | None = None  # epoch seconds; a running job whose lease passed has lost its worker
     history: list[Attempt] = Field(default_factory=list)
+    tries_from: int = 0  # the history entries from here on count against max_attempts (a re-enqueue starts anew)
 
     @classmethod
     def from_message(cls, msg: JobMessage) -> JobRecord:
@@ -168,7 +169,7 @@ class JobRecord(BaseModel):
     @property
     def tries_used(self) -> int:
         """Attempts that used up a try: all but those released by a stopping worker."""
-        return sum(1 for a in self.history if a.outcome is not AttemptOutcome.released)
+        return sum(1 for a in self.history[self.tries_from:] if a.outcome is not AttemptOutcome.released)
 
     def _end_attempt(self, owner: str | None, outcome: AttemptOutcome, when: datetime) -> None:
         """Close the open history entry of ``owner``'s attempt (the newest open one when owner is None)."""
@@ -301,6 +302,7 @@ class JobStore:
                 if why_not:
                     return None
             rec = rec or JobRecord.from_message(message)
+            rec.tries_from = len(rec.history)  # a new run of the job gets its full set of attempts
             rec.state, rec.error, rec.finished_at, rec.dispatched = JobState.queued, None, None, False
             rec.kind, rec.source, rec.media_type, rec.options = (message.kind, message.source, message.media_type,
                                                                  message.options)
