@@ -53,3 +53,27 @@ class Scripted:
         out = ctx.output("result.txt")
         out.write_text(f"run {runs} of {ctx.job_id}\n")
         return ProcessResult(outputs={"result.txt": out}, summary={"runs": runs})
+
+
+class Echo:
+    """Writes the result files the API serves (``transcript.*`` for speech, ``ocr.*`` for documents) at once, without
+    an engine; the text names the input's size and SHA-256, so a test can tell which bytes a job ran on."""
+
+    name = "echo"
+
+    def process(self, ctx: JobContext) -> ProcessResult:
+        import hashlib
+        import json
+
+        data = ctx.input_path.read_bytes()
+        text = f"{ctx.kind} of {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()[:16]}"
+        if ctx.kind == "stt":
+            files = {"transcript.json": json.dumps({"text": text, "language": "en", "duration": 0.0, "segments": []}),
+                     "transcript.txt": text + "\n"}
+        else:
+            files = {"ocr.json": json.dumps({"text": text, "pages": []}), "ocr.txt": text + "\n"}
+        outputs = {}
+        for name, body in files.items():
+            outputs[name] = ctx.output(name)
+            outputs[name].write_text(body)
+        return ProcessResult(outputs=outputs, summary={"bytes": len(data)})

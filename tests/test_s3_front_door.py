@@ -1,4 +1,4 @@
-"""The S3 drop folder and the presigned POST upload, against moto's real S3/SQS server."""
+"""The S3 drop folder and the presigned, single-use PUT upload, against moto's real S3/SQS server."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import httpx
@@ -17,7 +18,7 @@ from .test_api import jfk
 pytestmark = pytest.mark.slow
 
 
-def test_setup_s3_then_presigned_post_flow(moto_url: str, tmp_path: Path) -> None:
+def test_setup_s3_then_presigned_put_flow(moto_url: str, tmp_path: Path) -> None:
     bucket, prefix = unique("drop"), unique("sp") + "-"
     env = cli_env(store="s3", bucket=bucket, s3_endpoint_url=moto_url, queue="sqs", sqs_endpoint_url=moto_url,
                   queue_prefix=prefix, api_keys="k", data_dir=str(tmp_path / "data"))
@@ -50,14 +51,15 @@ def test_setup_s3_then_presigned_post_flow(moto_url: str, tmp_path: Path) -> Non
         assert r.status_code == 201, r.text
         body = r.json()
         upload = body["upload"]
-        assert upload["method"] == "POST" and upload["url"].startswith(moto_url)
-        fields = upload["fields"]
-        assert fields["x-amz-meta-job-id"] == body["job_id"] and "policy" in fields
-        policy = json.loads(__import__("base64").b64decode(fields["policy"]))
-        assert ["content-length-range", 1, len(audio)] in policy["conditions"]  # signed into the policy
-        assert {"Content-Type": "audio/flac"} in policy["conditions"]
-        posted = httpx.post(upload["url"], data=fields, files={"file": ("board meeting.flac", audio, "audio/flac")})
-        assert posted.status_code in (200, 201, 204), posted.text
+        assert upload["method"] == "PUT" and upload["url"].startswith(moto_url)
+        headers = upload["headers"]
+        assert headers["x-amz-meta-job-id"] == body["job_id"] and headers["If-None-Match"] == "*"
+        assert headers["Content-Type"] == "audio/flac"
+        signed = parse_qs(urlsplit(upload["url"]).query)["X-Amz-SignedHeaders"][0].split(";")
+        # S3 refuses the URL without these headers, or with other values: one upload, of exactly this size
+        assert {"if-none-match", "content-length", "content-type", "x-amz-meta-job-id"} <= set(signed)
+        put = httpx.put(upload["url"], content=audio, headers=headers)
+        assert put.status_code == 200, put.text
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             status = httpx.get(f"{api}/status/{body['job_id']}", headers=auth).json()
@@ -68,8 +70,18 @@ def test_setup_s3_then_presigned_post_flow(moto_url: str, tmp_path: Path) -> Non
         srt = httpx.get(f"{api}/jobs/{body['job_id']}/result", params={"format": "srt"}, headers=auth)
         assert srt.status_code == 200 and " --> " in srt.text
         key = status["source_key"]
-        assert key.startswith("inbox/uploads/") and s3.head_object(Bucket=bucket, Key=key)["Metadata"][
-            "job-id"] == body["job_id"]
+        head = s3.head_object(Bucket=bucket, Key=key)
+        assert key.startswith("inbox/uploads/") and head["Metadata"]["job-id"] == body["job_id"]
+
+        # The URL uploads once: a replay with other bytes is refused by S3 and changes nothing.
+        replay = httpx.put(upload["url"], content=audio[::-1], headers=headers)
+        assert replay.status_code == 412 and "PreconditionFailed" in replay.text, replay.text
+        assert s3.head_object(Bucket=bucket, Key=key)["ETag"] == head["ETag"]
+        assert httpx.get(f"{api}/jobs/{body['job_id']}/result", params={"format": "srt"},
+                         headers=auth).text == srt.text
+        # S3 URLs are signed for an exact size, so it is required.
+        r = httpx.post(f"{api}/uploads", headers=auth, json={"filename": "a.flac", "content_type": "audio/flac"})
+        assert r.status_code == 422 and r.json()["code"] == "size_required", r.text
     finally:
         proc.terminate()
         proc.wait(30)

@@ -94,8 +94,14 @@ async def _up(settings: Settings) -> None:
 
     import secrets
 
-    keys = settings.api_key_list()
-    generated = None if keys else secrets.token_urlsafe(24)
+    from pydantic import SecretStr
+
+    from .submit import Submissions
+
+    generated = None if settings.api_key_tenants() else secrets.token_urlsafe(24)
+    if generated:  # the drop tenant's key for this run, so it sees the drop folder's jobs
+        settings = settings.model_copy(update={"api_keys": SecretStr(f"{settings.drop_tenant}={generated}")})
+    keys = settings.api_key_tenants()
     async with Runtime(settings) as rt:
         await rt.ensure()
         worker, missing = rt.worker(list(ROLES))
@@ -106,9 +112,9 @@ async def _up(settings: Settings) -> None:
                 await live.warm_up()
         except StreamProcessError as e:
             missing["live"] = e.message
-        server = EmbeddedServer(uvicorn.Config(create_app(rt, keys or [generated], live), host=settings.host,
+        server = EmbeddedServer(uvicorn.Config(create_app(rt, keys, live), host=settings.host,
                                                port=settings.port, log_level="warning", lifespan="off"))
-        tasks = []
+        tasks = [asyncio.create_task(Submissions(rt).sweep_uploads())]  # uploads that never came fail
         if rt.is_embedded_store:
             tasks.append(asyncio.create_task(rt.store.watch(settings.watch_interval, settings.watch_settle)))
 
@@ -120,10 +126,8 @@ async def _up(settings: Settings) -> None:
         grpc_server = None
         if settings.grpc_port:
             from .grpc_server import start as start_grpc
-            from .submit import Submissions
 
-            grpc_server = await start_grpc(Submissions(rt), keys or [generated], settings.host, settings.grpc_port,
-                                           live)
+            grpc_server = await start_grpc(Submissions(rt), keys, settings.host, settings.grpc_port, live)
         with _signals(asyncio.get_running_loop(), stop):
             serving = asyncio.create_task(server.serve())
             while not server.started and not serving.done():
@@ -166,7 +170,8 @@ def _banner(settings: Settings, missing: dict[str, str], generated_key: str | No
         ws = f"ws://{settings.host}:{settings.port}/v1/stt/stream"
         t.add_row("Live captions", f"{ws}  (page: {base}/live; up to {settings.live_max_streams} streams)")
     if generated_key:
-        t.add_row("API key", f"[bold]{generated_key}[/bold]  (made for this run; set STREAMPROCESS_API_KEYS to choose)")
+        t.add_row("API key", f"[bold]{generated_key}[/bold]  (made for this run, tenant {settings.drop_tenant}; set "
+                  "STREAMPROCESS_API_KEYS to choose)")
     else:
         t.add_row("API key", "from STREAMPROCESS_API_KEYS")
     t.add_row("Queue", f"{settings.queue}")
@@ -229,8 +234,18 @@ async def _worker(settings: Settings, roles: list[str], max_jobs: int | None, id
             logging.getLogger(__name__).info("%s: draining", signal.Signals(sig).name)
             w.stop()
 
+        sweep = None
+        if "events" in roles:  # where the router runs, uploads that never came fail
+            from .submit import Submissions
+
+            sweep = asyncio.create_task(Submissions(rt).sweep_uploads())
         with _signals(asyncio.get_running_loop(), stop):
-            await w.run()
+            try:
+                await w.run()
+            finally:
+                if sweep is not None:
+                    sweep.cancel()
+                    await asyncio.gather(sweep, return_exceptions=True)
         logging.getLogger(__name__).info("worker done: %d received, %d finished, %d released",
                                          w.received, w.completed, w.released)
         _exit_now_if_released(w.released)

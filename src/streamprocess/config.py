@@ -1,12 +1,18 @@
 """Settings, read from the environment (``STREAMPROCESS_*``) and an optional ``.env`` file.
 
 Every field here is listed, with its default, in README.md's configuration table; ``streamprocess config``
-prints the effective values. Secrets (AWS keys, Redis passwords inside ``redis_url``) come only from the
-environment; AWS credentials use the standard ``AWS_*`` variables read by botocore.
+prints the effective values. Secrets (API keys, AWS keys, Redis passwords inside ``redis_url``) come only from
+the environment; AWS credentials use the standard ``AWS_*`` variables read by botocore.
+
+API keys belong to tenants: ``STREAMPROCESS_API_KEYS=acme=key1,globex=key2`` gives two tenants (a tenant may have
+several keys, for rotation); a bare ``key`` is a tenant of its own, named ``key-<first 8 hex of its SHA-256>`` (a
+name that is stable and does not reveal the key). :meth:`Settings.api_key_tenants` parses them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -15,6 +21,33 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
+
+#: What a tenant may be called: it is written into job records and logs.
+TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def tenant_of_key(key: str) -> str:
+    """The tenant of a bare API key (one given without ``tenant=``): stable, and not the key itself."""
+    return "key-" + hashlib.sha256(key.encode()).hexdigest()[:8]
+
+
+def parse_api_keys(entries: list[str]) -> dict[str, str]:
+    """``tenant=key`` or bare ``key`` entries → {key: tenant}. Raises ValueError (never quoting a key) for an entry
+    with an empty key or a bad tenant name, or a key given to two tenants. The text before the first ``=`` is the
+    tenant, so a key that holds ``=`` must be written with its tenant."""
+    keys: dict[str, str] = {}
+    for n, entry in enumerate((e.strip() for e in entries), 1):
+        if not entry:
+            continue
+        name, eq, key = entry.partition("=")
+        name, key = (name.strip(), key.strip()) if eq else (tenant_of_key(entry), entry)
+        if not key or not TENANT_NAME.fullmatch(name):
+            raise ValueError(f"STREAMPROCESS_API_KEYS entry {n} is neither `tenant=key` (a tenant name of letters, "
+                             "digits, '.', '_' or '-', up to 64) nor a bare key without '='")
+        if keys.get(key, name) != name:
+            raise ValueError(f"STREAMPROCESS_API_KEYS entry {n} gives a key to a second tenant")
+        keys[key] = name
+    return keys
 
 
 class StoreBackend(StrEnum):
@@ -30,7 +63,8 @@ class QueueBackend(StrEnum):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="STREAMPROCESS_", env_file=".env", extra="ignore", validate_default=True
+        env_prefix="STREAMPROCESS_", env_file=".env", extra="ignore", validate_default=True,
+        hide_input_in_errors=True,  # an error must not print a secret (API keys, tokens, passwords in URLs)
     )
 
     # --- object store ---------------------------------------------------------------------------
@@ -129,8 +163,11 @@ class Settings(BaseSettings):
 
     # --- HTTP API ----------------------------------------------------------------------------------
     api_keys: SecretStr | None = Field(
-        None, description="Comma-separated API keys for `Authorization: Bearer`; unset: `up` makes one per run "
-        "and prints it."
+        None, description="Comma-separated API keys for `Authorization: Bearer`, each `tenant=key` or a bare `key` "
+        "(its own tenant); unset: `up` makes one per run, for `drop_tenant`, and prints it."
+    )
+    drop_tenant: str = Field(
+        "default", description="Tenant that drop-folder and bucket-event jobs (and `up`'s generated key) belong to."
     )
     events_token: SecretStr | None = Field(
         None, description="Token MinIO sends to `POST /events/s3` (its webhook `auth_token`); unset: endpoint off."
@@ -162,6 +199,20 @@ class Settings(BaseSettings):
             raise ValueError(f"prefix {v!r} must be relative and contain no '..'")
         return v
 
+    @field_validator("drop_tenant")
+    @classmethod
+    def _tenant_name(cls, v: str) -> str:
+        if not TENANT_NAME.fullmatch(v):
+            raise ValueError("a tenant name is 1-64 letters, digits, '.', '_' or '-'")
+        return v
+
+    @field_validator("api_keys")
+    @classmethod
+    def _api_keys_shape(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None:
+            parse_api_keys(v.get_secret_value().split(","))
+        return v
+
     @model_validator(mode="after")
     def _recursion_guard(self) -> Settings:
         """Results and job records must never land where they would start processing again."""
@@ -182,9 +233,9 @@ class Settings(BaseSettings):
     def queue_name(self, role: str) -> str:
         return f"{self.queue_prefix}{role}"
 
-    def api_key_list(self) -> list[str]:
-        raw = self.api_keys.get_secret_value() if self.api_keys else ""
-        return [k.strip() for k in raw.split(",") if k.strip()]
+    def api_key_tenants(self) -> dict[str, str]:
+        """{API key: tenant}; parsed on each call: a front door parses it once and keeps it."""
+        return parse_api_keys(self.api_keys.get_secret_value().split(",") if self.api_keys else [])
 
     def events_token_list(self) -> list[str]:
         return [self.events_token.get_secret_value()] if self.events_token else []

@@ -6,6 +6,11 @@ processed by the workers), and the answer is read from its ``ocr.json``. A Strea
 captioning stream on the same hot pool as the WebSocket (:mod:`streamprocess.live`). The API key travels as the
 metadata ``authorization: Bearer <key>``: none or an unknown one is UNAUTHENTICATED, the events token
 PERMISSION_DENIED; a full live pool is RESOURCE_EXHAUSTED.
+
+A refused client stream is drained before its status goes out (:func:`drain`): a grpc.aio client whose write is
+still in flight when the status arrives replaces that status with ``INTERNAL: Internal error from Core``
+(grpc/grpc#36066). The drain is bounded (``DRAIN_MESSAGES``, ``DRAIN_BYTES``, ``DRAIN_SECONDS``), so a client that
+never stops sending cannot hold the server; such a client may still be told INTERNAL.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -34,6 +39,36 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 CONFIG_TIMEOUT = 10.0
+# How much of a refused (or finished) client stream is read and discarded before the status is sent: until the
+# client half-closes, or at most this many messages, bytes or seconds.
+DRAIN_MESSAGES = 256
+DRAIN_BYTES = 64 << 20
+DRAIN_SECONDS = 2.0
+
+
+async def drain(requests: AsyncIterator[Any], seconds: float = DRAIN_SECONDS) -> bool:
+    """Reads and discards a client stream until the client half-closes (True) or a bound is reached (False).
+
+    Sending a status while the client is still writing makes a grpc.aio client report INTERNAL instead of that
+    status (grpc/grpc#36066); once the client has half-closed, no write of its can race the status."""
+    deadline = time.monotonic() + seconds
+    iterator = aiter(requests)
+    messages = size = 0
+    while messages < DRAIN_MESSAGES and size < DRAIN_BYTES:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        try:
+            message = await asyncio.wait_for(anext(iterator), left)
+        except StopAsyncIteration:
+            return True
+        except TimeoutError:
+            return False
+        except grpc.RpcError:  # the client cancelled, or the call is over
+            return True
+        messages += 1
+        size += message.ByteSize()
+    return False
 
 
 def to_page(page: dict[str, Any]) -> ocr_pb2.Page:
@@ -50,50 +85,63 @@ def to_page(page: dict[str, Any]) -> ocr_pb2.Page:
 
 
 class _Authenticated:
-    def __init__(self, settings: Settings, api_keys: list[str]) -> None:
-        self.api_keys = api_keys
+    def __init__(self, settings: Settings, api_keys: Mapping[str, str]) -> None:
+        self.api_keys = api_keys  # key -> tenant
         self.events_tokens = settings.events_token_list()
 
     @staticmethod
     async def _first(requests: AsyncIterator[Any], timeout: float | None = None) -> Any | None:
-        """A client stream's first message, or None when it ends (or sends nothing in ``timeout`` s) first.
-
-        Read before any refusal: a grpc.aio client whose write races the server's final status is told INTERNAL
-        instead of that status (grpc/grpc#36066); once its first message has arrived, that write cannot race.
-        """
+        """A client stream's first message, or None when it ends (or sends nothing in ``timeout`` s) first."""
         try:
             return await asyncio.wait_for(anext(aiter(requests)), timeout)
         except (StopAsyncIteration, TimeoutError):
             return None
 
-    async def _authenticate(self, context: grpc.aio.ServicerContext) -> None:
+    @staticmethod
+    async def _refuse(context: grpc.aio.ServicerContext, code: grpc.StatusCode, details: str,
+                      requests: AsyncIterator[Any] | None = None) -> None:
+        """Ends the call with ``code``; a client stream (``requests``) is drained first (bounded, see
+        :func:`drain`) so that a grpc.aio client gets ``code`` and not INTERNAL. Every refusal of a streaming call
+        goes through here."""
+        if requests is not None:
+            await drain(requests)
+        await context.abort(code, details)
+
+    async def _authenticate(self, context: grpc.aio.ServicerContext,
+                            requests: AsyncIterator[Any] | None = None) -> str:
+        """Checks the metadata's API key and returns its tenant; pass a streaming call's ``requests`` so a refusal
+        drains them."""
         metadata = dict(context.invocation_metadata() or ())
         scheme, _, token = str(metadata.get("authorization", "")).partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "send metadata authorization: Bearer <API key>")
-        kind = credential(token, self.api_keys, self.events_tokens)
-        if kind == "events":
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "the events token cannot call this service")
-        if kind is None:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "unknown API key")
+            await self._refuse(context, grpc.StatusCode.UNAUTHENTICATED,
+                               "send metadata authorization: Bearer <API key>", requests)
+        caller = credential(token, self.api_keys, self.events_tokens)
+        if caller is not None and caller.kind == "events":
+            await self._refuse(context, grpc.StatusCode.PERMISSION_DENIED,
+                               "the events token cannot call this service", requests)
+        if caller is None or caller.tenant is None:
+            await self._refuse(context, grpc.StatusCode.UNAUTHENTICATED, "unknown API key", requests)
+            raise AssertionError("unreachable: abort raises")
+        return caller.tenant
 
 
 class OCRService(_Authenticated, ocr_pb2_grpc.OCRServiceServicer):
-    def __init__(self, submissions: Submissions, api_keys: list[str]) -> None:
+    def __init__(self, submissions: Submissions, api_keys: Mapping[str, str]) -> None:
         super().__init__(submissions.settings, api_keys)
         self.subs = submissions
 
-    async def _one(self, request: ocr_pb2.DocumentRequest) -> ocr_pb2.OCRResponse:
+    async def _one(self, request: ocr_pb2.DocumentRequest, tenant: str) -> ocr_pb2.OCRResponse:
         t0 = time.perf_counter()
         response = ocr_pb2.OCRResponse(request_id=request.request_id)
         try:
             options = {"lang": "+".join(request.languages) or None, "engine": request.engine or None,
                        "dpi": str(request.dpi) if request.dpi else None}
             job_id = await self.subs.submit_bytes(request.content, request.filename or "document", "ocr",
-                                                  {k: v for k, v in options.items() if v})
+                                                  {k: v for k, v in options.items() if v}, tenant=tenant)
             response.job_id = job_id
-            record = await self.subs.wait(job_id, self.subs.settings.wait_max)
+            record = await self.subs.wait(job_id, self.subs.settings.wait_max, tenant)
             if record.state is JobState.failed:
                 error = record.error
                 response.error.CopyFrom(ocr_pb2.Error(code=error.code if error else "failed",
@@ -112,27 +160,20 @@ class OCRService(_Authenticated, ocr_pb2_grpc.OCRServiceServicer):
 
     async def ProcessDocument(self, request: ocr_pb2.DocumentRequest,
                               context: grpc.aio.ServicerContext) -> ocr_pb2.OCRResponse:
-        await self._authenticate(context)
-        return await self._one(request)
+        tenant = await self._authenticate(context)
+        return await self._one(request, tenant)
 
     async def BatchProcess(self, request_iterator: AsyncIterator[ocr_pb2.DocumentRequest],
                            context: grpc.aio.ServicerContext) -> AsyncIterator[ocr_pb2.OCRResponse]:
-        first: ocr_pb2.DocumentRequest | None = await self._first(request_iterator)
-        await self._authenticate(context)
+        tenant = await self._authenticate(context, request_iterator)
         done: asyncio.Queue[ocr_pb2.OCRResponse | None] = asyncio.Queue()
         tasks: set[asyncio.Task[None]] = set()
 
         async def answer(request: ocr_pb2.DocumentRequest) -> None:
-            await done.put(await self._one(request))
-
-        async def requests() -> AsyncIterator[ocr_pb2.DocumentRequest]:
-            if first is not None:
-                yield first
-                async for request in request_iterator:
-                    yield request
+            await done.put(await self._one(request, tenant))
 
         async def read() -> None:
-            async for request in requests():
+            async for request in request_iterator:
                 task = asyncio.create_task(answer(request))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
@@ -158,28 +199,30 @@ def to_event(event: dict[str, Any]) -> stt_pb2.TranscriptEvent:
 class STTService(_Authenticated, stt_pb2_grpc.STTServiceServicer):
     """Live captions: the first AudioChunk holds the config, then audio; events stream back."""
 
-    def __init__(self, live: LivePool | None, settings: Settings, api_keys: list[str]) -> None:
+    def __init__(self, live: LivePool | None, settings: Settings, api_keys: Mapping[str, str]) -> None:
         super().__init__(settings, api_keys)
         self.live = live
 
     async def StreamingRecognize(self, request_iterator: AsyncIterator[stt_pb2.AudioChunk],
                                  context: grpc.aio.ServicerContext) -> AsyncIterator[stt_pb2.TranscriptEvent]:
-        first: stt_pb2.AudioChunk | None = await self._first(request_iterator, CONFIG_TIMEOUT)
-        await self._authenticate(context)
+        tenant = await self._authenticate(context, request_iterator)
         if self.live is None:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "live captioning is off on this server")
-        if first is None:
+            await self._refuse(context, grpc.StatusCode.UNAVAILABLE, "live captioning is off on this server",
+                               request_iterator)
+        first: stt_pb2.AudioChunk | None = await self._first(request_iterator, CONFIG_TIMEOUT)
+        if first is None:  # the client half-closed, or sent nothing for CONFIG_TIMEOUT s: nothing to drain
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no config: send an AudioChunk with config first")
         if first.WhichOneof("payload") != "config":  # type: ignore[union-attr]
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first AudioChunk must carry the config")
+            await self._refuse(context, grpc.StatusCode.INVALID_ARGUMENT, "the first AudioChunk must carry the config",
+                               request_iterator)
         try:
             config = parse_config(json_format.MessageToDict(first.config,  # type: ignore[union-attr]
                                                             preserving_proto_field_name=True))
         except ProtocolError as e:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, e.message)
+            await self._refuse(context, grpc.StatusCode.INVALID_ARGUMENT, e.message, request_iterator)
         try:
             async with self.live.admit() as admission:  # type: ignore[union-attr]
-                session = admission.open(config)
+                session = admission.open(config, tenant=tenant)
                 reader = asyncio.create_task(self._read(request_iterator, session))
                 try:
                     while True:
@@ -187,31 +230,42 @@ class STTService(_Authenticated, stt_pb2_grpc.STTServiceServicer):
                         yield to_event(event)
                         if event["type"] == "closed":
                             break
+                    # Before the status: let the reader see the client's half-close (or drain what it still
+                    # sends after an error), so no write of the client's races the status (grpc/grpc#36066).
+                    await asyncio.wait({reader}, timeout=DRAIN_SECONDS)
                 finally:
                     reader.cancel()
                     await asyncio.gather(reader, return_exceptions=True)
         except PoolFull as e:
-            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, e.message)
+            await self._refuse(context, grpc.StatusCode.RESOURCE_EXHAUSTED, e.message, request_iterator)
 
     @staticmethod
     async def _read(chunks: AsyncIterator[stt_pb2.AudioChunk], session: LiveSession) -> None:
+        """Audio in until ``stop``, the client's half-close or a protocol error; after a stop or an error whatever
+        the client still sends is drained (bounded) and discarded."""
         async for chunk in chunks:
+            if session.closed.is_set():  # the stream ended on the server's side (idle, failure)
+                break
             kind = chunk.WhichOneof("payload")
             if kind == "audio":
                 try:
                     await session.feed(chunk.audio)
                 except ProtocolError as e:
                     await session.fail(e.code, e.message)
-                    return
+                    break
             elif kind == "stop":
+                await session.stop()
                 break
             else:
                 await session.fail("bad_request", "only the first AudioChunk may carry a config")
-                return
-        await session.stop()  # stop, or the client closed its side
+                break
+        else:
+            await session.stop()  # the client closed its side
+            return
+        await drain(chunks)
 
 
-async def start(submissions: Submissions, api_keys: list[str], host: str, port: int,
+async def start(submissions: Submissions, api_keys: Mapping[str, str], host: str, port: int,
                 live: LivePool | None = None) -> grpc.aio.Server:
     limit = submissions.settings.upload_max_size + (1 << 20)
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit),

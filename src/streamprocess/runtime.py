@@ -65,6 +65,7 @@ class Runtime:
         return EventRouter(
             store=self.store, jobs=self.jobs, queues={k: self.queues[k] for k in KINDS},
             inbox_prefix=self.settings.inbox_prefix, max_file_size=self.settings.max_file_size,
+            tenant=self.settings.drop_tenant,
         )
 
     def job_handler(self, kind: str) -> JobHandler:

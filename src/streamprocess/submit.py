@@ -2,12 +2,19 @@
 
 Everything goes through the backbone: a file is stored under the inbox prefix, its bucket event starts the job,
 workers process it, results and the record land in the store. A submission's job id is chosen here, before the
-object lands, and travels with it as object metadata (``x-amz-meta-job-id``), so a client can poll at once.
+object lands, and travels with it as object metadata (``x-amz-meta-job-id``); its job record (with the tenant) is
+written before the object, so a client can poll at once.
+
+Every job belongs to the tenant that submitted it, and :meth:`Submissions.get` shows it to that tenant only.
+A presigned upload URL uploads once, and a job whose upload never came fails (``upload_expired``) once its URL has
+expired: when it is read, or by :meth:`Submissions.sweep_uploads` in the service.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import re
 import tempfile
 import time
@@ -16,10 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import PermanentError, StreamProcessError
-from .jobs import JobRecord, JobState, SourceRef
+from .jobs import JobRecord, JobState, SourceRef, now_utc
 from .media import SNIFF_BYTES, detect
 from .runtime import Runtime
 from .storage.base import PresignedRequest
+
+log = logging.getLogger(__name__)
+
+#: Where the service keeps a marker per upload handed out, under the jobs prefix, until its job leaves
+#: ``awaiting_upload`` (so the expiry sweep reads only those jobs, not every record).
+PENDING_UPLOADS = "awaiting-upload/"
 
 #: The result files of each kind, by the format a client asks for.
 RESULT_FILES = {
@@ -48,6 +61,16 @@ class NotReady(StreamProcessError):
 
 class NoSuchResult(StreamProcessError):
     code = "no_such_result"
+
+
+class UploadUsed(PermanentError):
+    """An upload URL was used already (it uploads once), or its job no longer waits for an upload."""
+
+    code = "upload_used"
+
+
+class SizeRequired(PermanentError):
+    code = "size_required"
 
 
 def kind_for(content_type: str) -> str:
@@ -87,58 +110,124 @@ class Submissions:
         return job_id, f"{self.settings.inbox_prefix}uploads/{job_id}/{safe_name(filename)}"
 
     async def create_upload(self, filename: str | None, content_type: str | None, size: int | None,
-                            options: dict[str, str] | None = None) -> Upload:
-        """A presigned upload: the job exists (``awaiting_upload``) before the first byte is sent."""
+                            options: dict[str, str] | None = None, *, tenant: str) -> Upload:
+        """A presigned upload: the job exists (``awaiting_upload`` until the URL expires) before the first byte is
+        sent. The URL is a PUT that uploads once: the embedded store's PUT route creates the object only if it
+        is not there; on S3 the URL signs ``If-None-Match: *`` (and the exact ``Content-Length``, so S3 needs the
+        size), and the storage refuses a second upload."""
         ct = self._check(content_type, size)
+        if size is None and not self.rt.is_embedded_store:
+            raise SizeRequired("give the file's size: an S3 upload URL is signed for its exact Content-Length")
         kind = kind_for(ct)
         job_id, key = self._new(filename)
         metadata = {**(options or {}), "job-id": job_id, "expected-kind": kind}
         request = await self.rt.store.presign(
-            "POST" if not self.rt.is_embedded_store else "PUT", key, expires_in=self.settings.upload_url_ttl,
-            content_type=ct, max_size=size or self.settings.upload_max_size, metadata=metadata,
+            "PUT", key, expires_in=self.settings.upload_url_ttl, content_type=ct,
+            max_size=size or self.settings.upload_max_size, metadata=metadata, size=size, create_only=True,
         )
-        record = JobRecord(job_id=job_id, kind=kind, state=JobState.awaiting_upload,
+        record = JobRecord(job_id=job_id, kind=kind, state=JobState.awaiting_upload, tenant=tenant,
                            source=SourceRef(bucket=self.settings.bucket, key=key, content_type=ct),
-                           options=options or {})
-        await self.rt.jobs.update(job_id, lambda existing: record if existing is None else None)
+                           options=options or {}, upload_expires_at=request.expires_at)
+        await self.rt.jobs.create(record)
+        await self.rt.result_store.put(self._pending(job_id), b"", content_type="text/plain")
         return Upload(job_id=job_id, key=key, request=request)
 
+    def _pending(self, job_id: str = "") -> str:
+        return f"{self.settings.jobs_prefix}{PENDING_UPLOADS}{job_id}"
+
+    async def check_upload(self, job_id: str | None) -> None:
+        """Raises :class:`UploadUsed` when the job of an upload URL no longer waits for its upload (the URL was
+        used, or the job ended). The embedded store's PUT route asks before and after receiving the body."""
+        record = await self.rt.jobs.get(job_id) if job_id else None
+        if record is not None and (record := await self._fresh(record)).state is not JobState.awaiting_upload:
+            if record.error is not None and record.error.code == "upload_expired":
+                raise UploadUsed("this upload URL expired before an upload came; its job failed (upload_expired)",
+                                 code="upload_expired")
+            raise UploadUsed("this upload URL was used already: a presigned upload URL uploads once")
+
     async def submit(self, path: Path, filename: str | None, kind: str, options: dict[str, str] | None = None,
-                     content_type: str | None = None) -> str:
-        """Store a file a front door received; its bucket event starts the job. Returns the job id. The content
-        type is sniffed from the bytes unless given (clients often send none, or a wrong one)."""
+                     content_type: str | None = None, *, tenant: str) -> str:
+        """Store a file a front door received for ``tenant``; its bucket event starts the job. Returns the job id.
+        The content type is sniffed from the bytes unless given (clients often send none, or a wrong one)."""
         if content_type is None:
             with open(path, "rb") as f:
                 content_type = detect(f.read(SNIFF_BYTES), filename).mime
         ct = self._check(content_type, path.stat().st_size)
         job_id, key = self._new(filename)
-        await self.rt.store.put(key, path, content_type=ct,
-                                metadata={**(options or {}), "job-id": job_id, "expected-kind": kind})
+        # The record first (queued, not dispatched, with its tenant): the job id answers GET /status the moment
+        # the caller has it, and the router's enqueue finds this record and keeps its tenant.
+        record = JobRecord(job_id=job_id, kind=kind, state=JobState.queued, tenant=tenant, options=options or {},
+                           source=SourceRef(bucket=self.settings.bucket, key=key, content_type=ct))
+        await self.rt.jobs.create(record)
+        try:
+            await self.rt.store.put(key, path, content_type=ct,
+                                    metadata={**(options or {}), "job-id": job_id, "expected-kind": kind})
+        except Exception as e:
+            with contextlib.suppress(Exception):
+                if not await self.rt.store.exists(key):  # else it landed, and its event (or the watcher) routes it
+                    error = StreamProcessError(f"the file could not be stored: {e}", code="upload_failed")
+                    await self.rt.jobs.reject(job_id, error, create=lambda: record)
+            raise
         return job_id
 
     async def submit_bytes(self, content: bytes, filename: str | None, kind: str,
-                           options: dict[str, str] | None = None) -> str:
+                           options: dict[str, str] | None = None, *, tenant: str) -> str:
         with tempfile.TemporaryDirectory(prefix="sp-submit-") as tmp:
             path = Path(tmp) / "file"
             path.write_bytes(content)
-            return await self.submit(path, filename, kind, options)
+            return await self.submit(path, filename, kind, options, tenant=tenant)
 
-    async def get(self, job_id: str) -> JobRecord:
+    async def get(self, job_id: str, tenant: str) -> JobRecord:
+        """The job's record, for the tenant it belongs to. Another tenant's job (or one without a tenant) is
+        :class:`JobNotFound` word for word as an unknown id, so a job id (computable for a drop-folder file)
+        tells nothing about the job, not even that it exists."""
         record = await self.rt.jobs.get(job_id)
-        if record is None:
+        if record is None or record.tenant is None or record.tenant != tenant:
             raise JobNotFound(f"no job {job_id}")
-        return record
+        return await self._fresh(record)
 
-    async def wait(self, job_id: str, timeout: float) -> JobRecord:
+    async def wait(self, job_id: str, timeout: float, tenant: str) -> JobRecord:
         """The record once the job has ended, or as it is when ``timeout`` runs out."""
         deadline = time.monotonic() + min(timeout, self.settings.wait_max)
         while True:
-            record = await self.rt.jobs.get(job_id)
-            if record is not None and record.state in (JobState.succeeded, JobState.failed):
+            record = await self.get(job_id, tenant)
+            if record.terminal or time.monotonic() >= deadline:
                 return record
-            if time.monotonic() >= deadline:
-                return record if record is not None else await self.get(job_id)
             await asyncio.sleep(0.1)
+
+    async def _fresh(self, record: JobRecord) -> JobRecord:
+        """``record``, or its job failed ``upload_expired`` when it still awaits an upload whose URL has expired
+        and whose object is not there."""
+        if (record.state is JobState.awaiting_upload and record.upload_expires_at is not None
+                and record.upload_expires_at <= now_utc() and not await self.rt.store.exists(record.source.key)):
+            record = await self.rt.jobs.expire_upload(record.job_id) or record
+        return record
+
+    async def expire_uploads(self) -> int:
+        """One sweep over the uploads handed out whose jobs still await them: those past their URL's expiry fail
+        (``upload_expired``); a marker goes once its job has left ``awaiting_upload``. Returns how many failed."""
+        prefix, expired = self._pending(), 0
+        async for info in self.rt.result_store.list(prefix):
+            record = await self.rt.jobs.get(info.key.removeprefix(prefix))
+            if record is not None and record.state is JobState.awaiting_upload:
+                record = await self._fresh(record)
+                if record.state is JobState.awaiting_upload:
+                    continue  # not expired yet (or the object landed, and the router has yet to take it)
+                expired += record.error is not None and record.error.code == "upload_expired"
+            await self.rt.result_store.delete(info.key)
+        return expired
+
+    async def sweep_uploads(self) -> None:
+        """:meth:`expire_uploads` every half upload-URL lifetime (at most 30 s), until cancelled: the service's
+        background task, so a job whose upload never came fails even when nobody reads it."""
+        interval = min(30.0, max(0.5, self.settings.upload_url_ttl / 2))
+        while True:
+            try:
+                if n := await self.expire_uploads():
+                    log.info("%d upload(s) never came; their jobs failed (upload_expired)", n)
+            except Exception:
+                log.exception("the sweep of expired uploads failed; trying again")
+            await asyncio.sleep(interval)
 
     async def result(self, record: JobRecord, fmt: str) -> tuple[bytes, str]:
         if record.state is not JobState.succeeded:

@@ -4,6 +4,7 @@ and WebSocket front doors add their routers here."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI, Response
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .. import __version__
+from ..config import parse_api_keys
 from ..runtime import Runtime
 from ..submit import Submissions
 from . import live as live_routes
@@ -21,14 +23,16 @@ if TYPE_CHECKING:
     from ..live.pool import LivePool
 
 
-def create_app(runtime: Runtime, api_keys: list[str] | None = None, live: LivePool | None = None) -> FastAPI:
-    """The API over ``runtime``; ``api_keys`` default to the settings' (``STREAMPROCESS_API_KEYS``); ``live`` is
-    the hot pool behind ``/v1/stt/stream`` (off when None)."""
+def create_app(runtime: Runtime, api_keys: Mapping[str, str] | Iterable[str] | None = None,
+               live: LivePool | None = None) -> FastAPI:
+    """The API over ``runtime``; ``api_keys`` (key → tenant, or ``tenant=key``/bare-key entries) default to the
+    settings' (``STREAMPROCESS_API_KEYS``); ``live`` is the hot pool behind ``/v1/stt/stream`` (off when None)."""
     app = FastAPI(title="StreamProcess", version=__version__,
                   description="Media in, text out: speech-to-text and OCR jobs over an event-driven pipeline.")
     app.state.runtime = runtime
     app.state.submissions = Submissions(runtime)
-    app.state.api_keys = api_keys if api_keys is not None else runtime.settings.api_key_list()
+    app.state.api_keys = (runtime.settings.api_key_tenants() if api_keys is None else dict(api_keys)
+                          if isinstance(api_keys, Mapping) else parse_api_keys(list(api_keys)))
     app.state.live = live
     problems.install(app)
     app.include_router(routes.api)

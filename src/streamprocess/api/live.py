@@ -31,16 +31,18 @@ class _Refused(Exception):
         self.code, self.error, self.message = code, error, message
 
 
-def _authenticate(ws: WebSocket) -> None:
+def _authenticate(ws: WebSocket) -> str:
+    """The caller's tenant (a saved session becomes that tenant's job)."""
     scheme, _, token = ws.headers.get("authorization", "").partition(" ")
     token = token.strip() if scheme.lower() == "bearer" else ""
     token = token or ws.query_params.get("token", "")
     if not token:
         raise _Refused(1008, "unauthenticated", "send Authorization: Bearer <API key> or ?token=<API key>")
-    kind = credential(token, *keys(ws))
-    if kind != "api":
-        raise _Refused(1008, "unauthenticated" if kind is None else "forbidden",
-                       "unknown API key" if kind is None else "the events token cannot open live streams")
+    caller = credential(token, *keys(ws))
+    if caller is None or caller.tenant is None:
+        raise _Refused(1008, "unauthenticated" if caller is None else "forbidden",
+                       "unknown API key" if caller is None else "the events token cannot open live streams")
+    return caller.tenant
 
 
 async def _refuse(ws: WebSocket, refused: _Refused) -> None:
@@ -55,7 +57,7 @@ async def stream(ws: WebSocket) -> None:
     await ws.accept()
     pool = ws.app.state.live
     try:
-        _authenticate(ws)
+        tenant = _authenticate(ws)
         if pool is None:
             raise _Refused(1008, "live_disabled",
                            "live captioning is off on this server (STREAMPROCESS_LIVE_MAX_STREAMS=0)")
@@ -74,7 +76,7 @@ async def stream(ws: WebSocket) -> None:
                 config = parse_config(first["text"] if first.get("text") is not None else first.get("bytes", b""))
             except ProtocolError as e:
                 raise _Refused(CLOSE_CODES.get(e.code, 1007), e.code, e.message) from None
-            session = admission.open(config)
+            session = admission.open(config, tenant=tenant)
             writer = asyncio.create_task(_send_events(ws, session))
             reader = asyncio.create_task(_read_frames(ws, session))
             done, _ = await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)
@@ -101,14 +103,18 @@ async def stream(ws: WebSocket) -> None:
 
 async def _read_frames(ws: WebSocket, session: Any) -> bool:
     """Frames in: audio to the session, ``{"type": "stop"}`` to finish. True when the stream ends in an orderly
-    way (stop, or a protocol error that ``closed`` will report), False when the client went away."""
+    way (stop, or a protocol error that ``closed`` will report), False when the client went away.
+
+    This loop never waits on the session: the WebSocket answers the client's keepalive pings only while it reads,
+    and they queue behind the audio, so a server that stopped reading while the stream was behind would be cut off
+    with 1011. Audio beyond the session's backlog is dropped instead, and said (``warning`` ``audio_dropped``)."""
     while True:
         message = await ws.receive()
         if message["type"] == "websocket.disconnect":
             return False
         if message.get("bytes") is not None:
             try:
-                await session.feed(message["bytes"])
+                session.offer(message["bytes"])
             except ProtocolError as e:
                 await session.fail(e.code, e.message)
                 return True

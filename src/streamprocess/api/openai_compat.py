@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from ..jobs import JobState
-from .auth import require_api_key
+from .auth import Tenant, require_api_key
 from .problems import ApiError
 from .routes import Subs, store_upload
 
@@ -43,6 +43,7 @@ def verbose(transcript: dict[str, Any], words: bool) -> dict[str, Any]:
 async def transcriptions(
     request: Request,
     subs: Subs,
+    tenant: Tenant,
     file: Annotated[UploadFile, File()],
     model: Annotated[str, Form()],
     language: Annotated[str | None, Form()] = None,
@@ -57,8 +58,8 @@ async def transcriptions(
         raise ApiError(400, "timestamp_granularities[] takes word and/or segment", code="invalid_request")
     options = {"initial-prompt": prompt, "language": language,
                "word-timestamps": "true" if "word" in granularities else None}
-    job_id = await store_upload(request, subs, file, "stt", options)
-    record = await subs.wait(job_id, request.app.state.runtime.settings.wait_max)
+    job_id = await store_upload(request, subs, file, "stt", options, tenant)
+    record = await subs.wait(job_id, request.app.state.runtime.settings.wait_max, tenant)
     if record.state is JobState.failed:
         raise ApiError(400, record.error.message if record.error else "transcription failed",
                        code=record.error.code if record.error else "failed")

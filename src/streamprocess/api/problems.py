@@ -19,7 +19,7 @@ STATUS_BY_CODE = {
     "job_not_found": 404, "no_such_result": 404, "not_ready": 409, "unsupported_media_type": 415,
     "unsupported_media": 415,
     "too_large": 413, "presign_invalid": 403, "invalid_options": 400, "unsupported_language": 400,
-    "invalid_event": 400,
+    "invalid_event": 400, "upload_used": 409, "upload_expired": 409,
 }
 
 

@@ -13,11 +13,12 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, Up
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from ..errors import WriteConflict
 from ..events import parse_records
 from ..jobs import JobError, JobRecord, JobState, Progress
 from ..storage.local import LocalObjectStore
-from ..submit import RESULT_FILES, Submissions
-from .auth import require_api_key, require_events_token
+from ..submit import RESULT_FILES, Submissions, UploadUsed
+from .auth import Tenant, require_api_key, require_events_token
 from .problems import ApiError
 
 api = APIRouter(dependencies=[Depends(require_api_key)])
@@ -28,7 +29,9 @@ public = APIRouter()  # authenticated otherwise: signed URLs, the events token
 class UploadRequest(BaseModel):
     filename: str = Field(..., max_length=255, examples=["meeting.m4a"])
     content_type: str = Field(..., examples=["audio/mp4"])
-    size: int | None = Field(None, gt=0, description="Bytes; the URL refuses more (default: the upload limit).")
+    size: int | None = Field(None, gt=0, description=(
+        "Bytes. The embedded store's URL refuses more (default: the upload limit); an S3 URL is signed for exactly "
+        "this many, and S3 deployments require it."))
     options: dict[str, str] = Field(default_factory=dict, description="Job options, e.g. {\"language\": \"en\"}.")
 
 
@@ -85,9 +88,11 @@ Subs = Annotated[Submissions, Depends(submissions)]
 
 # ---------------------------------------------------------------------------------------------- uploads
 @api.post("/uploads", response_model=UploadResponse, status_code=201, tags=["uploads"])
-async def create_upload(body: UploadRequest, request: Request, subs: Subs) -> UploadResponse:
-    """A presigned upload straight to object storage; the job id is known now, the job starts when it lands."""
-    upload = await subs.create_upload(body.filename, body.content_type, body.size, body.options)
+async def create_upload(body: UploadRequest, request: Request, subs: Subs, tenant: Tenant) -> UploadResponse:
+    """A presigned upload straight to object storage; the job id is known now, the job starts when it lands.
+    The URL uploads once (a second PUT is refused); if no upload comes before it expires, the job fails
+    (`upload_expired`)."""
+    upload = await subs.create_upload(body.filename, body.content_type, body.size, body.options, tenant=tenant)
     r = upload.request
     return UploadResponse(
         job_id=upload.job_id, status_url=str(request.url_for("job_status", job_id=upload.job_id)),
@@ -108,7 +113,8 @@ async def spool(chunks: AsyncIterator[bytes], path: Path, limit: int, over: str)
 
 @public.put("/local-store/{key:path}", tags=["uploads"], include_in_schema=False)
 async def local_store_put(key: str, request: Request) -> Response:
-    """The embedded store's signed upload URLs land here: signature, expiry, type and size are checked."""
+    """The embedded store's signed upload URLs land here: signature, expiry, type and size are checked, and a URL
+    uploads once: its second use is refused (409 ``upload_used``), and of two racing uses exactly one lands."""
     store = request.app.state.runtime.store
     if not isinstance(store, LocalObjectStore):
         raise ApiError(404, "this deployment stores uploads in S3; use the URL /uploads returned")
@@ -116,17 +122,24 @@ async def local_store_put(key: str, request: Request) -> Response:
     metadata = store.verify_presigned("PUT", key, dict(request.query_params),
                                       content_type=request.headers.get("content-type"),
                                       content_length=int(length) if length and length.isdigit() else None)
+    subs: Submissions = request.app.state.submissions
+    await subs.check_upload(metadata.get("job-id"))  # refuse a used URL before receiving its body
     limit = int(request.query_params.get("max", 0)) or request.app.state.runtime.settings.upload_max_size
     with tempfile.TemporaryDirectory(prefix="sp-put-") as tmp:
         path = Path(tmp) / "body"
         await spool(request.stream(), path, limit, "the upload is over the URL's")
-        info = await store.put(key, path, content_type=request.headers.get("content-type"), metadata=metadata)
+        await subs.check_upload(metadata.get("job-id"))
+        try:  # create-only: atomic against another use of this URL, under the store's lock
+            info = await store.put(key, path, content_type=request.headers.get("content-type"), metadata=metadata,
+                                   if_none_match=True)
+        except WriteConflict:
+            raise UploadUsed("this upload URL was used already: a presigned upload URL uploads once") from None
     return Response(status_code=200, headers={"ETag": f'"{info.etag}"'})
 
 
 # ---------------------------------------------------------------------------------------------- direct submissions
 async def store_upload(request: Request, subs: Submissions, file: UploadFile, kind: str,
-                       options: dict[str, str | None]) -> str:
+                       options: dict[str, str | None], tenant: str) -> str:
     """Spool a multipart file to disk within the size limit and submit it; returns the job id."""
     settings = request.app.state.runtime.settings
     length = request.headers.get("content-length")
@@ -140,14 +153,14 @@ async def store_upload(request: Request, subs: Submissions, file: UploadFile, ki
         path = Path(tmp) / "file"
         await spool(chunks(), path, settings.upload_max_size, "the file is over the")
         return await subs.submit(path, file.filename or "upload", kind,
-                                 {k: v for k, v in options.items() if v is not None})
+                                 {k: v for k, v in options.items() if v is not None}, tenant=tenant)
 
 
 async def _submit(kind: str, file: UploadFile, request: Request, subs: Subs, wait: float,
-                  options: dict[str, str | None]) -> JSONResponse:
-    job_id = await store_upload(request, subs, file, kind, options)
+                  options: dict[str, str | None], tenant: str) -> JSONResponse:
+    job_id = await store_upload(request, subs, file, kind, options, tenant)
     status_url = str(request.url_for("job_status", job_id=job_id))
-    record = await subs.wait(job_id, wait) if wait > 0 else None
+    record = await subs.wait(job_id, wait, tenant) if wait > 0 else None
     if record is not None and record.state is JobState.succeeded:
         data, _ = await subs.result(record, "json")
         body = Accepted(job_id=job_id, state=record.state, status_url=status_url, result=json.loads(data))
@@ -164,7 +177,7 @@ Wait = Annotated[float, Query(ge=0, description="Seconds to wait for the result 
 
 @api.post("/stt/upload", response_model=Accepted, status_code=202, tags=["jobs"],
           responses={200: {"model": Accepted, "description": "Finished within ?wait"}})
-async def stt_upload(request: Request, subs: Subs, file: Annotated[UploadFile, File()], wait: Wait = 0,
+async def stt_upload(request: Request, subs: Subs, tenant: Tenant, file: Annotated[UploadFile, File()], wait: Wait = 0,
                      language: Annotated[str | None, Form()] = None,
                      word_timestamps: Annotated[bool | None, Form()] = None,
                      hotwords: Annotated[str | None, Form()] = None,
@@ -172,31 +185,32 @@ async def stt_upload(request: Request, subs: Subs, file: Annotated[UploadFile, F
     """Transcribe an audio file (multipart). 202 with the job id, or the transcript when it finishes in ?wait."""
     options = {"language": language, "hotwords": hotwords, "initial-prompt": initial_prompt,
                "word-timestamps": None if word_timestamps is None else str(word_timestamps).lower()}
-    return await _submit("stt", file, request, subs, wait, options)
+    return await _submit("stt", file, request, subs, wait, options, tenant)
 
 
 @api.post("/ocr/process", response_model=Accepted, status_code=202, tags=["jobs"],
           responses={200: {"model": Accepted, "description": "Finished within ?wait"}})
-async def ocr_process(request: Request, subs: Subs, file: Annotated[UploadFile, File()], wait: Wait = 0,
+async def ocr_process(request: Request, subs: Subs, tenant: Tenant, file: Annotated[UploadFile, File()],
+                      wait: Wait = 0,
                       lang: Annotated[str | None, Form()] = None,
                       engine: Annotated[str | None, Form()] = None) -> JSONResponse:
     """OCR an image or PDF (multipart). 202 with the job id, or the OCR JSON when it finishes in ?wait."""
-    return await _submit("ocr", file, request, subs, wait, {"lang": lang, "engine": engine})
+    return await _submit("ocr", file, request, subs, wait, {"lang": lang, "engine": engine}, tenant)
 
 
 # ---------------------------------------------------------------------------------------------- status, results
 @api.get("/status/{job_id}", response_model=JobStatus, name="job_status", tags=["jobs"])
-async def job_status(job_id: str, subs: Subs) -> JobStatus:
-    """State, progress, timings, error and the result formats that are ready."""
-    return JobStatus.of(await subs.get(job_id))
+async def job_status(job_id: str, subs: Subs, tenant: Tenant) -> JobStatus:
+    """State, progress, timings, error and the result formats that are ready. Another tenant's job is 404."""
+    return JobStatus.of(await subs.get(job_id, tenant))
 
 
 @api.get("/jobs/{job_id}/result", tags=["jobs"], response_class=Response,
          responses={200: {"content": {"application/json": {}, "text/plain": {}, "application/pdf": {}}}})
-async def job_result(job_id: str, subs: Subs,
+async def job_result(job_id: str, subs: Subs, tenant: Tenant,
                      format: Annotated[str, Query(pattern="^(json|txt|srt|vtt|hocr|pdf)$")] = "json") -> Response:
     """A finished job's result: json, txt, srt or vtt (speech); json, txt, hocr or pdf (OCR)."""
-    data, media_type = await subs.result(await subs.get(job_id), format)
+    data, media_type = await subs.result(await subs.get(job_id, tenant), format)
     return Response(content=data, media_type=media_type)
 
 

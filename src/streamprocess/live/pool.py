@@ -10,6 +10,7 @@ transcribed never queues in front of live captions.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -32,12 +33,12 @@ from .session import LiveSession, SessionLimits
 
 class Archive:
     """Saves a finished session as an ordinary, succeeded STT job: ``<results_prefix><id>/transcript.*`` (and
-    ``audio.wav``), with its job record, so the REST API serves it like any other job."""
+    ``audio.wav``), with its job record, so the REST API serves it like any other job (to the stream's tenant)."""
 
     def __init__(self, store: ObjectStore, jobs: JobStore, bucket: str, results_prefix: str) -> None:
         self.store, self.jobs, self.bucket, self.prefix = store, jobs, bucket, results_prefix
 
-    async def __call__(self, session: LiveSession) -> str:
+    async def __call__(self, session: LiveSession, tenant: str | None = None) -> str:
         job_id = session.id
         segments = [Segment(id=f["id"], start=f["start"], end=f["end"], text=" " + f["text"], avg_logprob=0.0,
                             no_speech_prob=0.0, words=[Word(**w) for w in f["words"]]) for f in session.finals]
@@ -57,7 +58,7 @@ class Archive:
             results["audio.wav"] = key
         ended = now_utc()
         record = JobRecord(
-            job_id=job_id, kind="stt", state=JobState.succeeded, media_type="audio/pcm",
+            job_id=job_id, kind="stt", state=JobState.succeeded, media_type="audio/pcm", tenant=tenant,
             source=SourceRef(bucket=self.bucket, key=f"live/{job_id}"), options=transcript.options,
             started_at=session.started_at, finished_at=ended, results=results, attempts=1,
             summary={"live": True, "language": transcript.language, "duration": duration,
@@ -131,9 +132,11 @@ class Admission:
         self.id = uuid.uuid4().hex
         self.session: LiveSession | None = None
 
-    def open(self, config: StreamConfig) -> LiveSession:
+    def open(self, config: StreamConfig, *, tenant: str | None = None) -> LiveSession:
+        """``tenant``: whose job the saved session becomes."""
         pool = self.pool
+        saver = functools.partial(pool.archive, tenant=tenant) if pool.archive is not None and config.save else None
         self.session = LiveSession(self.id, config, pool.scheduler.decode, pool.limits, model=pool.model_name,
-                                   saver=pool.archive if config.save else None)
+                                   saver=saver)
         self.session.start()
         return self.session

@@ -9,9 +9,14 @@ Events are plain dicts (JSON on the WebSocket, ``TranscriptEvent`` messages on g
   ``audio_end`` (the stream audio, in seconds, this hypothesis has heard).
 - ``final`` — a committed segment that never changes: ``id`` (0, 1, …), ``start``, ``end``, ``text``, ``words``
   (``word``, ``start``, ``end``, ``probability``), ``audio_end``.
+- ``warning`` — not fatal: ``code`` and ``message``. ``audio_dropped``: audio came faster than the stream could
+  process it (WebSocket only; gRPC's flow control slows the client instead) and, beyond a bounded backlog
+  (``SessionLimits.backlog``, 30 s), was dropped; ``start`` and ``end`` are the gap in stream seconds. Sent in
+  stream order, after the finals before the gap; stream time runs on over the gap, so later times still match the
+  client's audio (the saved WAV holds only the audio kept).
 - ``error`` — ``code`` and ``message``; fatal ones are followed by ``closed``.
-- ``closed`` — totals: ``audio_seconds``, ``finals``, ``partials``, ``decodes``, ``reason``, and ``job_id`` when
-  the transcript was saved.
+- ``closed`` — totals: ``audio_seconds`` (all the audio sent, dropped included), ``dropped_seconds``, ``finals``,
+  ``partials``, ``decodes``, ``reason``, and ``job_id`` when the transcript was saved.
 """
 
 from __future__ import annotations

@@ -12,9 +12,16 @@ driver task does the rest:
   end become a ``final`` and the buffer is trimmed there; at VAD end-of-speech (or a stop, or a stall) the buffer
   is decoded once more and everything left becomes a ``final``. A buffer reaching ``buffer_max`` seconds is cut
   at its committed words (or its older words when none are committed), so memory stays bounded.
-- Backpressure, not unbounded memory: frames wait in a small bounded queue; while the buffer is full no frame is
-  taken from it, so ``feed`` blocks and the transport stops reading (TCP pushes back on the client). Events wait
-  in a bounded queue too: a client that does not read its captions stalls only its own stream.
+- Bounded memory, whatever the client's pace. Frames wait for the driver in a queue, and while the buffer is full
+  none is taken from it. A transport with its own flow control (gRPC: HTTP/2 windows, keepalive apart from the
+  data) calls :meth:`LiveSession.feed`, which blocks once ``inbound_frames`` wait, so the client is slowed to the
+  pool's pace and nothing is lost. A transport that must keep reading (the WebSocket: its keepalive pings queue
+  behind the audio, and a server that stops reading is cut off with 1011 when they time out) calls
+  :meth:`LiveSession.offer`, which never blocks: at most ``backlog`` seconds of audio wait, what comes beyond is
+  dropped until the backlog is down to half, and the driver reports each gap in stream order (a ``warning``
+  ``audio_dropped`` with its ``start`` and ``end``; stream time runs on over it, so later times still match the
+  client's audio). Events wait in a bounded queue too: a client that does not read its captions stalls only its
+  own stream.
 """
 
 from __future__ import annotations
@@ -45,6 +52,13 @@ log = logging.getLogger(__name__)
 _STOP = object()
 
 
+@dataclass(frozen=True)
+class _Gap:
+    """``samples`` of audio the transport dropped (:meth:`LiveSession.offer`): stream time moves on over them."""
+
+    samples: int
+
+
 @dataclass
 class SessionLimits:
     step: float = 0.25  # seconds of new audio before the next decode
@@ -55,7 +69,9 @@ class SessionLimits:
     commit_min: float = 2.0  # hypotheses of shorter buffers are shown, never committed (too little context)
     commit_lookahead: float = 0.5  # words ending this close to the end of the audio heard are not committed yet
     sentence_trim: float = 8.0  # a buffer longer than this is cut at committed sentence ends
-    inbound_frames: int = 32  # frames waiting for the driver
+    inbound_frames: int = 32  # frames waiting for the driver before feed() blocks
+    backlog: float = 30.0  # seconds of audio waiting for the driver before offer() drops audio
+    backlog_frames: int = 3000  # frames waiting for the driver before offer() drops audio
     outbound_events: int = 256  # events waiting for the transport
 
 
@@ -99,7 +115,11 @@ class LiveSession:
         self.pcm = PcmDecoder(config)
         self.vad = StreamingVad(config.vad) if config.vad.enabled else None
         self.la = LocalAgreement(lookahead=limits.commit_lookahead)
-        self.inbound: asyncio.Queue[Any] = asyncio.Queue(maxsize=limits.inbound_frames)
+        self.inbound: asyncio.Queue[Any] = asyncio.Queue()  # bounded by feed() and offer()
+        self.backlog = 0  # samples of audio in inbound
+        self.dropped = 0  # samples offer() dropped
+        self._gap: int | None = None  # samples dropped since the last frame kept, while dropping
+        self._room = asyncio.Event()  # the driver took a frame
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=limits.outbound_events)
         self.buffer = np.zeros(0, np.float32)
         self.buf_start = 0  # stream sample index of buffer[0]
@@ -127,32 +147,57 @@ class LiveSession:
 
     async def feed(self, frame: bytes) -> None:
         """One binary audio frame; raises :class:`ProtocolError` on a malformed one. Blocks while the stream is
-        behind (backpressure)."""
+        behind (backpressure): for transports whose flow control and keepalive do not depend on reading."""
         samples = self.pcm(frame)
+        while self.inbound.qsize() >= self.limits.inbound_frames and not self.closed.is_set():
+            self._room.clear()
+            room = asyncio.ensure_future(self._room.wait())
+            closed = asyncio.ensure_future(self.closed.wait())
+            try:
+                await asyncio.wait({room, closed}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                room.cancel()
+                closed.cancel()
+        self._keep(samples)
+
+    def offer(self, frame: bytes) -> None:
+        """One binary audio frame, never blocking: for a transport that must keep reading. Raises
+        :class:`ProtocolError` on a malformed frame. Audio beyond the backlog (``backlog`` seconds, or
+        ``backlog_frames`` frames) is dropped until the backlog is down to half; the driver reports each gap as a
+        ``warning`` when it gets there."""
+        samples = self.pcm(frame)
+        if self.closed.is_set() or not samples.size:
+            return
+        frames, seconds = self.inbound.qsize(), self.backlog / SAMPLE_RATE
+        if self._gap is not None:
+            if frames > self.limits.backlog_frames // 2 or seconds > self.limits.backlog / 2:
+                self._gap += samples.size
+                return
+            self.inbound.put_nowait(_Gap(self._gap))
+            self._gap = None
+        elif (frames >= self.limits.backlog_frames
+              or seconds + samples.size / SAMPLE_RATE > self.limits.backlog):
+            self._gap = samples.size
+            return
+        self._keep(samples)
+
+    def _keep(self, samples: np.ndarray) -> None:
         if self.closed.is_set():
             return
-        if self.recording is not None:  # every accepted frame, decoded yet or not
+        if self.recording is not None:  # every accepted frame, decoded yet or not (not the audio dropped)
             self.recording.write(samples)
-        await self._put((samples, time.monotonic()))
+        self.backlog += samples.size
+        self.inbound.put_nowait((samples, time.monotonic()))
 
     async def stop(self) -> None:
-        """End of audio: finalize what is left, then ``closed``."""
+        """End of audio: finalize what is left, then ``closed``. Never blocks."""
         tail = self.pcm.flush()
-        if tail.size:
-            if self.recording is not None:
-                self.recording.write(tail)
-            await self._put((tail, time.monotonic()))
-        await self._put(_STOP)
-
-    async def _put(self, item: Any) -> None:
-        put = asyncio.ensure_future(self.inbound.put(item))
-        closed = asyncio.ensure_future(self.closed.wait())
-        try:
-            await asyncio.wait({put, closed}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            closed.cancel()
-            if not put.done():
-                put.cancel()
+        if self._gap is not None:  # still dropping: the resampler's tail belongs to the audio dropped
+            self.inbound.put_nowait(_Gap(self._gap + tail.size))
+            self._gap = None
+        elif tail.size:
+            self._keep(tail)
+        self.inbound.put_nowait(_STOP)
 
     async def next_event(self) -> dict[str, Any]:
         return await self.events.get()
@@ -212,10 +257,15 @@ class LiveSession:
                 if get is not None and get in done:
                     item = get.result()
                     get = None
+                    self._room.set()
                     if item is _STOP:
                         break
                     idle_since = time.monotonic()
-                    await self._on_audio(*item)
+                    if isinstance(item, _Gap):
+                        await self._skip(item.samples)
+                    else:
+                        self.backlog -= item[0].size
+                        await self._on_audio(*item)
                 self._maybe_decode()
             if get is not None:
                 get.cancel()
@@ -268,6 +318,28 @@ class LiveSession:
         if not self.in_speech and self.vad is not None:  # keep only the pre-roll VAD may date a start back to
             keep = int((self.config.vad.min_speech_ms + self.config.vad.speech_pad_ms + 100) * SAMPLE_RATE / 1000)
             self._trim_to(max(self.buf_start, self.received - keep))
+
+    async def _skip(self, samples: int) -> None:
+        """Audio the transport dropped: the utterance so far is finalized, stream time moves on over the gap, and
+        the client is told (``warning``)."""
+        start = self.received
+        if self.vad is not None and self.in_speech:
+            await self._emit({"type": "speech_stopped", "time": round(start / SAMPLE_RATE, 3)})
+        await self._finalize(None)
+        self.received += samples
+        self.dropped += samples
+        self.buffer = np.zeros(0, np.float32)
+        self.buf_start = self.decoded_to = self.received
+        self.la = LocalAgreement(lookahead=self.limits.commit_lookahead)  # nothing after a gap repeats before it
+        if self.vad is not None:  # a fresh VAD state on the stream's clock
+            self.vad = StreamingVad(self.config.vad)
+            self.vad.position = self.vad.heard_until = self.received
+            self.in_speech = False
+        await self._emit({
+            "type": "warning", "code": "audio_dropped", "start": round(start / SAMPLE_RATE, 3),
+            "end": round(self.received / SAMPLE_RATE, 3),
+            "message": f"{samples / SAMPLE_RATE:.1f} s of audio dropped: it came faster than the stream could "
+                       f"process it (at most {self.limits.backlog:.0f} s may wait); send audio in real time"})
 
     def _trim_to(self, sample: int) -> None:
         cut = min(max(sample - self.buf_start, 0), self.buffer.size)
@@ -383,7 +455,7 @@ class LiveSession:
         event: dict[str, Any] = {
             "type": "closed", "reason": self.close_reason, "audio_seconds": round(self.received / SAMPLE_RATE, 3),
             "finals": len(self.finals), "partials": self.counts["partials"], "decodes": self.counts["decodes"],
-            "text": " ".join(f["text"] for f in self.finals)}
+            "dropped_seconds": round(self.dropped / SAMPLE_RATE, 3), "text": " ".join(f["text"] for f in self.finals)}
         if self._saver is not None and self.config.save:
             try:
                 event["job_id"] = await self._saver(self)

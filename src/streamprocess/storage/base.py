@@ -114,9 +114,13 @@ class ObjectStore(abc.ABC):
         content_type: str | None = None,
         max_size: int | None = None,
         metadata: dict[str, str] | None = None,
+        size: int | None = None,
+        create_only: bool = False,
     ) -> PresignedRequest:
         """A time-limited URL to GET, PUT or POST the object without credentials; an upload through it stores
-        ``metadata`` (``x-amz-meta-*``) with the object."""
+        ``metadata`` (``x-amz-meta-*``) with the object. For a PUT, ``size`` is the exact length it must have
+        (where the store can sign it), and ``create_only`` makes the URL upload once: it never replaces an
+        object that is there (S3: a signed ``If-None-Match: *``)."""
 
     async def exists(self, key: str) -> bool:
         from ..errors import ObjectNotFound

@@ -580,8 +580,13 @@ class LocalObjectStore(ObjectStore):
         content_type: str | None = None,
         max_size: int | None = None,
         metadata: dict[str, str] | None = None,
+        size: int | None = None,
+        create_only: bool = False,
     ) -> PresignedRequest:
+        """Signs a URL the HTTP API serves. Its signed PUTs are always create-only: the API's PUT route writes with
+        ``if_none_match``, so a URL uploads once (``create_only`` is implied; ``size`` is checked as a maximum)."""
         method = method.upper()
+        max_size = max_size or size
         if method not in ("GET", "PUT"):
             raise PresignError(f"the local store signs GET and PUT, not {method}")
         self.path_for(key)

@@ -162,7 +162,13 @@ class S3ObjectStore(ObjectStore):
         content_type: str | None = None,
         max_size: int | None = None,
         metadata: dict[str, str] | None = None,
+        size: int | None = None,
+        create_only: bool = False,
     ) -> PresignedRequest:
+        """A PUT signs every header it names (Content-Type, ``x-amz-meta-*``, ``If-None-Match: *`` when
+        ``create_only``, Content-Length when ``size`` is given), so S3 refuses a request without them, or with
+        other values: the client must send ``headers`` as returned and exactly ``size`` bytes. ``max_size`` bounds
+        only a POST (``content-length-range``)."""
         validate_key(key)
         meta = {f"x-amz-meta-{k.lower()}": v for k, v in (metadata or {}).items()}
         client = await self.client()
@@ -179,11 +185,20 @@ class S3ObjectStore(ObjectStore):
                 params["ContentType"] = content_type
             if metadata:
                 params["Metadata"] = {k.lower(): v for k, v in metadata.items()}
+            if size is not None:
+                params["ContentLength"] = size
+            if create_only:  # S3 conditional write: a second upload through this URL fails with 412
+                params["IfNoneMatch"] = "*"
             url = await client.generate_presigned_url("put_object", Params=params, ExpiresIn=expires_in)
             headers = {"Content-Type": content_type} if content_type else {}
+            if create_only:
+                headers["If-None-Match"] = "*"
             headers.update(meta)
             return PresignedRequest(url=url, method="PUT", expires_at=expires_at, headers=headers)
         if method == "POST":
+            if create_only:
+                raise PermanentError("a presigned POST cannot refuse to replace an object; use PUT",
+                                     code="presign_invalid")
             # A presigned POST is the only S3 upload that can enforce a size range on the storage side.
             fields: dict[str, str] = dict(meta)
             conditions: list[Any] = [{k: v} for k, v in meta.items()]
