@@ -47,18 +47,22 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-@contextlib.contextmanager
-def redis_server(port: int | None = None) -> Iterator[str]:
-    """A throw-away redis-server (no persistence); yields its URL."""
+def redis_command(port: int, workdir: str | Path, *, appendonly: bool = False) -> list[str]:
+    """The redis-server command line: 127.0.0.1 only, no RDB snapshots; ``appendonly`` keeps an append-only file
+    in ``workdir``, so a server killed and started again on the same ``workdir`` has its data (tests/reliability)."""
     exe = shutil.which("redis-server")
     if exe is None:
         raise RuntimeError("redis-server is not installed: apt-get install redis-server (scripts/test.sh does it)")
+    return [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+            "yes" if appendonly else "no", "--dir", str(workdir)]
+
+
+@contextlib.contextmanager
+def redis_server(port: int | None = None) -> Iterator[str]:
+    """A throw-away redis-server (no persistence); yields its URL."""
     port = port or free_port()
     with tempfile.TemporaryDirectory(prefix="sp-redis-") as workdir:
-        proc = subprocess.Popen(
-            [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
+        proc = subprocess.Popen(redis_command(port, workdir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_port(port, proc)
             yield f"redis://127.0.0.1:{port}/0"

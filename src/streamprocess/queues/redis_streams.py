@@ -18,11 +18,18 @@ import time
 import uuid
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import ResponseError
 
 from .base import Message, MessageLost, Queue, QueueDepth, dlq_name
 
 GROUP = "workers"
+
+#: A connection the server closed (Redis restarted or failed over) is opened again and the command resent, instead
+#: of the first command on each pooled connection failing after a restart. Every command here may safely run twice:
+#: delivery is at least once, and jobs are claimed atomically from their records.
+_RETRY = Retry(ExponentialBackoff(cap=0.5, base=0.05), 3)
 
 # Move due delayed messages into the stream, atomically.
 _PROMOTE = """
@@ -54,7 +61,7 @@ class RedisStreamQueue(Queue):
         self.max_receives = max_receives
         self.key_prefix = key_prefix
         self._own_client = client is None
-        self.redis = client or aioredis.from_url(url, decode_responses=True)
+        self.redis = client or aioredis.from_url(url, decode_responses=True, retry=_RETRY)
         self.stream = f"{key_prefix}{name}"
         self.delayed_key = f"{self.stream}:delayed"
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -143,7 +150,15 @@ class RedisStreamQueue(Queue):
             remaining = deadline - time.monotonic()
             # Block in slices so delayed and timed-out messages are noticed while waiting.
             block_ms = int(min(remaining, 1.0) * 1000) if remaining > 0.001 else None
-            messages = await self._take(max_messages, block_ms)
+            try:
+                messages = await self._take(max_messages, block_ms)
+            except ResponseError as e:
+                if "NOGROUP" not in str(e):
+                    raise
+                # Redis came back without the consumer group (restarted without persistence, flushed, failed over
+                # to an empty replica): make it again, or every receive from now on fails the same way.
+                await self.ensure()
+                messages = []
             if messages or deadline - time.monotonic() <= 0:
                 return messages
 
