@@ -7,7 +7,7 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,9 +22,11 @@ from streamprocess.jobs import JobRecord
 from streamprocess.live.client import caption
 from streamprocess.v1 import ocr_pb2, ocr_pb2_grpc
 
-from .conftest import cli_env, free_port, up_server
-from .processors import PNG
-from .test_media import wav_bytes
+from ..conftest import cli_env, free_port, up_server
+from ..processors import PNG
+from ..test_media import wav_bytes
+
+Report = Callable[[str], None]
 
 ACME, GLOBEX, BARE, EVENTS = "acme-key-1", "globex-key-1", "bare-key-9f3", "events-token"
 TTL = 3  # seconds an upload URL lives (the sweep runs every TTL / 2 s)
@@ -91,8 +93,9 @@ def png() -> bytes:
 
 
 # ---------------------------------------------------------------------------------------------- (6) tenants
-def test_every_door_keeps_each_tenants_jobs_to_itself(server: Server) -> None:
+def test_every_door_keeps_each_tenants_jobs_to_itself(server: Server, reliability_figures: Report) -> None:
     owners: dict[str, str] = {}  # job id -> the key of its tenant
+    checks = refused = 0
     with server.client() as c:
         r = c.post("/stt/upload", headers=auth(ACME), files={"file": ("acme talk.wav", wav_bytes())})
         assert r.status_code == 202, r.text
@@ -151,14 +154,20 @@ def test_every_door_keeps_each_tenants_jobs_to_itself(server: Server) -> None:
                     same = c.get(path.replace(job_id, unknown), headers=auth(other))
                     assert r.status_code == 404 and r.json()["code"] == "job_not_found", (path, other, r.text)
                     assert json.loads(r.text.replace(job_id, unknown)) == same.json()  # existence does not leak
+                    refused += 1
                 assert c.get(path).status_code == 401
                 assert c.get(path, headers=auth("wrong-key")).status_code == 401
                 assert c.get(path, headers=auth(EVENTS)).status_code == 403
+                checks += 6
+                refused += 3
     assert BARE not in "".join(p.read_text() for p in (server.data / "jobs").glob("*.json"))
+    doors = "rest,presigned,openai,grpc,websocket,drop-folder"
+    reliability_figures(f"RELIABILITY tenants jobs={len(owners)} doors={doors} reads_checked={checks} "
+                        f"refused={refused} leaked=0")
 
 
 # ---------------------------------------------------------------------------------- (9) the record before the 202
-def test_status_answers_right_after_the_202(server: Server) -> None:
+def test_status_answers_right_after_the_202(server: Server, reliability_figures: Report) -> None:
     def one(i: int) -> tuple[int, int]:
         with server.client() as c:
             path, name, body = ("/stt/upload", f"c{i}.wav", wav_bytes()) if i % 2 else ("/ocr/process", f"c{i}.png",
@@ -170,6 +179,8 @@ def test_status_answers_right_after_the_202(server: Server) -> None:
     with ThreadPoolExecutor(50) as pool:
         answers = list(pool.map(one, range(50)))
     assert [s for _, s in answers].count(404) == 0, answers
+    reliability_figures(f"RELIABILITY status-after-202 uploads={len(answers)} concurrent=50 "
+                        f"not_found={[s for _, s in answers].count(404)}")
 
 
 # ---------------------------------------------------------------------------------------------- (7) uploads
