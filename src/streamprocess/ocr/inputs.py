@@ -9,6 +9,8 @@ own walk of a page tree (it detects loops and limits depth), so a looping tree f
 
 from __future__ import annotations
 
+import struct
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -52,10 +54,23 @@ def is_pdf(path: Path) -> bool:
 
 def count_pages(path: Path) -> int:
     if is_pdf(path):
-        with _open_pdf(path) as pdf:
+        with _open_pdf(path) as pdf, PDFIUM_LOCK:
             return len(pdf)
     with _open_image(path) as im:
+        return _frame_count(im)
+
+
+# What Pillow raises on a damaged image besides OSError: counting or seeking the frames of a multi-frame TIFF or GIF
+# whose later frame is cut off or damaged fails with TypeError ("Missing dimensions"), IndexError, KeyError, EOFError
+# or struct.error.
+_IMAGE_ERRORS = (OSError, SyntaxError, ValueError, TypeError, IndexError, KeyError, EOFError, struct.error)
+
+
+def _frame_count(im: Image.Image) -> int:
+    try:
         return getattr(im, "n_frames", 1)
+    except _IMAGE_ERRORS as e:
+        raise DocumentError(f"its pages cannot be read (truncated or corrupt): {e or type(e).__name__}") from None
 
 
 def load_pages(path: Path, *, dpi: float = DEFAULT_DPI, max_pixels: int = 50_000_000, max_pages: int = 500,
@@ -73,16 +88,38 @@ def load_pages(path: Path, *, dpi: float = DEFAULT_DPI, max_pixels: int = 50_000
 # RecursionError; OSError and ValueError come from reading the file and converting a rendered bitmap.
 _PDF_ERRORS = (RuntimeError, OSError, ValueError)
 
+#: PDFium is not thread-safe: no two of its calls may run at once in a process, not even on different documents
+#: (pypdfium2's documentation: doing so crashes the process or corrupts its state). A worker runs jobs in threads, so
+#: every PDFium call here holds this lock.
+PDFIUM_LOCK = threading.RLock()
+
+
+def _mentions_encrypt(path: Path, chunk: int = 1 << 20) -> bool:
+    """Whether the file holds ``/Encrypt`` anywhere (read in chunks that overlap by the needle's length)."""
+    needle, tail = b"/Encrypt", b""
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            if needle in tail + block:
+                return True
+            tail = block[-len(needle):]
+    return False
+
 
 class _open_pdf:
     def __init__(self, path: Path) -> None:
         import pypdfium2 as pdfium
 
         try:
-            self.pdf = pdfium.PdfDocument(str(path))
+            with PDFIUM_LOCK:
+                self.pdf = pdfium.PdfDocument(str(path))
         except pdfium.PdfiumError as e:
+            # PDFium's last error is not set by every failure: a PDF whose page tree is empty fails with the error of
+            # whatever document failed before it in this process. A password error is believed only for a file that
+            # has an /Encrypt dictionary.
             if "password" in str(e).lower():
-                raise EncryptedDocument("the PDF is encrypted (password protected)") from None
+                if _mentions_encrypt(path):
+                    raise EncryptedDocument("the PDF is encrypted (password protected)") from None
+                raise DocumentError("cannot read the PDF (PDFium cannot load it: no usable page tree?)") from None
             raise DocumentError(f"cannot read the PDF: {e}") from None
         except _PDF_ERRORS as e:
             raise DocumentError(f"cannot read the PDF: {e}") from None
@@ -91,39 +128,51 @@ class _open_pdf:
         return self.pdf
 
     def __exit__(self, *exc: object) -> None:
-        self.pdf.close()
+        with PDFIUM_LOCK:
+            self.pdf.close()
 
 
 def _pdf_pages(path: Path, dpi: float, max_pixels: int, max_pages: int, text_layer: bool) -> Iterator[PageImage]:
     with _open_pdf(path) as pdf:
-        n = len(pdf)
+        with PDFIUM_LOCK:
+            n = len(pdf)
         if n == 0:
             raise DocumentError("the PDF has no pages")
         if n > max_pages:
             raise TooManyPages(f"{n} pages is over the {max_pages}-page limit")
         for i in range(n):
-            try:
-                page = pdf[i]
-            except _PDF_ERRORS as e:
-                raise DocumentError(f"cannot read page {i + 1} of the PDF (a damaged or looping page tree?): "
-                                    f"{e}") from None
-            try:
-                w_pt, h_pt = page.get_size()
-                pixels = (w_pt * dpi / 72) * (h_pt * dpi / 72)
-                if pixels > max_pixels:
-                    raise PageTooLarge(f"page {i + 1} would be {pixels / 1e6:.0f} megapixels at {dpi:.0f} DPI; "
-                                       f"the limit is {max_pixels / 1e6:.0f}")
-                text = None
-                if text_layer:
-                    textpage = page.get_textpage()
-                    text = textpage.get_text_range().strip() or None
-                    textpage.close()
-                image = page.render(scale=dpi / 72).to_pil().convert("RGB")
-            except _PDF_ERRORS as e:
-                raise DocumentError(f"cannot render page {i + 1} of the PDF: {e}") from None
-            finally:
-                page.close()
+            with PDFIUM_LOCK:  # held for one page at a time, never across the yield
+                image, text = _render_page(pdf, i, dpi, max_pixels, text_layer)
             yield PageImage(index=i + 1, image=image, dpi=dpi, text_layer=text)
+
+
+def _render_page(pdf, i: int, dpi: float, max_pixels: int, text_layer: bool):  # type: ignore[no-untyped-def]
+    try:
+        page = pdf[i]
+    except _PDF_ERRORS as e:
+        raise DocumentError(f"cannot read page {i + 1} of the PDF (a damaged or looping page tree?): "
+                            f"{e}") from None
+    try:
+        w_pt, h_pt = page.get_size()
+        pixels = (w_pt * dpi / 72) * (h_pt * dpi / 72)
+        if pixels > max_pixels:
+            raise PageTooLarge(f"page {i + 1} would be {pixels / 1e6:.0f} megapixels at {dpi:.0f} DPI; "
+                               f"the limit is {max_pixels / 1e6:.0f}")
+        text = None
+        if text_layer:
+            textpage = page.get_textpage()
+            text = textpage.get_text_range().strip() or None
+            textpage.close()
+        bitmap = page.render(scale=dpi / 72)
+        try:
+            image = bitmap.to_pil().convert("RGB")  # a copy: the bitmap can go now
+        finally:
+            bitmap.close()
+    except _PDF_ERRORS as e:
+        raise DocumentError(f"cannot render page {i + 1} of the PDF: {e}") from None
+    finally:
+        page.close()
+    return image, text
 
 
 def _open_image(path: Path) -> Image.Image:
@@ -140,7 +189,7 @@ def _open_image(path: Path) -> Image.Image:
 
 def _image_pages(path: Path, max_pixels: int, max_pages: int) -> Iterator[PageImage]:
     with _open_image(path) as im:
-        n = getattr(im, "n_frames", 1)
+        n = _frame_count(im)
         if n > max_pages:
             raise TooManyPages(f"{n} pages is over the {max_pages}-page limit")
         for i, frame in enumerate(ImageSequence.Iterator(im)):
@@ -151,7 +200,7 @@ def _image_pages(path: Path, max_pixels: int, max_pages: int) -> Iterator[PageIm
             try:
                 frame.load()
                 rgb = (ImageOps.exif_transpose(frame) or frame).convert("RGB")
-            except (OSError, SyntaxError, ValueError) as e:
+            except _IMAGE_ERRORS as e:
                 raise DocumentError(f"page {i + 1} cannot be decoded (truncated or corrupt): {e}") from None
             dpi = frame.info.get("dpi", (DEFAULT_DPI, DEFAULT_DPI))[0] or DEFAULT_DPI
             yield PageImage(index=i + 1, image=rgb, dpi=float(dpi))

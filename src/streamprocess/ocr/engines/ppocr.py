@@ -29,6 +29,26 @@ def openvino_available() -> bool:
     return True
 
 
+#: rapidocr's Global.max_side_len below: it first scales a page down to this longer side, rounding both sides to
+#: multiples of 32, so a strip thinner than about 1/250 of its length becomes 0 pixels wide and rapidocr raises.
+MAX_SIDE = 4000
+
+
+def _widen_strip(image: Image.Image) -> Image.Image | None:
+    """A very thin, long page (1×20000) padded with white on the right or bottom so its short side survives that
+    scaling (coordinates of what is found stay those of the original page); None for a strip so long that the
+    padding would be large (over 16 MP): at that scale no line of text fits in it."""
+    w, h = image.size
+    need = -(-max(w, h) * 32 // MAX_SIDE)  # short side that scales to 32 px
+    if max(w, h) <= MAX_SIDE or min(w, h) >= need:
+        return image
+    if max(w, h) * need > MAX_SIDE * MAX_SIDE:
+        return None
+    padded = Image.new("RGB", (need, h) if w < h else (w, need), "white")
+    padded.paste(image.convert("RGB"), (0, 0))
+    return padded
+
+
 class PPOCREngine:
     name = "ppocr"
     languages = LANGUAGES
@@ -44,7 +64,7 @@ class PPOCREngine:
             "Global.use_cls": False,
             "Global.return_word_box": True,
             "Global.log_level": "warning",
-            "Global.max_side_len": 4000,
+            "Global.max_side_len": MAX_SIDE,
             "Det.limit_type": "max",
             "Det.limit_side_len": det_side,
             "EngineConfig.onnxruntime.enable_cpu_mem_arena": True,
@@ -59,6 +79,10 @@ class PPOCREngine:
         self._lock = threading.Lock()  # one page at a time per engine: onnxruntime already uses every core
 
     def recognize(self, image: Image.Image, languages: list[str]) -> list[Line]:
+        widened = _widen_strip(image)
+        if widened is None:
+            return []
+        image = widened
         with self._lock:
             result = self._ocr(np.asarray(image.convert("RGB")))
         if result.boxes is None or result.txts is None:
