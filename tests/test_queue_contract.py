@@ -126,6 +126,17 @@ async def test_nack_with_a_delay_longer_than_the_visibility_timeout(make_queue: 
     assert m2.id == m.id and m2.receive_count == 2
 
 
+async def test_requeue_puts_back_a_fresh_delayed_copy(make_queue: MakeQueue) -> None:
+    q = await make_queue(visibility_timeout=30, max_receives=2)
+    await q.send("waits for a lease")
+    for _ in range(3):  # more times than max_receives: waiting never dead-letters
+        [m] = await receive_until(q)
+        assert (m.body, m.receive_count) == ("waits for a lease", 1)
+        await q.requeue(m, delay=1)
+        assert await q.receive(1, wait=0) == []
+    assert (await q.dlq.depth()).total == 0
+
+
 async def test_delayed_send(make_queue: MakeQueue) -> None:
     q = await make_queue()
     await q.send("later", delay=1)

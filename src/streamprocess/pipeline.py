@@ -2,7 +2,7 @@
 
 Idempotent: every state change is a named transition of :class:`~streamprocess.jobs.JobStore`. A job that is
 terminal is not run again (the message is acked); one running under another attempt's live lease is left to it
-and its message delayed until that lease runs out (never acked while the job is not terminal); results go to
+and its message put back until that lease runs out (never acked while the job is not terminal); results go to
 fixed keys (``<results_prefix><job_id>/<name>``), so a redone job overwrites rather than duplicates.
 """
 
@@ -117,7 +117,7 @@ class JobHandler:
                 log.info("job %s: running on %s under a live lease; message %s comes back in %.1f s",
                          job.job_id, rec.worker, message.id, delay)
                 JOBS_DUPLICATE.labels(self.kind).inc()
-                return Outcome.later(delay)
+                return Outcome.wait(delay)
             case Exhausted(record=rec):
                 assert rec.error is not None
                 JOBS_FAILED.labels(self.kind, rec.error.code).inc()

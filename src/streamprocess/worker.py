@@ -5,8 +5,9 @@ back after the visibility timeout and is redone), and the handler answers with a
 worker carries out on the queue:
 
 - ``ack``: the work is terminal (a job succeeded, or failed for good with its record written);
-- ``retry``: visible again after a delay: a transient error (exponential backoff, :class:`RetryPolicy`), or a
-  job that another attempt still holds under a live lease (it comes back when that lease runs out);
+- ``retry``: visible again after a delay: a transient error (exponential backoff, :class:`RetryPolicy`);
+- ``wait``: the job is held by another attempt under a live lease: the message is put back as a fresh copy that
+  comes back when that lease runs out (waiting on a long job never counts toward the queue's dead-letter limit);
 - ``dead_letter``: failed for good (a :class:`~streamprocess.errors.PermanentError`, or the last attempt): the
   job's record says why, and the message moves to the dead-letter queue, logged and counted.
 
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 class Action(StrEnum):
     ack = "ack"
     retry = "retry"
+    wait = "wait"
     dead_letter = "dead_letter"
 
 
@@ -48,7 +50,7 @@ class Outcome:
     """What a handler asks the worker to do with the message it handled."""
 
     action: Action
-    delay: float = 0.0  # retry: seconds until the message is visible again
+    delay: float = 0.0  # retry, wait: seconds until the message is visible again
     reason: str = ""  # dead_letter: why (logged with the message)
 
     @classmethod
@@ -58,6 +60,10 @@ class Outcome:
     @classmethod
     def later(cls, delay: float) -> Outcome:
         return cls(Action.retry, delay=delay)
+
+    @classmethod
+    def wait(cls, delay: float) -> Outcome:
+        return cls(Action.wait, delay=delay)
 
     @classmethod
     def dead(cls, reason: str) -> Outcome:
@@ -294,6 +300,8 @@ class Worker:
             await queue.ack(message)
         elif outcome.action is Action.retry:
             await queue.nack(message, delay=outcome.delay)
+        elif outcome.action is Action.wait:
+            await queue.requeue(message, delay=outcome.delay)
         else:
             log.error("%s: message %s dead-lettered on delivery %d: %s; body: %.300s", handler.label, message.id,
                       message.receive_count, outcome.reason, message.body)

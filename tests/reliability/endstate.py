@@ -37,12 +37,14 @@ class EndState:
     redone: int = 0  # jobs the processor ran more than once (a kill mid-run; fine as long as results are one set)
     runs: int = 0  # processor runs in all
     max_runs: int = 0  # most runs of one job
+    expired: int = 0  # attempts whose worker vanished (lease ran out) and whose job was taken over
     left_in_queues: int = 0  # messages still on events/stt/ocr at the end
     problems: list[str] = field(default_factory=list)
 
     def figures(self) -> str:
         return (f"jobs={self.inputs} lost={self.lost} stuck={self.stuck} duplicated_results={self.duplicated_results} "
-                f"redone={self.redone} runs={self.runs} max_runs={self.max_runs} dlq={self.dlq} failed={self.failed} "
+                f"redone={self.redone} runs={self.runs} max_runs={self.max_runs} expired={self.expired} "
+                f"dlq={self.dlq} failed={self.failed} "
                 f"left_in_queues={self.left_in_queues}")
 
 
@@ -115,6 +117,7 @@ async def end_state(rt: Runtime, keys: list[str], runs: Callable[[str], int], *,
             state.duplicated_results += 1
             state.problems.append(f"{key}: {len(sets)} result sets ({sets})")
         for r in mine:
+            state.expired += sum(a.outcome == "expired" for a in r.history)
             n = runs(r.job_id)
             state.runs += n
             state.redone += n > 1

@@ -141,9 +141,9 @@ async def test_kill_storm(storm: tuple[str, Pipeline, Runtime], reliability_figu
     log = p.log_text()
     # Redeliveries that found the job running under a live lease (the case that used to end stuck), and attempts
     # that found their job taken over while they still ran (a lease that lapsed without a kill).
-    busy, taken_over = log.count("under a live lease"), log.count("another attempt took the job over")
+    busy, lease_lost = log.count("under a live lease"), log.count("another attempt took the job over")
     reliability_figures(f"RELIABILITY kill-storm queue={name} kills={kills} {state.figures()} busy={busy} "
-                        f"taken_over={taken_over} storm_seconds={storm_seconds:.1f} seconds={seconds:.1f} "
+                        f"lease_lost={lease_lost} storm_seconds={storm_seconds:.1f} seconds={seconds:.1f} "
                         f"seed={run_seed}")
     assert not crashed, "workers exited on their own:\n" + "\n".join(crashed)
     assert kills >= MIN_KILLS

@@ -18,10 +18,11 @@ def embedded_queue_path(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def max_receives(settings: Settings) -> int:
-    """The queues' own dead-letter limit (SQS ``maxReceiveCount``). Each attempt a worker makes can cost two
-    deliveries (a killed worker's message may come back while its lease still runs, and is delayed until it runs
-    out), and the delivery after the last attempt is the one that fails the job with its record: 2·n + 2."""
-    return 2 * settings.max_attempts + 2
+    """The queues' own dead-letter limit (SQS ``maxReceiveCount``): ``max_attempts + 1``. Each delivery of a
+    message either starts an attempt or ends the message (a delivery that finds the job held by another live
+    attempt puts back a fresh copy), and the one after the last attempt fails the job with its record; the
+    queue's limit is only the backstop for a worker that dies while doing that."""
+    return settings.max_attempts + 1
 
 
 def make_queue(settings: Settings, role: str) -> Queue:

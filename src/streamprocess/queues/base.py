@@ -77,6 +77,13 @@ class Queue(abc.ABC):
     async def nack(self, message: Message, *, delay: float = 0) -> None:
         """Give the message back, visible again after ``delay`` seconds."""
 
+    async def requeue(self, message: Message, *, delay: float) -> None:
+        """Put the message back as a fresh copy visible after ``delay`` seconds, then ack this delivery (the copy
+        is sent first, so a crash in between leaves two, never none). Unlike :meth:`nack`, waiting this way does
+        not count toward ``max_receives``."""
+        await self.send(message.body, delay=delay)
+        await self.ack(message)
+
     @abc.abstractmethod
     async def extend(self, message: Message, visibility_timeout: float) -> None:
         """Keep the message hidden for ``visibility_timeout`` more seconds from now."""
