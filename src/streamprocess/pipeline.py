@@ -125,8 +125,12 @@ class JobHandler:
         assert isinstance(claim, Claimed)
         attempt = claim.attempt
         JOBS_IN_FLIGHT.labels(self.kind).inc()
+        latest: list[Progress] = []  # the processor's newest progress report (written from its thread)
+        lock = threading.Lock()
+        # The lease is renewed for the whole attempt: download, processing and upload alike.
+        ticker = asyncio.create_task(self._tick(job.job_id, owner, latest, lock))
         try:
-            record = await self._run(job, owner)
+            record = await self._run(job, owner, latest, lock)
         except asyncio.CancelledError:  # the worker stops: the job goes back to its queue, this try not counted
             await asyncio.shield(self.jobs.release(job.job_id, owner=owner))
             raise
@@ -146,6 +150,8 @@ class JobHandler:
                 await self.jobs.release(job.job_id, owner=owner, error=error, attempt=attempt)
             return outcome
         finally:
+            ticker.cancel()
+            await asyncio.gather(ticker, return_exceptions=True)
             JOBS_IN_FLIGHT.labels(self.kind).dec()
         # The job is terminal now: nothing after this point may turn it into a retry.
         try:
@@ -157,7 +163,8 @@ class JobHandler:
             log.exception("job %s: could not record metrics after it succeeded", job.job_id)
         return Outcome.done()
 
-    async def _run(self, job: JobMessage, owner: str) -> JobRecord | None:
+    async def _run(self, job: JobMessage, owner: str, latest: list[Progress],
+                   lock: threading.Lock) -> JobRecord | None:
         t_start = time.perf_counter()
         timings: dict[str, float] = {}
         with tempfile.TemporaryDirectory(prefix=f"sp-{job.job_id[:8]}-") as tmp:
@@ -179,8 +186,6 @@ class JobHandler:
             # --- process, with progress copied into the record while it runs
             out_dir = tmpdir / "out"
             out_dir.mkdir()
-            latest: list[Progress] = []
-            lock = threading.Lock()
 
             def on_progress(done: float, total: float | None, unit: str) -> None:
                 with lock:
@@ -191,12 +196,7 @@ class JobHandler:
                 options=dict(job.options), output_dir=out_dir, source_key=job.source.key, on_progress=on_progress,
             )
             t0 = time.perf_counter()
-            ticker = asyncio.create_task(self._tick(job.job_id, owner, latest, lock))
-            try:
-                result = await asyncio.to_thread(self.processor.process, ctx)
-            finally:
-                ticker.cancel()
-                await asyncio.gather(ticker, return_exceptions=True)
+            result = await asyncio.to_thread(self.processor.process, ctx)
             timings["process"] = time.perf_counter() - t0
 
             # --- upload
