@@ -239,3 +239,18 @@ async def test_the_worker_carries_out_each_outcome(rt: Runtime) -> None:
     assert flaky.seen == [1, 2, 3]  # unsettled → back; transient → back; the last attempt → dead-lettered
     assert (await queue.depth()).total == 0 and (await queue.dlq.depth()).available == 1
     await queue.close()
+
+
+async def test_an_event_whose_routers_keep_dying_is_named_in_the_log(rt: Runtime,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """The queue dead-letters an event on its own (no worker sees it go) after max_attempts + 1 deliveries; the
+    last delivery's router says which keys it carries before it starts."""
+    from streamprocess.queues.base import Message
+
+    await rt.store.put("inbox/keep-dying.wav", b"RIFF....WAVE")
+    event = make_object_created_event(bucket="local", key="inbox/keep-dying.wav", size=12, etag="e")
+    last = Message(id="m1", body=json.dumps(event), receive_count=4, receipt="r")
+    with caplog.at_level("WARNING", logger="streamprocess.ingest"):
+        outcome = await rt.router().handle(last, RetryPolicy(max_attempts=3))
+    assert outcome.action is Action.ack
+    assert "inbox/keep-dying.wav" in caplog.text and "delivery 4" in caplog.text

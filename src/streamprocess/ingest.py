@@ -143,6 +143,12 @@ class EventRouter:
     # ------------------------------------------------------------------ Handler (worker runtime)
     async def handle(self, message: Message, policy: RetryPolicy) -> Outcome:
         """Route an event message. Routing is idempotent, so a router killed mid-way just routes it again."""
+        if message.receive_count > policy.max_attempts:
+            # Earlier routers died with it (killed, crashed): the queue moves it to its dead-letter queue on its own,
+            # unlogged, if this delivery is lost too, so say now what it is.
+            log.warning("event message %s (keys: %s) is on delivery %d: the routers of the earlier ones died; if this "
+                        "one is lost too, the queue dead-letters it", message.id,
+                        ", ".join(event_keys(message.body)) or "none readable", message.receive_count)
         try:
             await self.route_payload(message.body)
         except RejectedInputs as e:  # each unusable input already has its failed job record

@@ -166,11 +166,12 @@ class Worker:
     async def _report_depth(self) -> None:
         while not self.stop_event.is_set():
             for queue, _ in self.consumers:
-                with contextlib.suppress(Exception):
-                    d = await queue.depth()
-                    for state, value in (("available", d.available), ("in_flight", d.in_flight),
-                                         ("delayed", d.delayed)):
-                        QUEUE_DEPTH.labels(queue.name, state).set(value)
+                for q in (queue, queue.dlq):  # a dead-letter queue's depth counts what the queue itself moved
+                    with contextlib.suppress(Exception):
+                        d = await q.depth()
+                        for state, value in (("available", d.available), ("in_flight", d.in_flight),
+                                             ("delayed", d.delayed)):
+                            QUEUE_DEPTH.labels(q.name, state).set(value)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop_event.wait(), 15)
 
