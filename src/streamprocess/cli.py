@@ -13,18 +13,22 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
+from .cli_help import ReadableHelpGroup
 from .config import Settings, StoreBackend
-from .errors import StreamProcessError
+from .errors import ExitCode, StartupError, StreamProcessError
 from .jobs import JobMessage, JobState, job_id_for
 from .media import SNIFF_BYTES, detect
 from .queues import ROLES
 from .runtime import Runtime
+from .startup import check_ports, one_line, open_runtime, reach_backends
 
-app = typer.Typer(help="StreamProcess: media in, text out.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(help="StreamProcess: media in, text out.", no_args_is_help=True, add_completion=False,
+                  cls=ReadableHelpGroup)  # values named in words in --help, not Python types
 # Not a terminal (logs, CI, pipes): do not wrap paths and ids at 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
@@ -36,9 +40,34 @@ def _settings(**overrides: object) -> Settings:
         data = base.model_dump()
         data.update({k: v for k, v in overrides.items() if v is not None})
         return Settings.model_validate(data) if overrides else base
-    except ValueError as e:
-        err.print(f"[red]configuration error:[/red] {e}")
-        raise typer.Exit(2) from None
+    except ValidationError as e:
+        for line in _setting_errors(e):
+            _say(line)
+        raise typer.Exit(ExitCode.BAD_SETTING) from None
+    except ValueError as e:  # a value pydantic-settings could not even parse (a bad JSON list, say)
+        _say(f"bad setting: {one_line(e)}")
+        raise typer.Exit(ExitCode.BAD_SETTING) from None
+
+
+def _setting_errors(e: ValidationError) -> list[str]:
+    """One line per invalid setting, named by its environment variable; secrets are not echoed."""
+    lines = []
+    for problem in e.errors():
+        name = "_".join(str(part) for part in problem["loc"])
+        msg = problem["msg"].removeprefix("Value error, ")
+        if not name:  # a rule across settings
+            lines.append(f"bad settings: {msg}")
+            continue
+        value = problem.get("input")
+        secret = any(w in name for w in ("secret", "key", "token", "password", "url"))  # as hide_input_in_errors
+        shown = f"={value!r}" if isinstance(value, str | int | float) and not secret else ""
+        lines.append(f"bad setting STREAMPROCESS_{name.upper()}{shown}: {msg}")
+    return lines
+
+
+def _say(line: str, style: str | None = "red") -> None:
+    """One plain line on stderr: no markup, no highlighting, no wrapping (tests and log collectors read it)."""
+    err.print(line, style=style, markup=False, highlight=False, soft_wrap=True)
 
 
 def _logging(level: str) -> None:
@@ -73,13 +102,23 @@ def up(
     port: Annotated[int | None, typer.Option(help="API port [STREAMPROCESS_PORT].")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Local store root [STREAMPROCESS_DATA_DIR].")] = None,
 ) -> None:
-    """Run everything in one process: drop folder, queues, workers and the HTTP API."""
+    """Run everything in one process: drop folder, queues, workers, the HTTP API and gRPC. A start-up failure (a
+    port in use, a bad setting, the store or queue out of reach) is one or two lines on stderr and its own exit
+    code (README, Exit codes); STREAMPROCESS_LOG_LEVEL=DEBUG adds the traceback."""
     settings = _settings(host=host, port=port, data_dir=data_dir)
     if "STREAMPROCESS_PUBLIC_BASE_URL" not in os.environ:  # signed upload URLs point at this very server
         settings = _settings(host=host, port=port, data_dir=data_dir,
                              public_base_url=f"http://{settings.host}:{settings.port}")
     _logging(settings.log_level)
-    asyncio.run(_up(settings))
+    try:
+        check_ports(settings)  # before anything loads
+        asyncio.run(_up(settings))
+    except StartupError as e:
+        logging.getLogger(__name__).debug("start-up failed", exc_info=True)
+        _say(f"cannot start: {e.message}")
+        if e.hint:
+            _say(e.hint, style=None)
+        raise typer.Exit(e.exit_code) from None
 
 
 async def _up(settings: Settings) -> None:
@@ -102,8 +141,8 @@ async def _up(settings: Settings) -> None:
     if generated:  # the drop tenant's key for this run, so it sees the drop folder's jobs
         settings = settings.model_copy(update={"api_keys": SecretStr(f"{settings.drop_tenant}={generated}")})
     keys = settings.api_key_tenants()
-    async with Runtime(settings) as rt:
-        await rt.ensure()
+    async with open_runtime(settings) as rt:
+        await reach_backends(rt)
         worker, missing = rt.worker(list(ROLES))
         live = None
         try:
@@ -123,26 +162,36 @@ async def _up(settings: Settings) -> None:
             worker.stop()
             server.should_exit = True
 
-        grpc_server = None
-        if settings.grpc_port:
-            from .grpc_server import start as start_grpc
-
-            grpc_server = await start_grpc(Submissions(rt), keys, settings.host, settings.grpc_port, live)
-        with _signals(asyncio.get_running_loop(), stop):
-            serving = asyncio.create_task(server.serve())
-            while not server.started and not serving.done():
-                await asyncio.sleep(0.05)
-            if serving.done():
-                await serving
-                raise typer.Exit(1)
-            _banner(settings, missing, generated)
+        async def serve() -> None:
             try:
+                await server.serve()
+            except SystemExit:  # uvicorn exits when it cannot listen, after logging why: taken since check_ports
+                if server.started:
+                    raise
+                raise StartupError(ExitCode.PORT_IN_USE, f"HTTP port {settings.port} on {settings.host} was taken "
+                                   "while starting; choose another port with --port or STREAMPROCESS_PORT.") from None
+
+        grpc_server = None
+        serving: asyncio.Task[None] | None = None
+        with _signals(asyncio.get_running_loop(), stop):
+            try:
+                if settings.grpc_port:
+                    from .grpc_server import start as start_grpc
+
+                    grpc_server = await start_grpc(Submissions(rt), keys, settings.host, settings.grpc_port, live)
+                serving = asyncio.create_task(serve())
+                while not server.started and not serving.done():
+                    await asyncio.sleep(0.05)
+                if serving.done():
+                    await serving  # raises what stopped it
+                    raise StartupError(ExitCode.FAILED, "the HTTP server stopped while starting.")
+                _banner(settings, missing, generated)
                 await worker.run()
             finally:
                 server.should_exit = True
                 for t in tasks:
                     t.cancel()
-                await asyncio.gather(serving, *tasks, return_exceptions=True)
+                await asyncio.gather(*tasks, *([serving] if serving else []), return_exceptions=True)
                 if grpc_server is not None:
                     await grpc_server.stop(grace=5)
                 if live is not None:
@@ -541,6 +590,21 @@ def queues(
         for row in dead:
             d.add_row(*row)
         console.print(d)
+
+
+@app.command()
+def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False) -> None:
+    """Check what this machine has and lacks for the configured setup (models, Tesseract and its languages,
+    OpenVINO, the data folder, free ports, Redis/S3/SQS when configured) and say how to fix each; exit 1 when
+    something required is missing."""
+    from .doctor import diagnose, print_report
+
+    report = diagnose()
+    if as_json:
+        print(report.to_json())
+    else:
+        print_report(report, console)
+    raise typer.Exit(0 if report.ok else 1)
 
 
 @app.command()

@@ -27,7 +27,7 @@ from google.protobuf import json_format
 
 from .api.auth import credential
 from .config import Settings
-from .errors import StreamProcessError
+from .errors import ExitCode, StartupError, StreamProcessError
 from .jobs import JobState
 from .live.protocol import PoolFull, ProtocolError, parse_config
 from .submit import Submissions
@@ -267,11 +267,20 @@ class STTService(_Authenticated, stt_pb2_grpc.STTServiceServicer):
 
 async def start(submissions: Submissions, api_keys: Mapping[str, str], host: str, port: int,
                 live: LivePool | None = None) -> grpc.aio.Server:
+    """Serves both services on ``host:port``; raises :class:`StartupError` (PORT_IN_USE) when it cannot bind."""
     limit = submissions.settings.upload_max_size + (1 << 20)
+    # grpc sets SO_REUSEPORT by default: a second server on the same port would bind too and take half the calls.
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit),
-                                      ("grpc.max_send_message_length", 64 << 20)])
+                                      ("grpc.max_send_message_length", 64 << 20), ("grpc.so_reuseport", 0)])
     ocr_pb2_grpc.add_OCRServiceServicer_to_server(OCRService(submissions, api_keys), server)
     stt_pb2_grpc.add_STTServiceServicer_to_server(STTService(live, submissions.settings, api_keys), server)
-    server.add_insecure_port(f"{host}:{port}")
+    address = f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+    try:
+        bound = server.add_insecure_port(address)  # grpcio raises RuntimeError (older ones returned 0)
+    except RuntimeError:
+        bound = 0
+    if not bound:  # one line: grpc's core has logged another saying why
+        raise StartupError(ExitCode.PORT_IN_USE, f"gRPC port {port} on {host} is in use (or cannot be listened on); "
+                           "set STREAMPROCESS_GRPC_PORT to a free port (0 turns gRPC off).")
     await server.start()
     return server

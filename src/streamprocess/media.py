@@ -69,6 +69,6 @@ def detect(head: bytes, name: str | None = None) -> MediaType:
     suffix = f" (named {name!r})" if name else ""
     found = f"detected {mime}" if mime else "unrecognised content"
     raise UnsupportedMedia(
-        f"not an audio, video, image or PDF file{suffix}: {found}; "
-        "supported: WAV, MP3, M4A/AAC, FLAC, OGG/Opus, WebM, MP4 (speech) and PNG, JPEG, TIFF, BMP, WebP, PDF (OCR)"
+        f"not an audio, video, image or PDF file{suffix}: {found}; supported: "
+        "WAV, MP3, M4A/AAC, FLAC, OGG/Opus, WebM, MP4 (speech) and PNG, JPEG, TIFF, BMP, WebP, GIF, PDF (OCR)"
     )

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
+from importlib import resources
 from typing import TYPE_CHECKING
 
-from fastapi import Depends, FastAPI, Response
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .. import __version__
@@ -27,7 +30,7 @@ def create_app(runtime: Runtime, api_keys: Mapping[str, str] | Iterable[str] | N
                live: LivePool | None = None) -> FastAPI:
     """The API over ``runtime``; ``api_keys`` (key → tenant, or ``tenant=key``/bare-key entries) default to the
     settings' (``STREAMPROCESS_API_KEYS``); ``live`` is the hot pool behind ``/v1/stt/stream`` (off when None)."""
-    app = FastAPI(title="StreamProcess", version=__version__,
+    app = FastAPI(title="StreamProcess", version=__version__, docs_url=None, redoc_url=None,
                   description="Media in, text out: speech-to-text and OCR jobs over an event-driven pipeline.")
     app.state.runtime = runtime
     app.state.submissions = Submissions(runtime)
@@ -39,6 +42,8 @@ def create_app(runtime: Runtime, api_keys: Mapping[str, str] | Iterable[str] | N
     app.include_router(routes.public)
     app.include_router(openai_compat.router)
     app.include_router(live_routes.router)
+
+    _add_docs(app)
 
     @app.get("/health", tags=["ops"])
     async def health() -> dict[str, str]:
@@ -70,3 +75,39 @@ def create_app(runtime: Runtime, api_keys: Mapping[str, str] | Iterable[str] | N
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+#: What /docs and /redoc may load: from this server only (ReDoc's sidebar would fetch Redocly's logo from a CDN),
+#: inline scripts and styles (both pages start that way), data: images and fonts, and ReDoc's search worker (blob:).
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'")
+
+
+def _add_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI), /redoc and /favicon.ico, all offline: the pages' scripts and styles are fastapi-offline's
+    copies, served here under /docs-assets, never from a CDN."""
+    app.mount("/docs-assets", StaticFiles(directory=resources.files("fastapi_offline") / "static"), name="docs-assets")
+    favicon = resources.files(__package__).joinpath("static/favicon.ico").read_bytes()
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        page = get_swagger_ui_html(openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - Swagger UI",
+                                   swagger_js_url=f"{root}/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{root}/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url=f"{root}/favicon.ico")
+        page.headers["Content-Security-Policy"] = DOCS_CSP
+        return page
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        page = get_redoc_html(openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - ReDoc",
+                              redoc_js_url=f"{root}/docs-assets/redoc.standalone.js",
+                              redoc_favicon_url=f"{root}/favicon.ico", with_google_fonts=False)
+        page.headers["Content-Security-Policy"] = DOCS_CSP
+        return page
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon_ico() -> Response:
+        return Response(favicon, media_type="image/x-icon", headers={"Cache-Control": "public, max-age=86400"})

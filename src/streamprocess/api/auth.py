@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Annotated, NamedTuple
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
 from .problems import ApiError
@@ -57,8 +58,16 @@ def keys(conn: HTTPConnection) -> tuple[Mapping[str, str], list[str]]:
 
 _INVALID = {"WWW-Authenticate": 'Bearer realm="streamprocess", error="invalid_token"'}
 
+# The security schemes the OpenAPI document declares (Swagger UI's Authorize button). They only document: with
+# auto_error=False they never answer a request themselves; _token and credential decide, with their own problems.
+_api_key_scheme = HTTPBearer(scheme_name="ApiKey", auto_error=False, description=(
+    "An API key: one of STREAMPROCESS_API_KEYS, or the key `streamprocess up` prints when none is set."))
+_events_scheme = HTTPBearer(scheme_name="EventsToken", auto_error=False, description=(
+    "STREAMPROCESS_EVENTS_TOKEN, the token MinIO's webhook target sends (auth_token); only for POST /events/s3."))
+_Documented = HTTPAuthorizationCredentials | None
 
-async def require_api_key(request: Request) -> str:
+
+async def require_api_key(request: Request, _: Annotated[_Documented, Depends(_api_key_scheme)] = None) -> str:
     """The caller's tenant (a dependency: FastAPI runs it once per request however many routes ask)."""
     caller = credential(_token(request), *keys(request))
     if caller is None:
@@ -72,7 +81,7 @@ async def require_api_key(request: Request) -> str:
 Tenant = Annotated[str, Depends(require_api_key)]
 
 
-async def require_events_token(request: Request) -> None:
+async def require_events_token(request: Request, _: Annotated[_Documented, Depends(_events_scheme)] = None) -> None:
     api, events = keys(request)
     if not events:
         raise ApiError(404, "the MinIO events endpoint is off: set STREAMPROCESS_EVENTS_TOKEN", code="disabled")

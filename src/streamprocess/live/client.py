@@ -1,6 +1,6 @@
 """A live captioning client (websockets): streams audio at a chosen pace and collects the events.
 
-Used by ``streamprocess caption``, the tests and ``bench/live.py``. Each event is stamped with the moment it
+Used by the tests and ``bench/live.py``. Each event is stamped with the moment it
 arrived (``received``, seconds since the stream began), and :attr:`Captioned.sent` records when each audio
 offset left, so latencies can be computed as the protocol promises them.
 """
