@@ -355,3 +355,43 @@ def test_jobs_models_use_the_block_extractor() -> None:
 
     model = models.load(models.resolve("default", "cpu", "int8", 1))
     assert isinstance(model.feature_extractor, ChunkedFeatureExtractor)
+
+
+# ---------------------------------------------------------------------------------------------- image frames
+def _gif_descriptors(d: bytes) -> list[int]:
+    """Offsets of a GIF's image descriptors (0x2C), walking its blocks."""
+    pos = 13 + (3 * 2 ** ((d[10] & 7) + 1) if d[10] & 0x80 else 0)
+    out = []
+    while pos < len(d) and d[pos] in (0x21, 0x2C):
+        if d[pos] == 0x2C:
+            out.append(pos)
+            flags, pos = d[pos + 9], pos + 10
+            pos += (3 * 2 ** ((flags & 7) + 1) if flags & 0x80 else 0) + 1  # local colour table, LZW code size
+        else:
+            pos += 2
+        while d[pos]:
+            pos += d[pos] + 1
+        pos += 1
+    return out
+
+
+def test_a_later_gif_frame_declaring_a_huge_size_is_page_too_large(tmp_path: Path) -> None:
+    """Found by the bad-inputs suite (seed 741028833): Pillow refuses the frame as a decompression bomb only when
+    it is reached, which escaped as internal_error."""
+    import io
+
+    from PIL import Image
+
+    from streamprocess.errors import PermanentError
+    from streamprocess.ocr.inputs import load_pages
+
+    buf = io.BytesIO()
+    Image.new("L", (8, 8), 0).save(buf, "GIF", save_all=True, append_images=[Image.new("L", (8, 8), 255)])
+    data = bytearray(buf.getvalue())
+    second = _gif_descriptors(bytes(data))[1]
+    data[second + 5:second + 9] = b"\xff\xff\xff\xff"  # frame 2 is 65535 × 65535
+    path = tmp_path / "bomb.gif"
+    path.write_bytes(bytes(data))
+    with pytest.raises(PermanentError) as caught:
+        list(load_pages(path))
+    assert caught.value.code == "page_too_large" and "page 2" in caught.value.message

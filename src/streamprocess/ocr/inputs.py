@@ -9,6 +9,7 @@ own walk of a page tree (it detects loops and limits depth), so a looping tree f
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import threading
 import warnings
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageOps, ImageSequence
+from PIL import Image, ImageOps
 
 from ..errors import PermanentError
 
@@ -68,7 +69,8 @@ _IMAGE_ERRORS = (OSError, SyntaxError, ValueError, TypeError, IndexError, KeyErr
 
 def _frame_count(im: Image.Image) -> int:
     try:
-        return getattr(im, "n_frames", 1)
+        with _bomb_guard("a page"):
+            return getattr(im, "n_frames", 1)
     except _IMAGE_ERRORS as e:
         raise DocumentError(f"its pages cannot be read (truncated or corrupt): {e or type(e).__name__}") from None
 
@@ -175,14 +177,25 @@ def _render_page(pdf, i: int, dpi: float, max_pixels: int, text_layer: bool):  #
     return image, text
 
 
-def _open_image(path: Path) -> Image.Image:
+@contextlib.contextmanager
+def _bomb_guard(what: str) -> Iterator[None]:
+    """Pillow's decompression-bomb refusal (its warning too) as :class:`PageTooLarge`: raised when an image is
+    opened, and again when a later frame of a GIF or TIFF declares a huge size as it is counted or reached."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return Image.open(path)
+            yield
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise PageTooLarge(f"the image is over {Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels "
+        raise PageTooLarge(f"{what} is over {Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels "
                            "(a decompression bomb?)") from None
+
+
+def _open_image(path: Path) -> Image.Image:
+    try:
+        with _bomb_guard("the image"):
+            return Image.open(path)
+    except PageTooLarge:
+        raise
     except Exception as e:
         raise DocumentError(f"not a readable image or PDF: {e}") from None
 
@@ -192,7 +205,15 @@ def _image_pages(path: Path, max_pixels: int, max_pages: int) -> Iterator[PageIm
         n = _frame_count(im)
         if n > max_pages:
             raise TooManyPages(f"{n} pages is over the {max_pages}-page limit")
-        for i, frame in enumerate(ImageSequence.Iterator(im)):
+        for i in range(n):
+            try:
+                with _bomb_guard(f"page {i + 1}"):
+                    im.seek(i)
+            except EOFError:  # fewer frames than counted
+                break
+            except _IMAGE_ERRORS as e:
+                raise DocumentError(f"page {i + 1} cannot be read (truncated or corrupt): {e}") from None
+            frame = im
             w, h = frame.size
             if w * h > max_pixels:
                 raise PageTooLarge(f"page {i + 1} is {w}×{h} = {w * h / 1e6:.0f} megapixels; "
