@@ -432,7 +432,7 @@ def check_ports(settings: Settings) -> list[Check]:
             continue
         seen[port] = name
         try:  # the same bind test `streamprocess up` makes before it starts
-            bind_test(settings.host, port, name, f"set {var} to a free port{extra}")
+            bind_test(settings.host, port, name.removesuffix(" port"), f"set {var} to a free port{extra}")
         except StartupError as e:
             checks.append(Check(name, Status.fail if required else Status.warn, e.message, e.hint or "", required))
             continue
