@@ -31,6 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .config import QueueBackend, Settings, StoreBackend
 from .errors import StartupError
+from .ocr.engines.tesseract import parse_list_langs
 from .startup import bind_test
 
 #: Seconds any one network check may take (connect and answer).
@@ -310,11 +311,9 @@ def probe_tesseract(exe: str | None = None, tessdata: str | os.PathLike[str] | N
     except (OSError, subprocess.TimeoutExpired) as e:
         return TesseractInfo(exe, error=f"{type(e).__name__}: {e}")
     version = next(iter((ver.stdout or ver.stderr).splitlines()), "").strip()
-    lines = proc.stdout.splitlines()
-    where = re.search(r'"(.*?)"', lines[0]) if lines else None
-    languages = frozenset(line.strip() for line in lines[1:] if line.strip())
+    where, languages = parse_list_langs(proc.stdout)
     error = proc.stderr.strip().splitlines()[0] if proc.returncode and proc.stderr.strip() else ""
-    return TesseractInfo(exe, version, where.group(1) if where else "", languages, error)
+    return TesseractInfo(exe, version, where, languages, error)
 
 
 def check_tesseract(settings: Settings, exe: str | None = None,

@@ -10,6 +10,7 @@ import csv
 import functools
 import io
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -25,13 +26,20 @@ class TesseractUnavailable(StreamProcessError):
     code = "engine_unavailable"
 
 
+def parse_list_langs(stdout: str) -> tuple[str, frozenset[str]]:
+    """What ``tesseract --list-langs`` printed: the tessdata folder its first line names, and the languages."""
+    lines = stdout.splitlines()
+    where = re.search(r'"(.*?)"', lines[0]) if lines else None
+    return (where.group(1) if where else ""), frozenset(line.strip() for line in lines[1:] if line.strip())
+
+
 @functools.cache
 def installed_languages() -> frozenset[str]:
     exe = shutil.which("tesseract")
     if exe is None:
         return frozenset()
-    out = subprocess.run([exe, "--list-langs"], capture_output=True, text=True, check=False).stdout
-    return frozenset(line.strip() for line in out.splitlines()[1:] if line.strip())
+    return parse_list_langs(subprocess.run([exe, "--list-langs"], capture_output=True, text=True,
+                                           check=False).stdout)[1]
 
 
 def _run(image: Image.Image, args: list[str], timeout: float = 120, output: str = "stdout") -> str:
