@@ -54,8 +54,9 @@ ESPEAK = [
     "The weather service expects heavy rain along the northern coast tonight. Drivers should allow extra time "
     "for the morning commute.",
 ]
-_norm = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.Strip(),
-                       jiwer.ReduceToListOfListOfWords()])
+_norm = jiwer.Compose(
+    [jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.Strip(), jiwer.ReduceToListOfListOfWords()]
+)
 
 
 def wer(reference: str, hypothesis: str) -> float:
@@ -90,23 +91,37 @@ def serve(design: str, port: int, data: str) -> None:
             out = []
             for r in requests:
                 segments, info = self.model.transcribe(
-                    r.audio, language="en", beam_size=1, vad_filter=False, word_timestamps=True,
-                    condition_on_previous_text=False, initial_prompt=r.prompt, prefix=r.prefix or None)
-                words = [Word(start=w.start, end=w.end, word=w.word, probability=w.probability)
-                         for s in segments for w in (s.words or [])]
+                    r.audio,
+                    language="en",
+                    beam_size=1,
+                    vad_filter=False,
+                    word_timestamps=True,
+                    condition_on_previous_text=False,
+                    initial_prompt=r.prompt,
+                    prefix=r.prefix or None,
+                )
+                words = [
+                    Word(start=w.start, end=w.end, word=w.word, probability=w.probability)
+                    for s in segments
+                    for w in (s.words or [])
+                ]
                 out.append(Hypothesis(words=words, language=info.language))
             return out
 
-    settings = Settings(data_dir=Path(data), api_keys=KEY, live_max_streams=256,
-                        **({"live_max_batch": 1} if design == "naive" else {}))  # pool: the settings' (env)
+    settings = Settings(
+        data_dir=Path(data), api_keys=KEY, live_max_streams=256, **({"live_max_batch": 1} if design == "naive" else {})
+    )  # pool: the settings' (env)
 
     async def main() -> None:
         async with Runtime(settings) as rt:
             pool = LivePool(settings, decoder=NaiveDecoder() if design == "naive" else None)
             await pool.warm_up()
             (Path(data) / "max_batch").write_text(str(pool.scheduler.max_batch))  # for the report
-            server = uvicorn.Server(uvicorn.Config(create_app(rt, [KEY], pool), host="127.0.0.1", port=port,
-                                                   log_level="warning", lifespan="off"))
+            server = uvicorn.Server(
+                uvicorn.Config(
+                    create_app(rt, [KEY], pool), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+                )
+            )
             await server.serve()
 
     asyncio.run(main())
@@ -143,19 +158,25 @@ async def level(url: str, n: int, clips: list[tuple[str, np.ndarray, str]]) -> d
     results = await asyncio.gather(*(one(i) for i in range(n)))
     latencies = sorted(x for lat, *_ in results for x in lat)
     p = lambda q: float(np.percentile(latencies, q)) if latencies else float("nan")  # noqa: E731
-    return {"streams": n, "p50_ms": round(p(50) * 1000, 1), "p95_ms": round(p(95) * 1000, 1),
-            "p99_ms": round(p(99) * 1000, 1), "frames": len(latencies),
-            "wer_mean": round(statistics.mean(w for _, w, *_ in results), 4),
-            "wer_per_stream": [round(w, 3) for _, w, *_ in results],
-            "failed": sum(1 for _, _, code, _ in results if code != 1000),
-            "texts": [text for *_, text in results]}
+    return {
+        "streams": n,
+        "p50_ms": round(p(50) * 1000, 1),
+        "p95_ms": round(p(95) * 1000, 1),
+        "p99_ms": round(p(99) * 1000, 1),
+        "frames": len(latencies),
+        "wer_mean": round(statistics.mean(w for _, w, *_ in results), 4),
+        "wer_per_stream": [round(w, 3) for _, w, *_ in results],
+        "failed": sum(1 for _, _, code, _ in results if code != 1000),
+        "texts": [text for *_, text in results],
+    }
 
 
 def run_design(design: str, levels: list[int], clips: list[tuple[str, np.ndarray, str]], workdir: Path) -> list[dict]:
     port = free_port()
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", design, "--port", str(port),
-                             "--data", str(workdir / design)], env=env)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--serve", design, "--port", str(port), "--data", str(workdir / design)], env=env
+    )
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -172,8 +193,11 @@ def run_design(design: str, levels: list[int], clips: list[tuple[str, np.ndarray
             row["design"] = design
             row["max_batch"] = int((workdir / design / "max_batch").read_text())
             rows.append(row)
-            print(f"  {design:8s} N={n:3d}  p50 {row['p50_ms']:7.1f} ms  p95 {row['p95_ms']:7.1f} ms  "
-                  f"p99 {row['p99_ms']:7.1f} ms  WER {row['wer_mean']:.3f}  failed {row['failed']}", flush=True)
+            print(
+                f"  {design:8s} N={n:3d}  p50 {row['p50_ms']:7.1f} ms  p95 {row['p95_ms']:7.1f} ms  "
+                f"p99 {row['p99_ms']:7.1f} ms  WER {row['wer_mean']:.3f}  failed {row['failed']}",
+                flush=True,
+            )
             if row["p95_ms"] > 3000:
                 break
         return rows
@@ -200,13 +224,19 @@ def main() -> None:
         rows = []
         for design in args.designs.split(","):
             rows += run_design(design, levels, clips, Path(tmp))
-    held = {d: max([r["streams"] for r in rows if r["design"] == d and r["p95_ms"] < 1000], default=0)
-            for d in args.designs.split(",")}
+    held = {
+        d: max([r["streams"] for r in rows if r["design"] == d and r["p95_ms"] < 1000], default=0)
+        for d in args.designs.split(",")
+    }
     print("\nstreams held at p95 < 1 s:", held)
     if held.get("naive"):
         print(f"pool / naive: {held.get('pool', 0) / held['naive']:.2f}x")
-    report = {"machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
-              "model": "default (Whisper tiny.en, int8, CPU)", "rows": rows, "held_at_p95_under_1s": held}
+    report = {
+        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
+        "model": "default (Whisper tiny.en, int8, CPU)",
+        "rows": rows,
+        "held_at_p95_under_1s": held,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -81,14 +81,22 @@ def pct(values: list[float], q: int) -> float:
 
 
 def stats(values: list[float]) -> dict[str, float]:
-    return {"p50_s": round(statistics.median(values), 3), "p95_s": round(pct(values, 95), 3),
-            "p99_s": round(pct(values, 99), 3), "n": len(values)}
+    return {
+        "p50_s": round(statistics.median(values), 3),
+        "p95_s": round(pct(values, 95), 3),
+        "p99_s": round(pct(values, 99), 3),
+        "n": len(values),
+    }
 
 
 def raw_tesseract(path: Path, languages: list[str]) -> tuple[float, str]:
     t0 = time.perf_counter()
-    out = subprocess.run(["tesseract", str(path), "stdout", "-l", "+".join(languages)], capture_output=True,
-                         env={**os.environ, "OMP_THREAD_LIMIT": "1"}, check=True).stdout.decode()
+    out = subprocess.run(
+        ["tesseract", str(path), "stdout", "-l", "+".join(languages)],
+        capture_output=True,
+        env={**os.environ, "OMP_THREAD_LIMIT": "1"},
+        check=True,
+    ).stdout.decode()
     return time.perf_counter() - t0, out
 
 
@@ -139,8 +147,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     t, texts["tesseract"] = raw_tesseract(path, languages)
                     page_times["tesseract"].append(t)
                     t0 = time.perf_counter()
-                    page = processor.engine.recognize_page(PageImage(1, image, docs.DPI),
-                                                           OcrOptions(languages=languages))
+                    page = processor.engine.recognize_page(
+                        PageImage(1, image, docs.DPI), OcrOptions(languages=languages)
+                    )
                     page_times["engine"].append(time.perf_counter() - t0)
                     texts["engine"] = page.text
                     t, texts["pipeline"] = await pipeline_job(rt, path, languages)
@@ -149,8 +158,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 for mode, values in page_times.items():
                     times[mode] += values
                     entry[mode] = {"p50_s": round(statistics.median(values), 3), "cer": cer(ref, texts[mode])}
-                print(f"{name}: " + ", ".join(f"{m} {entry[m]['p50_s']} s (CER {entry[m]['cer']:.1%})"
-                                              for m in page_times), file=sys.stderr, flush=True)
+                print(
+                    f"{name}: "
+                    + ", ".join(f"{m} {entry[m]['p50_s']} s (CER {entry[m]['cer']:.1%})" for m in page_times),
+                    file=sys.stderr,
+                    flush=True,
+                )
                 per_page.append(entry)
             worker.stop()
             await task
@@ -176,8 +189,11 @@ def main() -> None:
     for col in ("page", "rapidocr", "tesseract", "engine", "pipeline job", "engine used"):
         t.add_column(col)
     for p in results["pages"]:
-        t.add_row(p["page"], *(f"{p[m]['p50_s']} s · {p[m]['cer']:.1%}" for m in
-                               ("rapidocr", "tesseract", "engine", "pipeline")), p["engine_used"])
+        t.add_row(
+            p["page"],
+            *(f"{p[m]['p50_s']} s · {p[m]['cer']:.1%}" for m in ("rapidocr", "tesseract", "engine", "pipeline")),
+            p["engine_used"],
+        )
     console.print(t)
     o = Table(title="All pages and runs: seconds per page")
     for col in ("mode", "p50", "p95", "p99", "p50 ratio to rapidocr"):
@@ -185,8 +201,12 @@ def main() -> None:
     for mode, s in results["overall"].items():
         o.add_row(mode, str(s["p50_s"]), str(s["p95_s"]), str(s["p99_s"]), str(s["ratio_p50_to_rapidocr"]))
     console.print(o)
-    meta = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "python": platform.python_version(),
-            "command": "python bench/ocr.py " + " ".join(sys.argv[1:]), "runs": args.runs}
+    meta = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "python": platform.python_version(),
+        "command": "python bench/ocr.py " + " ".join(sys.argv[1:]),
+        "runs": args.runs,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"meta": meta, **results}, indent=2) + "\n")
     print(f"wrote {args.out}")

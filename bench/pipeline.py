@@ -51,8 +51,13 @@ def pct(values: list[float], q: float) -> float:
 
 def summary(values_s: list[float]) -> dict[str, float]:
     ms = [v * 1000 for v in values_s]
-    return {"n": len(ms), "p50_ms": round(statistics.median(ms), 2), "p95_ms": round(pct(ms, 95), 2),
-            "p99_ms": round(pct(ms, 99), 2), "mean_ms": round(statistics.fmean(ms), 2)}
+    return {
+        "n": len(ms),
+        "p50_ms": round(statistics.median(ms), 2),
+        "p95_ms": round(pct(ms, 95), 2),
+        "p99_ms": round(pct(ms, 99), 2),
+        "mean_ms": round(statistics.fmean(ms), 2),
+    }
 
 
 async def wait_done(rt: Runtime, job_id: str, timeout: float = 60, poll: float = 0.005) -> JobRecord:
@@ -103,8 +108,9 @@ async def run_backend(name: str, settings: Settings, latency_jobs: int, throughp
                 submitted += await asyncio.gather(*(submit(rt, settings) for _ in range(min(20, throughput_jobs - i))))
             done = [await wait_done(rt, job_id, timeout=300, poll=0.05) for job_id, _ in submitted]
             t_end = max(r.finished_at.timestamp() for r in done if r.finished_at)
-            loaded = [r.finished_at.timestamp() - t0 for r, (_, t0) in zip(done, submitted, strict=True)
-                      if r.finished_at]
+            loaded = [
+                r.finished_at.timestamp() - t0 for r, (_, t0) in zip(done, submitted, strict=True) if r.finished_at
+            ]
         finally:
             worker.stop()
             await running
@@ -147,8 +153,9 @@ async def _s3_settings(endpoint: str, common: dict[str, Any]) -> Settings:
     import boto3
 
     bucket = f"bench-{uuid.uuid4().hex[:8]}"
-    settings = Settings(store="s3", bucket=bucket, s3_endpoint_url=endpoint, queue="sqs", sqs_endpoint_url=endpoint,
-                        **common)
+    settings = Settings(
+        store="s3", bucket=bucket, s3_endpoint_url=endpoint, queue="sqs", sqs_endpoint_url=endpoint, **common
+    )
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name=settings.aws_region)
     sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=settings.aws_region)
     s3.create_bucket(Bucket=bucket)
@@ -156,9 +163,18 @@ async def _s3_settings(endpoint: str, common: dict[str, Any]) -> Settings:
         await rt.ensure()
     url = sqs.get_queue_url(QueueName=settings.queue_name("events"))["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [{
-        "QueueArn": arn, "Events": ["s3:ObjectCreated:*"],
-        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": settings.inbox_prefix}]}}}]})
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": settings.inbox_prefix}]}},
+                }
+            ]
+        },
+    )
     sqs.purge_queue(QueueUrl=url)  # drop the s3:TestEvent
     return settings
 
@@ -180,15 +196,26 @@ def main() -> None:
     for col in ("backend", "p50", "p95", "p99", "overhead p50", "noop p50", "goal", "jobs/s", "p50 under load"):
         t.add_column(col)
     for r in results:
-        t.add_row(r["backend"], str(r["latency"]["p50_ms"]), str(r["latency"]["p95_ms"]), str(r["latency"]["p99_ms"]),
-                  str(r["overhead"]["p50_ms"]), str(r["processor_noop"]["p50_ms"]),
-                  f"< {r['goal_p50_overhead_ms']} {'✓' if r['meets_goal'] else '✗'}", str(r["throughput_jobs_per_s"]),
-                  str(r["latency_under_load"]["p50_ms"]))
+        t.add_row(
+            r["backend"],
+            str(r["latency"]["p50_ms"]),
+            str(r["latency"]["p95_ms"]),
+            str(r["latency"]["p99_ms"]),
+            str(r["overhead"]["p50_ms"]),
+            str(r["processor_noop"]["p50_ms"]),
+            f"< {r['goal_p50_overhead_ms']} {'✓' if r['meets_goal'] else '✗'}",
+            str(r["throughput_jobs_per_s"]),
+            str(r["latency_under_load"]["p50_ms"]),
+        )
     Console(width=160).print(t)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "python": platform.python_version(),
-            "command": "python bench/pipeline.py " + " ".join(sys.argv[1:]),
-            "latency_jobs": args.latency_jobs, "throughput_jobs": args.throughput_jobs}
+    meta = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "python": platform.python_version(),
+        "command": "python bench/pipeline.py " + " ".join(sys.argv[1:]),
+        "latency_jobs": args.latency_jobs,
+        "throughput_jobs": args.throughput_jobs,
+    }
     args.out.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
     print(f"wrote {args.out}")
 

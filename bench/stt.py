@@ -48,7 +48,7 @@ from streamprocess.stt.audio import SAMPLE_RATE, load_audio  # noqa: E402
 AUDIO = ROOT.parent / "shared" / "testdata" / "audio"
 REFERENCES = {
     "jfk.flac": "And so my fellow Americans, ask not what your country can do for you, ask what you can do for "
-                "your country.",
+    "your country.",
     "multilingual.mp3": "Permission is hereby granted, free of charge, to any person obtaining a copy of the software "
     "and associated documentation files to deal in the software without restriction, including without limitation "
     "the rights to use, copy, modify, merge, publish, distribute, sublicence, and or sell copies of the software, and "
@@ -56,12 +56,18 @@ REFERENCES = {
     "copyright notice and this permission notice shall be included in all copies or substantial portions of the "
     "software.",
     "espeak.wav": "The quarterly report was delivered to the board on Tuesday morning. Please send the signed "
-                  "contract back before the end of the week. The weather service expects heavy rain along the "
-                  "northern coast tonight.",
+    "contract back before the end of the week. The weather service expects heavy rain along the "
+    "northern coast tonight.",
 }
-_norm = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.SubstituteRegexes({r"\s+": " "}),
-                       jiwer.Strip(),
-                       jiwer.ReduceToListOfListOfWords()])
+_norm = jiwer.Compose(
+    [
+        jiwer.ToLowerCase(),
+        jiwer.RemovePunctuation(),
+        jiwer.SubstituteRegexes({r"\s+": " "}),
+        jiwer.Strip(),
+        jiwer.ReduceToListOfListOfWords(),
+    ]
+)
 
 
 def wer(ref: str, hyp: str) -> float:
@@ -83,8 +89,15 @@ def raw_transcribe(model: Any, path: Path) -> tuple[float, str]:
 def engine_job(processor: SttProcessor, path: Path, workdir: Path) -> tuple[float, str]:
     out = workdir / uuid.uuid4().hex
     out.mkdir()
-    ctx = JobContext(job_id="bench", kind="stt", input_path=path, media_type="audio", options={}, output_dir=out,
-                     source_key=path.name)
+    ctx = JobContext(
+        job_id="bench",
+        kind="stt",
+        input_path=path,
+        media_type="audio",
+        options={},
+        output_dir=out,
+        source_key=path.name,
+    )
     t0 = time.perf_counter()
     result = processor.process(ctx)
     elapsed = time.perf_counter() - t0
@@ -173,8 +186,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         async with Runtime(settings) as rt:
             await rt.ensure()
             worker, _ = rt.worker(["events", "stt"])
-            worker.consumers = [(q, h if q.name.endswith("events") else _shared(h, processor))
-                                for q, h in worker.consumers]
+            worker.consumers = [
+                (q, h if q.name.endswith("events") else _shared(h, processor)) for q, h in worker.consumers
+            ]
             task = asyncio.create_task(worker.run())
             for path in files:
                 duration = load_audio(path).size / SAMPLE_RATE
@@ -197,16 +211,22 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     entry[mode] = s
                 if path.name in REFERENCES:
                     entry["wer"] = {mode: wer(REFERENCES[path.name], text) for mode, text in texts.items()}
-                print(f"{path.name}: raw {entry['raw']['median_s']} s, engine ×{entry['engine']['ratio_to_raw']}, "
-                      f"pipeline ×{entry['pipeline']['ratio_to_raw']}", file=sys.stderr, flush=True)
+                print(
+                    f"{path.name}: raw {entry['raw']['median_s']} s, engine ×{entry['engine']['ratio_to_raw']}, "
+                    f"pipeline ×{entry['pipeline']['ratio_to_raw']}",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 per_file.append(entry)
             worker.stop()
             await task
 
         long_path, long_ref = make_long(workdir)
         long_audio = load_audio(long_path)
-        long: dict[str, Any] = {"file": "jfk.flac + a synthesized briefing (espeak-ng)",
-                                "audio_s": round(long_audio.size / SAMPLE_RATE, 1)}
+        long: dict[str, Any] = {
+            "file": "jfk.flac + a synthesized briefing (espeak-ng)",
+            "audio_s": round(long_audio.size / SAMPLE_RATE, 1),
+        }
         for name, opts in (("sequential", TranscribeOptions()), ("batched (batch 8)", TranscribeOptions(batched=True))):
             runs, text = [], ""
             for _ in range(args.long_runs):
@@ -238,14 +258,32 @@ def main() -> None:
     from rich.table import Table
 
     t = Table(title="STT: pipeline vs plain faster-whisper (tiny.en int8, CPU), medians")
-    for col in ("file", "audio s", "raw s", "engine s", "pipeline s", "pipeline p95 s", "RTF (pipeline)",
-                "ratio engine", "ratio pipeline", "WER"):
+    for col in (
+        "file",
+        "audio s",
+        "raw s",
+        "engine s",
+        "pipeline s",
+        "pipeline p95 s",
+        "RTF (pipeline)",
+        "ratio engine",
+        "ratio pipeline",
+        "WER",
+    ):
         t.add_column(col)
     for r in results["files"]:
-        t.add_row(r["file"], str(r["audio_s"]), str(r["raw"]["median_s"]), str(r["engine"]["median_s"]),
-                  str(r["pipeline"]["median_s"]), str(r["pipeline"]["p95_s"]), str(r["pipeline"]["rtf"]),
-                  str(r["engine"]["ratio_to_raw"]), str(r["pipeline"]["ratio_to_raw"]),
-                  f"{r['wer']['pipeline']:.1%}" if "wer" in r else "—")
+        t.add_row(
+            r["file"],
+            str(r["audio_s"]),
+            str(r["raw"]["median_s"]),
+            str(r["engine"]["median_s"]),
+            str(r["pipeline"]["median_s"]),
+            str(r["pipeline"]["p95_s"]),
+            str(r["pipeline"]["rtf"]),
+            str(r["engine"]["ratio_to_raw"]),
+            str(r["pipeline"]["ratio_to_raw"]),
+            f"{r['wer']['pipeline']:.1%}" if "wer" in r else "—",
+        )
     console = Console(width=180)
     console.print(t)
     long = results["long"]
@@ -257,9 +295,13 @@ def main() -> None:
         lt.add_row(mode, str(m["median_s"]), str(m["p95_s"]), str(m["rtf"]), f"{m['wer']:.1%}")
     console.print(lt)
     console.print(f"batched speed-up: ×{long['batched_speedup']}")
-    meta = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "python": platform.python_version(),
-            "command": "python bench/stt.py " + " ".join(sys.argv[1:]), "runs": args.runs,
-            "model": "default (Whisper tiny.en, CTranslate2 int8)"}
+    meta = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "python": platform.python_version(),
+        "command": "python bench/stt.py " + " ".join(sys.argv[1:]),
+        "runs": args.runs,
+        "model": "default (Whisper tiny.en, CTranslate2 int8)",
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"meta": meta, **results}, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -67,8 +67,9 @@ def _check_free(port: int) -> None:
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
-            raise RuntimeError(f"port {port} on 127.0.0.1 is in use (a server already running?); "
-                               "choose another port") from None
+            raise RuntimeError(
+                f"port {port} on 127.0.0.1 is in use (a server already running?); choose another port"
+            ) from None
 
 
 def moto_missing() -> str | None:
@@ -94,8 +95,19 @@ def redis_command(port: int, workdir: str | Path, *, appendonly: bool = False) -
     exe = shutil.which("redis-server")
     if exe is None:
         raise RuntimeError("redis-server is not installed: apt-get install redis-server (scripts/test.sh does it)")
-    return [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-            "yes" if appendonly else "no", "--dir", str(workdir)]
+    return [
+        exe,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "yes" if appendonly else "no",
+        "--dir",
+        str(workdir),
+    ]
 
 
 @contextlib.contextmanager
@@ -120,8 +132,10 @@ def moto_server(port: int | None = None, log: Path | None = None) -> Iterator[st
     """moto's server (S3, SQS and the S3→SQS notifications between them); yields its endpoint URL."""
     absent = moto_missing()
     if absent:
-        raise RuntimeError(f"moto's server is not installed (no module {absent}): "
-                           ".venv/bin/pip install -e '.[dev]' (or pip install 'moto[server]')")
+        raise RuntimeError(
+            f"moto's server is not installed (no module {absent}): "
+            ".venv/bin/pip install -e '.[dev]' (or pip install 'moto[server]')"
+        )
     if port:
         _check_free(port)
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")

@@ -81,8 +81,7 @@ def check(extras: list[str], root: Path = ROOT, pyproject: Path | None = None) -
     requirements = [(Requirement(r), "pyproject.toml") for r in project.get("dependencies", [])]
     for extra in extras:
         requirements += [(Requirement(r), f"the {extra} extra") for r in optional[extra]]
-    requirements = [(r, by) for r, by in requirements
-                    if r.marker is None or r.marker.evaluate({"extra": ""})]
+    requirements = [(r, by) for r, by in requirements if r.marker is None or r.marker.evaluate({"extra": ""})]
     # A self-reference (name[other-extra]) means that extra's requirements, read here from pyproject.toml.
     own = [r for r, _ in requirements if canonicalize_name(r.name) == canonicalize_name(name)]
     requirements = [(r, by) for r, by in requirements if canonicalize_name(r.name) != canonicalize_name(name)]

@@ -78,8 +78,9 @@ def cli(*args: str) -> list[str]:
 def up_server(tmp: Path, env: dict[str, str], port: int, *wait_also: int) -> Iterator[Path]:
     """`streamprocess up --port PORT` as a subprocess in ``tmp`` (log in ``tmp/up.log``), until the block ends."""
     log = tmp / "up.log"
-    proc = subprocess.Popen(cli("up", "--port", str(port)), env=env, cwd=tmp, stdout=open(log, "wb"),
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        cli("up", "--port", str(port)), env=env, cwd=tmp, stdout=open(log, "wb"), stderr=subprocess.STDOUT
+    )
     try:
         for p in (port, *wait_also):
             wait_port(p, proc)

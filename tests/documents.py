@@ -66,8 +66,9 @@ def font(path: str = SANS, size_pt: float = 11, index: int = 0) -> ImageFont.Fre
     return ImageFont.truetype(path, int(size_pt * DPI / 72), index=index)
 
 
-def draw_lines(img: Image.Image, lines: list[str], x: int, y: int, f: ImageFont.FreeTypeFont,
-               spacing: float = 1.5) -> int:
+def draw_lines(
+    img: Image.Image, lines: list[str], x: int, y: int, f: ImageFont.FreeTypeFont, spacing: float = 1.5
+) -> int:
     d = ImageDraw.Draw(img)
     step = int(f.size * spacing)
     for line in lines:
@@ -85,7 +86,7 @@ def prose_page(text: str = PROSE, font_path: str = SANS, width: int = 80) -> tup
 
 def cjk_page(text: str, lang: str, per_line: int = 28) -> tuple[Image.Image, str]:
     img = blank()
-    lines = [text[i:i + per_line] for i in range(0, len(text), per_line)]
+    lines = [text[i : i + per_line] for i in range(0, len(text), per_line)]
     if lang == "kor":  # Korean has spaces: wrap on them
         lines = textwrap.wrap(text, 36)
     draw_lines(img, lines, int(0.8 * DPI), int(0.8 * DPI), font(CJK, 12, CJK_INDEX[lang]), spacing=1.7)

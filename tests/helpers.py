@@ -23,8 +23,13 @@ class Pipeline:
         self.tmp = tmp
         self.state = tmp / "state"
         self.state.mkdir(exist_ok=True)
-        self.settings_kw = {"data_dir": str(tmp / "data"), "stt_processor": "tests.processors:Scripted",
-                            "ocr_processor": "tests.processors:Scripted", "log_level": "INFO", **settings}
+        self.settings_kw = {
+            "data_dir": str(tmp / "data"),
+            "stt_processor": "tests.processors:Scripted",
+            "ocr_processor": "tests.processors:Scripted",
+            "log_level": "INFO",
+            **settings,
+        }
         self.settings = Settings(**self.settings_kw)
         self.workers: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []
@@ -37,8 +42,9 @@ class Pipeline:
     def start_worker(self, *args: str, **extra: Any) -> subprocess.Popen[bytes]:
         log = self.tmp / f"worker-{len(self.logs)}.log"
         self.logs.append(log)
-        proc = subprocess.Popen(cli("worker", *args), env=self.env(**extra), cwd=ROOT,
-                                stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            cli("worker", *args), env=self.env(**extra), cwd=ROOT, stdout=open(log, "wb"), stderr=subprocess.STDOUT
+        )
         self.workers.append(proc)
         return proc
 
@@ -74,13 +80,16 @@ class Pipeline:
                 if predicate(r):
                     return r
             await asyncio.sleep(0.1)
-        raise AssertionError(f"no {what} within {timeout} s; records: "
-                             f"{[(r.source.key, r.state) for r in seen]}\n"
-                             f"{self.log_text()}")
+        raise AssertionError(
+            f"no {what} within {timeout} s; records: {[(r.source.key, r.state) for r in seen]}\n{self.log_text()}"
+        )
 
     async def wait_state(self, key_suffix: str, state: JobState, timeout: float = 30) -> JobRecord:
-        return await self.wait_record(lambda r: r.source.key.endswith(key_suffix) and r.state is state, timeout,
-                                      f"job for {key_suffix} in state {state}")
+        return await self.wait_record(
+            lambda r: r.source.key.endswith(key_suffix) and r.state is state,
+            timeout,
+            f"job for {key_suffix} in state {state}",
+        )
 
     def runs(self, job_id: str) -> int:
         f = self.state / f"{job_id}.runs"

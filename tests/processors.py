@@ -68,8 +68,10 @@ class Echo:
         data = ctx.input_path.read_bytes()
         text = f"{ctx.kind} of {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()[:16]}"
         if ctx.kind == "stt":
-            files = {"transcript.json": json.dumps({"text": text, "language": "en", "duration": 0.0, "segments": []}),
-                     "transcript.txt": text + "\n"}
+            files = {
+                "transcript.json": json.dumps({"text": text, "language": "en", "duration": 0.0, "segments": []}),
+                "transcript.txt": text + "\n",
+            }
         else:
             files = {"ocr.json": json.dumps({"text": text, "pages": []}), "ocr.txt": text + "\n"}
         outputs = {}

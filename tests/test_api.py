@@ -39,11 +39,19 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("api")
     port = free_port()
-    env = cli_env(api_keys=f"{KEY},{OTHER_KEY}", events_token=EVENTS_TOKEN, presign_secret=SECRET,
-                  upload_max_size=5 * 1024 * 1024, watch_interval=3600, wait_max=30, data_dir=str(tmp / "data"))
+    env = cli_env(
+        api_keys=f"{KEY},{OTHER_KEY}",
+        events_token=EVENTS_TOKEN,
+        presign_secret=SECRET,
+        upload_max_size=5 * 1024 * 1024,
+        watch_interval=3600,
+        wait_max=30,
+        data_dir=str(tmp / "data"),
+    )
     log = tmp / "up.log"
-    proc = subprocess.Popen(cli("up", "--port", str(port)), env=env, cwd=tmp, stdout=open(log, "wb"),
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        cli("up", "--port", str(port)), env=env, cwd=tmp, stdout=open(log, "wb"), stderr=subprocess.STDOUT
+    )
     try:
         wait_port(port, proc)
         yield Server(f"http://127.0.0.1:{port}", tmp / "data", log)
@@ -79,8 +87,16 @@ def png_page() -> bytes:
 def test_presigned_upload_on_the_embedded_store(server: Server) -> None:
     audio = jfk()
     with server.client() as c:
-        r = c.post("/uploads", headers=AUTH, json={"filename": "my talk.flac", "content_type": "audio/flac",
-                                                   "size": len(audio), "options": {"word-timestamps": "true"}})
+        r = c.post(
+            "/uploads",
+            headers=AUTH,
+            json={
+                "filename": "my talk.flac",
+                "content_type": "audio/flac",
+                "size": len(audio),
+                "options": {"word-timestamps": "true"},
+            },
+        )
         assert r.status_code == 201, r.text
         body = r.json()
         job_id, upload = body["job_id"], body["upload"]
@@ -109,8 +125,9 @@ def test_the_storage_side_refuses_bad_uploads(server: Server) -> None:
         assert too_big.status_code == 413 and "at most 100 bytes" in too_big.json()["detail"]
         wrong_type = httpx.put(upload["url"], content=b"x" * 10, headers={"Content-Type": "image/png"})
         assert wrong_type.status_code == 403 and "Content-Type audio/wav" in wrong_type.json()["detail"]
-        tampered = httpx.put(upload["url"].replace("max=100", "max=1000000"), content=b"x" * 10,
-                             headers=upload["headers"])
+        tampered = httpx.put(
+            upload["url"].replace("max=100", "max=1000000"), content=b"x" * 10, headers=upload["headers"]
+        )
         assert tampered.status_code == 403 and "signature" in tampered.json()["detail"]
         # An expired URL, signed with the server's secret.
         key = urlsplit(upload["url"]).path.removeprefix("/local-store/")
@@ -123,8 +140,9 @@ def test_the_storage_side_refuses_bad_uploads(server: Server) -> None:
         # Refused before signing: a type off the allowlist, a size over the limit.
         r = c.post("/uploads", headers=AUTH, json={"filename": "x.exe", "content_type": "application/x-msdownload"})
         assert r.status_code == 415 and r.json()["code"] == "unsupported_media_type"
-        r = c.post("/uploads", headers=AUTH, json={"filename": "b.wav", "content_type": "audio/wav",
-                                                   "size": 50 * 1024 * 1024})
+        r = c.post(
+            "/uploads", headers=AUTH, json={"filename": "b.wav", "content_type": "audio/wav", "size": 50 * 1024 * 1024}
+        )
         assert r.status_code == 413
         assert dict(parse_qsl(urlsplit(upload["url"]).query))["method"] == "PUT"
 
@@ -132,8 +150,12 @@ def test_the_storage_side_refuses_bad_uploads(server: Server) -> None:
 # ---------------------------------------------------------------------------------------------- direct submissions
 def test_direct_submissions_and_wait(server: Server) -> None:
     with server.client() as c:
-        r = c.post("/stt/upload", params={"wait": 60}, headers=AUTH,
-                   files={"file": ("speech.flac", jfk(), "application/octet-stream")})
+        r = c.post(
+            "/stt/upload",
+            params={"wait": 60},
+            headers=AUTH,
+            files={"file": ("speech.flac", jfk(), "application/octet-stream")},
+        )
         assert r.status_code == 200, r.text
         assert r.json()["state"] == "succeeded" and r.json()["result"]["language"] == "en"
         r = c.post("/ocr/process", params={"wait": 60}, headers=AUTH, files={"file": ("scan.png", png_page())})
@@ -153,9 +175,16 @@ def test_direct_submissions_and_wait(server: Server) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- auth
-ROUTES = [("GET", "/ready"), ("GET", "/metrics"), ("GET", "/status/abc"), ("GET", "/jobs/abc/result"),
-          ("POST", "/uploads"), ("POST", "/stt/upload"), ("POST", "/ocr/process"),
-          ("POST", "/v1/audio/transcriptions")]
+ROUTES = [
+    ("GET", "/ready"),
+    ("GET", "/metrics"),
+    ("GET", "/status/abc"),
+    ("GET", "/jobs/abc/result"),
+    ("POST", "/uploads"),
+    ("POST", "/stt/upload"),
+    ("POST", "/ocr/process"),
+    ("POST", "/v1/audio/transcriptions"),
+]
 
 
 @pytest.mark.parametrize("method, path", ROUTES)
@@ -202,6 +231,7 @@ def test_minio_webhook(server: Server) -> None:
 # ---------------------------------------------------------------------------------------------- OpenAI SDK
 def test_openai_sdk(server: Server, tmp_path: Path) -> None:
     import openai
+
     audio = SHARED_AUDIO / "jfk.flac"
     if not audio.exists():
         pytest.skip(f"{audio} is absent")
@@ -216,8 +246,13 @@ def test_openai_sdk(server: Server, tmp_path: Path) -> None:
         srt = client.audio.transcriptions.create(model="whisper-1", file=f, response_format="srt")
     assert re.search(r"^1\n00:00:00,000 --> \d\d:\d\d:\d\d,\d{3}\n", srt)
     with open(audio, "rb") as f:
-        verbose = client.audio.transcriptions.create(model="whisper-1", file=f, response_format="verbose_json",
-                                                     timestamp_granularities=["word", "segment"], language="en")
+        verbose = client.audio.transcriptions.create(
+            model="whisper-1",
+            file=f,
+            response_format="verbose_json",
+            timestamp_granularities=["word", "segment"],
+            language="en",
+        )
     assert verbose.language == "english" and abs(verbose.duration - 11.0) < 0.2
     assert verbose.segments and verbose.words and verbose.words[0].word
     with pytest.raises(openai.AuthenticationError):
@@ -230,8 +265,26 @@ def test_openai_sdk(server: Server, tmp_path: Path) -> None:
 def test_schemathesis_finds_no_server_error(server: Server, tmp_path: Path) -> None:
     """Generated requests on every operation of the OpenAPI schema: no 5xx."""
     exe = Path(sys.executable).with_name("schemathesis")
-    proc = subprocess.run([str(exe), "run", f"{server.url}/openapi.json", "-H", f"Authorization: Bearer {KEY}",
-                           "--checks", "not_a_server_error", "--max-examples", "25", "--workers", "1",
-                           "--seed", "20261124"], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    proc = subprocess.run(
+        [
+            str(exe),
+            "run",
+            f"{server.url}/openapi.json",
+            "-H",
+            f"Authorization: Bearer {KEY}",
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "25",
+            "--workers",
+            "1",
+            "--seed",
+            "20261124",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert re.search(r"\d+ generated, \d+ passed", proc.stdout), proc.stdout[-2000:]

@@ -52,8 +52,14 @@ def test_openapi_declares_bearer_auth_and_favicon_is_served(base_url: str) -> No
     schemes = doc["components"]["securitySchemes"]
     assert schemes["ApiKey"]["type"] == "http" and schemes["ApiKey"]["scheme"] == "bearer"
     assert schemes["EventsToken"]["type"] == "http" and schemes["EventsToken"]["scheme"] == "bearer"
-    for path, op in [("/status/{job_id}", "get"), ("/uploads", "post"), ("/ready", "get"), ("/metrics", "get"),
-                     ("/v1/audio/transcriptions", "post"), ("/jobs/{job_id}/result", "get")]:
+    for path, op in [
+        ("/status/{job_id}", "get"),
+        ("/uploads", "post"),
+        ("/ready", "get"),
+        ("/metrics", "get"),
+        ("/v1/audio/transcriptions", "post"),
+        ("/jobs/{job_id}/result", "get"),
+    ]:
         assert doc["paths"][path][op]["security"] == [{"ApiKey": []}], path
     assert doc["paths"]["/events/s3"]["post"]["security"] == [{"EventsToken": []}]
     assert "security" not in doc["paths"]["/health"]["get"]
@@ -69,9 +75,17 @@ def test_docs_render_offline_and_try_it_out_sends_the_key(base_url: str) -> None
     failed: list[str] = []
     blocked: list[str] = []  # by the pages' Content-Security-Policy, before they were sent
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         try:
             page = browser.new_page()
             page.on("request", lambda r: requests.append(r.url))
@@ -111,8 +125,13 @@ def test_docs_render_offline_and_try_it_out_sends_the_key(base_url: str) -> None
             expect(page.get_by_text("/status/{job_id}").first).to_be_attached()
         finally:
             browser.close()
-    offsite = [u for u in requests if urlsplit(u).scheme not in ("data", "blob", "about")
-               and urlsplit(u).hostname not in LOOPBACK and u not in blocked]
+    offsite = [
+        u
+        for u in requests
+        if urlsplit(u).scheme not in ("data", "blob", "about")
+        and urlsplit(u).hostname not in LOOPBACK
+        and u not in blocked
+    ]
     assert not offsite, offsite  # ReDoc's sidebar asks for Redocly's logo on a CDN: the CSP stops it
     assert any(u.endswith(".js") for u in requests), requests  # the assets came from this server
     assert failed == [f"404 {base_url}/status/{'0' * 32}"], failed

@@ -49,10 +49,18 @@ def make_hostile_inbox(root: Path, outside: Path) -> dict[str, Any]:
     (long_dir / "long.wav").write_bytes(b"RIFF-long")
     long_key = "inbox/" + "/".join(LONG_DIRS) + "/long.wav"
     assert len(long_key.encode()) > 1024
-    return {"keyed": {"inbox/loop.wav": "unreadable_input", "inbox/ping.wav": "unreadable_input",
-                      "inbox/pong.wav": "unreadable_input", "inbox/passwd.wav": "invalid_key",
-                      "inbox/outside.wav": "invalid_key", "inbox/pipe.wav": "unreadable_input"},
-            "bad_name": bad_name, "long_dir": long_dir}
+    return {
+        "keyed": {
+            "inbox/loop.wav": "unreadable_input",
+            "inbox/ping.wav": "unreadable_input",
+            "inbox/pong.wav": "unreadable_input",
+            "inbox/passwd.wav": "invalid_key",
+            "inbox/outside.wav": "invalid_key",
+            "inbox/pipe.wav": "unreadable_input",
+        },
+        "bad_name": bad_name,
+        "long_dir": long_dir,
+    }
 
 
 def warnings_about(records: list[logging.LogRecord], fragment: str) -> list[logging.LogRecord]:
@@ -85,8 +93,9 @@ async def test_hostile_items_do_not_stall_the_watcher_and_warn_once(
         (tmp_path / "store" / "inbox" / "good.wav").write_bytes(b"RIFF-good")  # dropped next to the bad ones
         dropped = time.monotonic()
         while "inbox/good.wav" not in events:
-            assert time.monotonic() - dropped < 5, f"good.wav not picked up; {scans} scans, events {events}\n" \
-                                                   f"{caplog.text[-3000:]}"
+            assert time.monotonic() - dropped < 5, (
+                f"good.wav not picked up; {scans} scans, events {events}\n{caplog.text[-3000:]}"
+            )
             await asyncio.sleep(0.02)
         start = scans
         while scans < start + 10:
@@ -150,8 +159,11 @@ async def test_the_store_refuses_loops_with_a_permanent_error(tmp_path: Path) ->
     store = LocalObjectStore(tmp_path / "store")
     (tmp_path / "store" / "inbox").mkdir()
     os.symlink("loop.wav", tmp_path / "store" / "inbox" / "loop.wav")
-    for call in (store.head("inbox/loop.wav"), store.get("inbox/loop.wav", byte_range=(0, 10)),
-                 store.read("inbox/loop.wav")):
+    for call in (
+        store.head("inbox/loop.wav"),
+        store.get("inbox/loop.wav", byte_range=(0, 10)),
+        store.read("inbox/loop.wav"),
+    ):
         with pytest.raises(PermanentError) as caught:
             await call
         assert caught.value.code == "unreadable_input" and "loop" in caught.value.message
@@ -181,8 +193,15 @@ async def test_router_turns_an_unreadable_object_into_one_failed_record(tmp_path
 
 @pytest.fixture
 def embedded(tmp_path: Path) -> Iterator[Pipeline]:
-    p = Pipeline(tmp_path, visibility_timeout=2, max_attempts=3, retry_base_delay=0.2, retry_max_delay=1,
-                 watch_interval=0.1, watch_settle=0.1)
+    p = Pipeline(
+        tmp_path,
+        visibility_timeout=2,
+        max_attempts=3,
+        retry_base_delay=0.2,
+        retry_max_delay=1,
+        watch_interval=0.1,
+        watch_settle=0.1,
+    )
     yield p
     p.stop()
 
@@ -211,4 +230,3 @@ async def test_pipeline_gives_each_keyed_bad_item_one_failed_record(embedded: Pi
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
         await rt.close()
-

@@ -40,8 +40,13 @@ def test_embedded_up_processes_a_dropped_file(tmp_path: Path) -> None:
     log = tmp_path / "up.log"
     env = cli_env(stt_processor="noop", ocr_processor="noop", api_keys="test-key")
     auth = {"Authorization": "Bearer test-key"}
-    proc = subprocess.Popen(cli("up", "--port", str(port), "--data-dir", str(data)), env=env, cwd=tmp_path,
-                            stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        cli("up", "--port", str(port), "--data-dir", str(data)),
+        env=env,
+        cwd=tmp_path,
+        stdout=open(log, "wb"),
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_port(port, proc)
         assert httpx.get(f"http://127.0.0.1:{port}/health").json() == {"status": "ok"}
@@ -64,8 +69,9 @@ def test_embedded_up_processes_a_dropped_file(tmp_path: Path) -> None:
         def records() -> list[JobRecord]:
             return [JobRecord.model_validate_json(p.read_text()) for p in (data / "jobs").glob("*.json")]
 
-        done = wait_for(lambda: len([r for r in records() if r.state == "succeeded"]) == 2 and records(),
-                        what="two succeeded jobs")
+        done = wait_for(
+            lambda: len([r for r in records() if r.state == "succeeded"]) == 2 and records(), what="two succeeded jobs"
+        )
         by_kind = {r.kind: r for r in done}
         assert set(by_kind) == {"stt", "ocr"}
         stt = by_kind["stt"]
@@ -89,9 +95,13 @@ def test_up_says_which_engines_are_missing(tmp_path: Path) -> None:
     """With no engine installed for a kind, `up` says so and leaves those jobs queued (nothing lost)."""
     port = free_port()
     log = tmp_path / "up.log"
-    proc = subprocess.Popen(cli("up", "--port", str(port)), env=cli_env(ocr_processor="noop",
-                                                                        stt_processor="no-such-engine"),
-                            cwd=tmp_path, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        cli("up", "--port", str(port)),
+        env=cli_env(ocr_processor="noop", stt_processor="no-such-engine"),
+        cwd=tmp_path,
+        stdout=open(log, "wb"),
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_port(port, proc)
         (tmp_path / "data" / "inbox" / "a.wav").write_bytes(wav_bytes())
@@ -106,9 +116,17 @@ def test_up_says_which_engines_are_missing(tmp_path: Path) -> None:
 
 async def test_s3_bucket_notification_to_sqs_to_worker(moto_url: str, s3_bucket: str, tmp_path: Path) -> None:
     prefix = unique("sp") + "-"
-    settings = Settings(store="s3", bucket=s3_bucket, s3_endpoint_url=moto_url, queue="sqs",
-                        sqs_endpoint_url=moto_url, queue_prefix=prefix, stt_processor="noop", ocr_processor="noop",
-                        visibility_timeout=10)
+    settings = Settings(
+        store="s3",
+        bucket=s3_bucket,
+        s3_endpoint_url=moto_url,
+        queue="sqs",
+        sqs_endpoint_url=moto_url,
+        queue_prefix=prefix,
+        stt_processor="noop",
+        ocr_processor="noop",
+        visibility_timeout=10,
+    )
     async with Runtime(settings) as rt:
         await rt.ensure()  # queues + DLQs + redrive policy
 
@@ -119,15 +137,21 @@ async def test_s3_bucket_notification_to_sqs_to_worker(moto_url: str, s3_bucket:
     assert json.loads(attrs["RedrivePolicy"])["deadLetterTargetArn"].endswith(f"{prefix}events-dlq")
     s3.put_bucket_notification_configuration(
         Bucket=s3_bucket,
-        NotificationConfiguration={"QueueConfigurations": [{
-            "QueueArn": attrs["QueueArn"], "Events": ["s3:ObjectCreated:*"],
-            "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "inbox/"}]}},
-        }]},
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": attrs["QueueArn"],
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "inbox/"}]}},
+                }
+            ]
+        },
     )
 
     metrics_port = free_port()
-    env = cli_env(**{k: v for k, v in settings.model_dump(mode="json").items() if v is not None},
-                  metrics_port=metrics_port)
+    env = cli_env(
+        **{k: v for k, v in settings.model_dump(mode="json").items() if v is not None}, metrics_port=metrics_port
+    )
     log = tmp_path / "worker.log"
     proc = subprocess.Popen(cli("worker"), env=env, cwd=ROOT, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
     try:

@@ -20,8 +20,14 @@ def load(name: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "name", ["s3-object-created.json", "sqs-lambda-event.json", "sns-notification.json", "sqs-sns-s3.json",
-             "eventbridge-object-created.json"],
+    "name",
+    [
+        "s3-object-created.json",
+        "sqs-lambda-event.json",
+        "sns-notification.json",
+        "sqs-sns-s3.json",
+        "eventbridge-object-created.json",
+    ],
 )
 def test_every_envelope_yields_the_same_record(name: str) -> None:
     [record] = parse_records(load(name))

@@ -26,8 +26,11 @@ pytestmark = pytest.mark.slow
 def pipeline(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Pipeline]:
     extra = {}
     if request.param == "redis":
-        extra = {"queue": "redis", "redis_url": request.getfixturevalue("redis_url"),
-                 "queue_prefix": f"sp{os.urandom(4).hex()}-"}
+        extra = {
+            "queue": "redis",
+            "redis_url": request.getfixturevalue("redis_url"),
+            "queue_prefix": f"sp{os.urandom(4).hex()}-",
+        }
     p = Pipeline(tmp_path, visibility_timeout=2, max_attempts=3, retry_base_delay=0.2, retry_max_delay=1, **extra)
     yield p
     p.stop()
@@ -128,8 +131,9 @@ async def test_poison_inputs_fail_clearly_and_the_worker_keeps_going(embedded: P
         # Every dead-lettered message is logged with what it was about, and listed by `streamprocess queues`.
         log = embedded.log_text()
         assert "dead-lettered" in log and "inbox/notes.txt" in log and corrupt.job_id in log
-        listing = subprocess.run(cli("queues"), env=embedded.env(), capture_output=True, text=True, timeout=60,
-                                 cwd=ROOT, check=True).stdout
+        listing = subprocess.run(
+            cli("queues"), env=embedded.env(), capture_output=True, text=True, timeout=60, cwd=ROOT, check=True
+        ).stdout
         assert "inbox/notes.txt" in listing and "not an event" in listing
         assert f"job {corrupt.job_id} (inbox/corrupt.png)" in listing and "corrupt_media" in listing
     finally:

@@ -47,7 +47,9 @@ def test_process_document(target: str) -> None:
             stub = ocr_pb2_grpc.OCRServiceStub(channel)
             return await stub.ProcessDocument(
                 ocr_pb2.DocumentRequest(request_id="r1", content=png(), filename="page.png", languages=["eng"]),
-                metadata=META, timeout=120)
+                metadata=META,
+                timeout=120,
+            )
 
     r = asyncio.run(go())
     assert r.ok and r.request_id == "r1" and len(r.job_id) == 32
@@ -82,14 +84,20 @@ def test_batch_stream_answers_each_document_with_per_document_errors(target: str
     assert not answers["text"].ok and answers["text"].error.code == "unsupported_media"
 
 
-@pytest.mark.parametrize("metadata, code", [((), grpc.StatusCode.UNAUTHENTICATED),
-                                            ((("authorization", "Bearer nope"),), grpc.StatusCode.UNAUTHENTICATED),
-                                            ((("authorization", "Bearer tok"),), grpc.StatusCode.PERMISSION_DENIED)])
+@pytest.mark.parametrize(
+    "metadata, code",
+    [
+        ((), grpc.StatusCode.UNAUTHENTICATED),
+        ((("authorization", "Bearer nope"),), grpc.StatusCode.UNAUTHENTICATED),
+        ((("authorization", "Bearer tok"),), grpc.StatusCode.PERMISSION_DENIED),
+    ],
+)
 def test_auth(target: str, metadata: tuple, code: grpc.StatusCode) -> None:
     async def unary() -> None:
         async with grpc.aio.insecure_channel(target) as channel:
             await ocr_pb2_grpc.OCRServiceStub(channel).ProcessDocument(
-                ocr_pb2.DocumentRequest(content=b"x"), metadata=metadata, timeout=30)
+                ocr_pb2.DocumentRequest(content=b"x"), metadata=metadata, timeout=30
+            )
 
     async def stream() -> None:
         async def one() -> AsyncIterator[ocr_pb2.DocumentRequest]:
@@ -107,9 +115,20 @@ def test_auth(target: str, metadata: tuple, code: grpc.StatusCode) -> None:
 
 @pytest.mark.parametrize("proto", ["ocr", "stt"])
 def test_generated_code_is_current(tmp_path: Path, proto: str) -> None:
-    subprocess.run([sys.executable, "-m", "grpc_tools.protoc", f"-I{ROOT / 'proto'}", f"--python_out={tmp_path}",
-                    f"--grpc_python_out={tmp_path}", f"--pyi_out={tmp_path}",
-                    str(ROOT / "proto" / "streamprocess" / "v1" / f"{proto}.proto")], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grpc_tools.protoc",
+            f"-I{ROOT / 'proto'}",
+            f"--python_out={tmp_path}",
+            f"--grpc_python_out={tmp_path}",
+            f"--pyi_out={tmp_path}",
+            str(ROOT / "proto" / "streamprocess" / "v1" / f"{proto}.proto"),
+        ],
+        check=True,
+    )
     for name in (f"{proto}_pb2.py", f"{proto}_pb2_grpc.py", f"{proto}_pb2.pyi"):
-        assert filecmp.cmp(tmp_path / "streamprocess" / "v1" / name, ROOT / "src" / "streamprocess" / "v1" / name,
-                           shallow=False), f"src/streamprocess/v1/{name} is stale: regenerate it (see README)"
+        assert filecmp.cmp(
+            tmp_path / "streamprocess" / "v1" / name, ROOT / "src" / "streamprocess" / "v1" / name, shallow=False
+        ), f"src/streamprocess/v1/{name} is stale: regenerate it (see README)"

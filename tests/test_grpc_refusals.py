@@ -35,8 +35,9 @@ CONFIG = stt_pb2.AudioChunk(config=stt_pb2.StreamConfig(sample_rate=16000, encod
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("grpc-refusals")
     http, port = free_port(), free_port()
-    env = cli_env(api_keys=KEY, events_token="tok", data_dir=str(tmp / "data"), live_max_streams=1,
-                  live_idle_timeout=120)
+    env = cli_env(
+        api_keys=KEY, events_token="tok", data_dir=str(tmp / "data"), live_max_streams=1, live_idle_timeout=120
+    )
     env["STREAMPROCESS_GRPC_PORT"] = str(port)
     with up_server(tmp, env, http, port):
         yield f"127.0.0.1:{port}"
@@ -55,11 +56,13 @@ async def _messages(messages: list[Any]) -> AsyncIterator[Any]:
         yield message
 
 
-async def outcome(channel: grpc.aio.Channel, method: str, messages: list[Any],
-                  metadata: tuple[tuple[str, str], ...]) -> grpc.StatusCode:
+async def outcome(
+    channel: grpc.aio.Channel, method: str, messages: list[Any], metadata: tuple[tuple[str, str], ...]
+) -> grpc.StatusCode:
     if method == "StreamingRecognize":
-        call = stt_pb2_grpc.STTServiceStub(channel).StreamingRecognize(_messages(messages), metadata=metadata,
-                                                                       timeout=30)
+        call = stt_pb2_grpc.STTServiceStub(channel).StreamingRecognize(
+            _messages(messages), metadata=metadata, timeout=30
+        )
     else:
         call = ocr_pb2_grpc.OCRServiceStub(channel).BatchProcess(_messages(messages), metadata=metadata, timeout=30)
     try:
@@ -118,8 +121,11 @@ def test_the_events_token_and_bad_configs_get_their_own_codes(target: str) -> No
         tries.append(("StreamingRecognize", stt_messages(rng.randint(1, 30), audio_first), GOOD))
     counts = asyncio.run(hammer(target, tries))
     print("events token and bad configs:", dict(counts))
-    assert counts == {("StreamingRecognize", "PERMISSION_DENIED"): 30, ("BatchProcess", "PERMISSION_DENIED"): 30,
-                      ("StreamingRecognize", "INVALID_ARGUMENT"): 60}
+    assert counts == {
+        ("StreamingRecognize", "PERMISSION_DENIED"): 30,
+        ("BatchProcess", "PERMISSION_DENIED"): 30,
+        ("StreamingRecognize", "INVALID_ARGUMENT"): 60,
+    }
 
 
 def test_a_full_pool_is_resource_exhausted_never_internal(target: str) -> None:
@@ -142,8 +148,9 @@ def test_a_full_pool_is_resource_exhausted_never_internal(target: str) -> None:
                     held.set()
                     break
             await held.wait()
-            counts = await hammer(target, [("StreamingRecognize", stt_messages(rng.randint(1, 30)), GOOD)
-                                           for _ in range(60)])
+            counts = await hammer(
+                target, [("StreamingRecognize", stt_messages(rng.randint(1, 30)), GOOD) for _ in range(60)]
+            )
             release.set()
             rest = [event.type async for event in call]
             assert rest[-1] == "closed", rest
@@ -195,10 +202,14 @@ def test_a_stream_ended_by_bad_audio_is_ok_never_internal(target: str) -> None:
         async with grpc.aio.insecure_channel(target) as channel:
             for _ in range(100):
                 before, after = rng.randint(0, 5), rng.randint(1, 30)
-                messages = [*stt_messages(before + 1), stt_pb2.AudioChunk(audio=b"\0" * 3),
-                            *[stt_pb2.AudioChunk(audio=AUDIO) for _ in range(after)]]
-                call = stt_pb2_grpc.STTServiceStub(channel).StreamingRecognize(_messages(messages), metadata=GOOD,
-                                                                               timeout=30)
+                messages = [
+                    *stt_messages(before + 1),
+                    stt_pb2.AudioChunk(audio=b"\0" * 3),
+                    *[stt_pb2.AudioChunk(audio=AUDIO) for _ in range(after)],
+                ]
+                call = stt_pb2_grpc.STTServiceStub(channel).StreamingRecognize(
+                    _messages(messages), metadata=GOOD, timeout=30
+                )
                 events = []
                 try:
                     events = [e async for e in call]

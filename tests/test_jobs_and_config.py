@@ -16,16 +16,23 @@ from .conftest import ROOT
 def test_job_id_is_deterministic_and_distinct() -> None:
     a = job_id_for("b", "inbox/x.wav", "etag1", "stt")
     assert a == job_id_for("b", "inbox/x.wav", "etag1", "stt") and is_job_id(a)
-    others = {job_id_for("b", "inbox/x.wav", "etag2", "stt"), job_id_for("b", "inbox/x.wav", "etag1", "ocr"),
-              job_id_for("c", "inbox/x.wav", "etag1", "stt"), job_id_for("b", "inbox/x.wav2", "etag1", "stt"),
-              job_id_for("b", "inbox/x.wa", "vetag1", "stt")}
+    others = {
+        job_id_for("b", "inbox/x.wav", "etag2", "stt"),
+        job_id_for("b", "inbox/x.wav", "etag1", "ocr"),
+        job_id_for("c", "inbox/x.wav", "etag1", "stt"),
+        job_id_for("b", "inbox/x.wav2", "etag1", "stt"),
+        job_id_for("b", "inbox/x.wa", "vetag1", "stt"),
+    }
     assert a not in others and len(others) == 5
 
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"inbox_prefix": "", "results_prefix": "results/"}, {"inbox_prefix": "data/", "results_prefix": "data/out/"},
-     {"inbox_prefix": "in/", "jobs_prefix": "in/jobs/"}],
+    [
+        {"inbox_prefix": "", "results_prefix": "results/"},
+        {"inbox_prefix": "data/", "results_prefix": "data/out/"},
+        {"inbox_prefix": "in/", "jobs_prefix": "in/jobs/"},
+    ],
 )
 def test_results_can_never_land_in_the_inbox(overrides: dict[str, str]) -> None:
     with pytest.raises(ValidationError, match="trigger processing again"):

@@ -46,10 +46,10 @@ def message(job_id: str = "a" * 32, **kw: object) -> JobMessage:
     return JobMessage(job_id=job_id, kind="stt", media_type="audio/wav", **fields)  # type: ignore[arg-type]
 
 
-async def claim(jobs: JobStore, owner: str, msg: JobMessage | None = None, lease: float = 30.0,
-                max_attempts: int = 3):  # type: ignore[no-untyped-def]
-    return await jobs.claim(msg or message(), owner=owner, worker=owner.split("/")[0], lease=lease,
-                            max_attempts=max_attempts)
+async def claim(jobs: JobStore, owner: str, msg: JobMessage | None = None, lease: float = 30.0, max_attempts: int = 3):  # type: ignore[no-untyped-def]
+    return await jobs.claim(
+        msg or message(), owner=owner, worker=owner.split("/")[0], lease=lease, max_attempts=max_attempts
+    )
 
 
 async def test_claim_rules(jobs: JobStore) -> None:
@@ -67,11 +67,13 @@ async def test_claim_rules(jobs: JobStore) -> None:
     assert await jobs.heartbeat(msg.job_id, owner="w1/a", lease=30, progress=None)
     assert not await jobs.heartbeat(msg.job_id, owner="w2/b", lease=30, progress=None)
     # A late failure of someone else's attempt does not touch the live one.
-    assert (await jobs.fail(msg.job_id, owner="w2/b", error=PermanentError("x"), attempt=1, permanent=True)
-            ).state is JobState.running
+    assert (
+        await jobs.fail(msg.job_id, owner="w2/b", error=PermanentError("x"), attempt=1, permanent=True)
+    ).state is JobState.running
 
-    done = await jobs.succeed(msg.job_id, owner="w1/a", results={"r": "results/r"}, summary={}, timings={"t": 1},
-                              progress=None)
+    done = await jobs.succeed(
+        msg.job_id, owner="w1/a", results={"r": "results/r"}, summary={}, timings={"t": 1}, progress=None
+    )
     assert done is not None and done.state is JobState.succeeded and done.lease_until is None
     again = await claim(jobs, "w3/c", msg)
     assert isinstance(again, Settled) and again.reason == "already succeeded"
@@ -126,9 +128,15 @@ async def test_a_newer_message_reruns_an_older_failure(jobs: JobStore) -> None:
 
 async def test_uploads_that_never_come_expire(jobs: JobStore) -> None:
     past = datetime.now(UTC) - timedelta(seconds=1)
-    rec = await jobs.create(JobRecord(job_id="b" * 32, kind="ocr", state=JobState.awaiting_upload,
-                                      source=SourceRef(bucket="local", key="inbox/uploads/x.png"),
-                                      upload_expires_at=past + timedelta(seconds=60)))
+    rec = await jobs.create(
+        JobRecord(
+            job_id="b" * 32,
+            kind="ocr",
+            state=JobState.awaiting_upload,
+            source=SourceRef(bucket="local", key="inbox/uploads/x.png"),
+            upload_expires_at=past + timedelta(seconds=60),
+        )
+    )
     assert (await jobs.expire_upload(rec.job_id)).state is JobState.awaiting_upload  # not yet
     assert await jobs.create(rec.model_copy(update={"state": JobState.failed})) == rec  # create never overwrites
     expired = await jobs.expire_upload(rec.job_id, now=past + timedelta(seconds=61))
@@ -164,8 +172,15 @@ async def rt(tmp_path: Path) -> AsyncIterator[Runtime]:
 
 
 def handler(rt: Runtime, worker: str = "w") -> JobHandler:
-    return JobHandler("stt", Quick(), source_store=rt.store, result_store=rt.result_store, jobs=rt.jobs,
-                      visibility_timeout=rt.settings.visibility_timeout, worker=worker)
+    return JobHandler(
+        "stt",
+        Quick(),
+        source_store=rt.store,
+        result_store=rt.result_store,
+        jobs=rt.jobs,
+        visibility_timeout=rt.settings.visibility_timeout,
+        worker=worker,
+    )
 
 
 async def test_a_naive_event_time_does_not_turn_a_success_into_a_retry(rt: Runtime) -> None:
@@ -195,8 +210,10 @@ async def test_a_redelivery_under_a_dead_workers_live_lease_waits_for_it(rt: Run
     dead = await rt.jobs.claim(msg, owner="dead/1", worker="dead", lease=3.0, max_attempts=3)
     assert isinstance(dead, Claimed)  # the dead worker's lease lasts 3 s; the message's visibility is 1 s
 
-    worker = Worker([(rt.queues["stt"], handler(rt, "alive"))],
-                    WorkerOptions(concurrency=1, visibility_timeout=1, receive_wait=0.2, idle_exit=None))
+    worker = Worker(
+        [(rt.queues["stt"], handler(rt, "alive"))],
+        WorkerOptions(concurrency=1, visibility_timeout=1, receive_wait=0.2, idle_exit=None),
+    )
     task = asyncio.create_task(worker.run())
     try:
         deadline = time.monotonic() + 15
@@ -217,6 +234,7 @@ async def test_a_redelivery_under_a_dead_workers_live_lease_waits_for_it(rt: Run
 async def test_the_worker_carries_out_each_outcome(rt: Runtime) -> None:
     """Permanent errors dead-letter with the job failed; transient ones come back after a backoff; a handler
     that cannot settle (its store down) leaves the message to come back, never acked."""
+
     class Flaky:
         label = "flaky"
 
@@ -233,16 +251,26 @@ async def test_the_worker_carries_out_each_outcome(rt: Runtime) -> None:
     queue = EmbeddedQueue(Path(rt.settings.data_dir) / "q.db", "flaky", visibility_timeout=5, max_receives=None)
     await queue.ensure()
     await queue.send("x")
-    worker = Worker([(queue, flaky)], WorkerOptions(concurrency=1, visibility_timeout=5, receive_wait=0.2,
-                                                    retry_base_delay=0.1, retry_max_delay=0.2, idle_exit=2))
+    worker = Worker(
+        [(queue, flaky)],
+        WorkerOptions(
+            concurrency=1,
+            visibility_timeout=5,
+            receive_wait=0.2,
+            retry_base_delay=0.1,
+            retry_max_delay=0.2,
+            idle_exit=2,
+        ),
+    )
     await asyncio.wait_for(worker.run(), 20)
     assert flaky.seen == [1, 2, 3]  # unsettled → back; transient → back; the last attempt → dead-lettered
     assert (await queue.depth()).total == 0 and (await queue.dlq.depth()).available == 1
     await queue.close()
 
 
-async def test_an_event_whose_routers_keep_dying_is_named_in_the_log(rt: Runtime,
-                                                                     caplog: pytest.LogCaptureFixture) -> None:
+async def test_an_event_whose_routers_keep_dying_is_named_in_the_log(
+    rt: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
     """The queue dead-letters an event on its own (no worker sees it go) after max_attempts + 1 deliveries; the
     last delivery's router says which keys it carries before it starts."""
     from streamprocess.queues.base import Message

@@ -111,12 +111,13 @@ def test_grpc_stream_gives_the_same_text(live: Live, jfk: np.ndarray) -> None:
             audio = np.concatenate([jfk, np.zeros(16000, np.float32)])
             for i in range(0, audio.size, 1600):
                 await asyncio.sleep(0.1 / 4)
-                yield stt_pb2.AudioChunk(audio=encode(audio[i:i + 1600]))
+                yield stt_pb2.AudioChunk(audio=encode(audio[i : i + 1600]))
             yield stt_pb2.AudioChunk(stop=True)
 
         async with grpc.aio.insecure_channel(live.grpc) as channel:
             call = stt_pb2_grpc.STTServiceStub(channel).StreamingRecognize(
-                chunks(), metadata=(("authorization", f"Bearer {KEY}"),), timeout=120)
+                chunks(), metadata=(("authorization", f"Bearer {KEY}"),), timeout=120
+            )
             return [event async for event in call]
 
     events = asyncio.run(go())
@@ -139,10 +140,11 @@ def test_grpc_needs_an_api_key_and_a_config(live: Live) -> None:
             return [e async for e in call]
 
     good = (("authorization", f"Bearer {KEY}"),)
-    cases = [((), stt_pb2.AudioChunk(stop=True), grpc.StatusCode.UNAUTHENTICATED),
-             (good, stt_pb2.AudioChunk(audio=b"\0\0"), grpc.StatusCode.INVALID_ARGUMENT),
-             (good, stt_pb2.AudioChunk(config=stt_pb2.StreamConfig(encoding="mulaw")),
-              grpc.StatusCode.INVALID_ARGUMENT)]
+    cases = [
+        ((), stt_pb2.AudioChunk(stop=True), grpc.StatusCode.UNAUTHENTICATED),
+        (good, stt_pb2.AudioChunk(audio=b"\0\0"), grpc.StatusCode.INVALID_ARGUMENT),
+        (good, stt_pb2.AudioChunk(config=stt_pb2.StreamConfig(encoding="mulaw")), grpc.StatusCode.INVALID_ARGUMENT),
+    ]
     # A refusal that raced the client's write came back as INTERNAL (grpc/grpc#36066) one time in ~20: try often.
     for metadata, first, code in cases[:1] * 20 + cases[1:]:
         with pytest.raises(grpc.aio.AioRpcError) as e:
@@ -152,8 +154,7 @@ def test_grpc_needs_an_api_key_and_a_config(live: Live) -> None:
 
 def test_admission_refuses_one_more_stream_at_once(live: Live, jfk: np.ndarray) -> None:
     async def go() -> tuple[list[Captioned], float, int | None, str, list[dict]]:
-        running = [asyncio.create_task(caption(live.ws, KEY, jfk, speed=1.0, tail_silence=1.0))
-                   for _ in range(LIMIT)]
+        running = [asyncio.create_task(caption(live.ws, KEY, jfk, speed=1.0, tail_silence=1.0)) for _ in range(LIMIT)]
         await asyncio.sleep(2.0)  # both admitted and captioning
         t0 = time.monotonic()
         async with websockets.connect(live.ws, additional_headers={"Authorization": f"Bearer {KEY}"}) as ws:
@@ -166,7 +167,8 @@ def test_admission_refuses_one_more_stream_at_once(live: Live, jfk: np.ndarray) 
 
         async with grpc.aio.insecure_channel(live.grpc) as channel:
             call = stt_pb2_grpc.STTServiceStub(channel).StreamingRecognize(
-                config(), metadata=(("authorization", f"Bearer {KEY}"),), timeout=5)
+                config(), metadata=(("authorization", f"Bearer {KEY}"),), timeout=5
+            )
             with pytest.raises(grpc.aio.AioRpcError) as grpc_refused:
                 [e async for e in call]
         assert grpc_refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, grpc_refused.value
@@ -190,8 +192,9 @@ async def collect(ws: websockets.ClientConnection) -> list[dict]:
     return events
 
 
-def raw(live: Live, frames: list[str | bytes], *, headers: dict[str, str] | None = None,
-        query: str = "") -> tuple[list[dict], int | None, str]:
+def raw(
+    live: Live, frames: list[str | bytes], *, headers: dict[str, str] | None = None, query: str = ""
+) -> tuple[list[dict], int | None, str]:
     async def go() -> tuple[list[dict], int | None, str]:
         h = {"Authorization": f"Bearer {KEY}"} if headers is None else headers
         async with websockets.connect(live.ws + query, additional_headers=h) as ws:
@@ -204,16 +207,19 @@ def raw(live: Live, frames: list[str | bytes], *, headers: dict[str, str] | None
     return asyncio.run(go())
 
 
-@pytest.mark.parametrize(("frames", "code", "error"), [
-    (["this is not json"], 1007, "bad_config"),
-    ([json.dumps({"encoding": "mulaw"})], 1007, "bad_config"),
-    ([json.dumps({"sample_rate": 16000, "colour": "blue"})], 1007, "bad_config"),
-    ([b"\x00\x01" * 800], 1007, "config_expected"),
-    ([json.dumps({}), b"\x00" * 3201], 1007, "bad_audio"),
-    ([json.dumps({"encoding": "pcm_f32le"}), b"\x00" * 6], 1007, "bad_audio"),
-    ([json.dumps({}), b"\x00" * (16000 * 2 * 6)], 1009, "frame_too_large"),
-    ([json.dumps({}), json.dumps({"type": "pause"})], 1007, "bad_request"),
-])
+@pytest.mark.parametrize(
+    ("frames", "code", "error"),
+    [
+        (["this is not json"], 1007, "bad_config"),
+        ([json.dumps({"encoding": "mulaw"})], 1007, "bad_config"),
+        ([json.dumps({"sample_rate": 16000, "colour": "blue"})], 1007, "bad_config"),
+        ([b"\x00\x01" * 800], 1007, "config_expected"),
+        ([json.dumps({}), b"\x00" * 3201], 1007, "bad_audio"),
+        ([json.dumps({"encoding": "pcm_f32le"}), b"\x00" * 6], 1007, "bad_audio"),
+        ([json.dumps({}), b"\x00" * (16000 * 2 * 6)], 1009, "frame_too_large"),
+        ([json.dumps({}), json.dumps({"type": "pause"})], 1007, "bad_request"),
+    ],
+)
 def test_bad_input_gets_a_clear_error(live: Live, frames: list, code: int, error: str) -> None:
     events, close_code, _ = raw(live, frames)
     errors = [e for e in events if e["type"] == "error"]
@@ -224,10 +230,14 @@ def test_bad_input_gets_a_clear_error(live: Live, frames: list, code: int, error
         assert events[0]["type"] == "ready" and events[-1]["type"] == "closed"
 
 
-@pytest.mark.parametrize(("headers", "query", "error"), [
-    ({}, "", "unauthenticated"), ({"Authorization": "Bearer nope"}, "", "unauthenticated"),
-    ({}, "?token=nope", "unauthenticated"),
-])
+@pytest.mark.parametrize(
+    ("headers", "query", "error"),
+    [
+        ({}, "", "unauthenticated"),
+        ({"Authorization": "Bearer nope"}, "", "unauthenticated"),
+        ({}, "?token=nope", "unauthenticated"),
+    ],
+)
 def test_websocket_needs_an_api_key(live: Live, headers: dict, query: str, error: str) -> None:
     events, code, _ = raw(live, [json.dumps({})], headers=headers, query=query)
     assert code == 1008 and events[0]["code"] == error
@@ -243,7 +253,7 @@ def test_a_client_vanishing_mid_utterance_frees_its_slot(live: Live, jfk: np.nda
         ws = await websockets.connect(live.ws, additional_headers={"Authorization": f"Bearer {KEY}"})
         await ws.send(json.dumps({}))
         for i in range(0, 3 * 16000, 1600):  # 3 s of speech, then the connection drops without a close frame
-            await ws.send(encode(jfk[i:i + 1600]))
+            await ws.send(encode(jfk[i : i + 1600]))
             await asyncio.sleep(0.02)
         ws.transport.abort()
 
@@ -330,7 +340,7 @@ def test_a_committed_prefix_is_kept_and_mixed_requests_batch_together(jfk: np.nd
 
     decoder = WhisperDecoder(models.load(models.resolve(), replica="test"))
     words = JFK.split()
-    second_half = jfk[int(5.0 * 16000):]  # from "what your country …"
+    second_half = jfk[int(5.0 * 16000) :]  # from "what your country …"
     requests = [
         DecodeRequest(jfk),
         DecodeRequest(jfk, prefix="And so my fellow Americans, ask not"),
@@ -357,8 +367,11 @@ async def test_a_late_bound_request_decodes_the_audio_that_came_while_it_queued(
         busy = asyncio.ensure_future(scheduler.decode(DecodeRequest(jfk)))  # holds the model meanwhile
         await asyncio.sleep(0.01)
         heard = {"seconds": 2.0}
-        late = asyncio.ensure_future(scheduler.decode(
-            DecodeRequest(jfk[:32000]), refresh=lambda: DecodeRequest(jfk[: int(heard["seconds"] * 16000)])))
+        late = asyncio.ensure_future(
+            scheduler.decode(
+                DecodeRequest(jfk[:32000]), refresh=lambda: DecodeRequest(jfk[: int(heard["seconds"] * 16000)])
+            )
+        )
         await asyncio.sleep(0.01)
         assert scheduler.queued == 1 and not busy.done()  # queued behind the 11 s decode
         heard["seconds"] = 11.0  # the stream heard more while its request waited
@@ -383,8 +396,11 @@ def test_local_agreement_commits_what_two_hypotheses_share() -> None:
     assert [x.word for x in la.insert([w("and", 0), w("so", 0.4), w("my", 0.8)])] == [" and", " so"]
     assert [x.word for x in la.insert([w("And", 0), w("so,", 0.4), w("my", 0.8), w("fellow", 1.2)])] == [" my"]
     # a later hypothesis that rewrites committed words cannot take them back
-    assert la.insert([w("in", 0), w("snow", 0.4), w("my", 0.8), w("fellow", 1.2), w("Americans.", 1.6)]) == [
-        la.committed[-1]] and la.committed[-1].word == " fellow"
+    assert (
+        la.insert([w("in", 0), w("snow", 0.4), w("my", 0.8), w("fellow", 1.2), w("Americans.", 1.6)])
+        == [la.committed[-1]]
+        and la.committed[-1].word == " fellow"
+    )
     assert [x.word for x in la.committed] == [" and", " so", " my", " fellow"]
     assert [x.word for x in la.take_all()] == [" and", " so", " my", " fellow"] and la.committed == []
 
@@ -408,7 +424,7 @@ def test_local_agreement_does_not_agree_with_a_too_short_window() -> None:
 
 
 def test_local_agreement_keeps_a_phrase_said_twice() -> None:
-    """"… can do for you, ask what you can do for your country": the second "can do for" is new speech, though
+    """ "… can do for you, ask what you can do for your country": the second "can do for" is new speech, though
     it matches the committed words' end — it lies seconds later."""
     la = LocalAgreement()
     first = [w(x, 5.0 + 0.4 * i) for i, x in enumerate("what your country can do for you".split())]
@@ -422,7 +438,7 @@ def test_local_agreement_keeps_a_phrase_said_twice() -> None:
 
 def test_a_stream_ended_by_bad_audio_still_saves_what_it_heard(live: Live, jfk: np.ndarray) -> None:
     config = json.dumps({"save": True, "save_audio": True})
-    events, code, _ = raw(live, [config, *[encode(jfk[i:i + 1600]) for i in range(0, 16000 * 3, 1600)], b"\0" * 3])
+    events, code, _ = raw(live, [config, *[encode(jfk[i : i + 1600]) for i in range(0, 16000 * 3, 1600)], b"\0" * 3])
     assert code == 1007 and [e["code"] for e in events if e["type"] == "error"] == ["bad_audio"], events
     job_id = events[-1]["job_id"]
     wav = live.log.parent / "data" / "results" / job_id / "audio.wav"

@@ -91,8 +91,7 @@ def jfk() -> np.ndarray:
 
 
 @pytest.mark.slow
-def test_a_client_sending_far_faster_than_real_time_ends_with_closed(server: tuple[str, int],
-                                                                      jfk: np.ndarray) -> None:
+def test_a_client_sending_far_faster_than_real_time_ends_with_closed(server: tuple[str, int], jfk: np.ndarray) -> None:
     url, pid = server
     warm = asyncio.run(caption(url, KEY, jfk[: 3 * SR], speed=4.0, tail_silence=1.0))  # VAD, model caches
     assert warm.close_code == 1000
@@ -105,8 +104,10 @@ def test_a_client_sending_far_faster_than_real_time_ends_with_closed(server: tup
     grown = (memory.peak - memory.base) / 2**20
     kinds = [e["type"] for e in result.events]
     warnings = result.of("warning")
-    print(f"{total:.0f} s of audio in {took:.1f} s; close {result.close_code} {result.close_reason!r}; "
-          f"{kinds.count('final')} finals, {len(warnings)} warnings; server RSS +{grown:.1f} MiB")
+    print(
+        f"{total:.0f} s of audio in {took:.1f} s; close {result.close_code} {result.close_reason!r}; "
+        f"{kinds.count('final')} finals, {len(warnings)} warnings; server RSS +{grown:.1f} MiB"
+    )
 
     # never cut off: the stream ends in order, with its totals
     assert result.close_code == 1000, (result.close_code, result.close_reason, result.events[-3:])

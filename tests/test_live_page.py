@@ -33,14 +33,25 @@ def test_live_page_captions_the_microphone(base_url: str, tmp_path: Path) -> Non
 
     assert Path(CHROMIUM).exists(), "Debian's chromium is needed (scripts/test.sh installs it)"
     audio = load_audio(shared("jfk.flac"))
-    wav = write_wav(tmp_path / "jfk.wav", np.concatenate([np.zeros(16000, np.float32), audio,
-                                                          np.zeros(32000, np.float32)]))
+    wav = write_wav(
+        tmp_path / "jfk.wav", np.concatenate([np.zeros(16000, np.float32), audio, np.zeros(32000, np.float32)])
+    )
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={wav}", "--autoplay-policy=no-user-gesture-required",
-        ])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-audio-capture={wav}",
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
         try:
             page = browser.new_page()
             page.goto(f"{base_url}/live?token={KEY}")
@@ -59,9 +70,15 @@ def test_live_page_without_a_key_says_so(base_url: str) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu",
-                                                                    "--use-fake-ui-for-media-stream",
-                                                                    "--use-fake-device-for-media-stream"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+            ],
+        )
         try:
             page = browser.new_page()
             page.goto(f"{base_url}/live?token=wrong")

@@ -87,15 +87,20 @@ print(json.dumps({"code": code, "seconds": time.monotonic() - start, "peak_mib":
 
 
 def measure(path: Path, limit: float, *, engine: bool = False) -> dict:
-    out = subprocess.run([sys.executable, "-c", _MEASURE, str(path), str(limit), "engine" if engine else "load"],
-                         env=cli_env(), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(path), str(limit), "engine" if engine else "load"],
+        env=cli_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("engine", [False, True], ids=["load_audio", "transcribe"])
-def test_audio_without_a_length_stops_at_the_limit_in_bounded_memory(hour_without_length: Path,
-                                                                     engine: bool) -> None:
+def test_audio_without_a_length_stops_at_the_limit_in_bounded_memory(hour_without_length: Path, engine: bool) -> None:
     # An hour decodes to 57.6 M samples (230 MB as float32); decoding it all first took ~570 MB and then failed.
     # With a 60 s limit only 60 s × 16 kHz × 4 B = 3.8 MB may be kept, plus one decoded chunk.
     result = measure(hour_without_length, 60, engine=engine)
@@ -160,8 +165,9 @@ def _cycle_between_two_pages_nodes(path: Path) -> Path:
 
     pdf = _blank_pdf()
     top = pdf.Root.Pages
-    inner = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Pages, Kids=pikepdf.Array([top]), Count=3,
-                                                 Parent=top))
+    inner = pdf.make_indirect(
+        pikepdf.Dictionary(Type=pikepdf.Name.Pages, Kids=pikepdf.Array([top]), Count=3, Parent=top)
+    )
     top.Kids.insert(0, inner)
     top.Count = 5
     pdf.save(path)
@@ -228,8 +234,10 @@ def _consume(path: Path) -> int:
     return sum(1 for _ in load_pages(path, text_layer=True))
 
 
-@pytest.mark.parametrize("make", [_cycle_between_two_pages_nodes, _pages_node_is_its_own_kid, _only_kid_is_itself,
-                                  _deep_chain_ending_in_a_loop])
+@pytest.mark.parametrize(
+    "make",
+    [_cycle_between_two_pages_nodes, _pages_node_is_its_own_kid, _only_kid_is_itself, _deep_chain_ending_in_a_loop],
+)
 def test_looping_page_tree_is_corrupt_media_at_once(tmp_path: Path, make) -> None:  # type: ignore[no-untyped-def]
     path = make(tmp_path / f"{make.__name__}.pdf")
     start = time.monotonic()
@@ -324,9 +332,16 @@ print(json.dumps({"frames": features.shape[1], "peak_mib": (peak_kib() - base) /
 def test_whisper_features_of_a_long_recording_take_bounded_memory() -> None:
     """The stock extractor holds the whole STFT (~50 MiB per minute: 1.5 GB for 30 min, 9 GB for the 3-hour
     limit); the jobs' extractor computes it in 30-s blocks: the output (1.15 MiB a minute) plus ~45 MiB."""
+
     def run(minutes: float, which: str) -> dict:
-        out = subprocess.run([sys.executable, "-c", _FEATURES, str(minutes), which], env=cli_env(), cwd=ROOT,
-                             capture_output=True, text=True, timeout=300)
+        out = subprocess.run(
+            [sys.executable, "-c", _FEATURES, str(minutes), which],
+            env=cli_env(),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert out.returncode == 0, out.stderr[-2000:]
         return json.loads(out.stdout)
 
@@ -389,7 +404,7 @@ def test_a_later_gif_frame_declaring_a_huge_size_is_page_too_large(tmp_path: Pat
     Image.new("L", (8, 8), 0).save(buf, "GIF", save_all=True, append_images=[Image.new("L", (8, 8), 255)])
     data = bytearray(buf.getvalue())
     second = _gif_descriptors(bytes(data))[1]
-    data[second + 5:second + 9] = b"\xff\xff\xff\xff"  # frame 2 is 65535 × 65535
+    data[second + 5 : second + 9] = b"\xff\xff\xff\xff"  # frame 2 is 65535 × 65535
     path = tmp_path / "bomb.gif"
     path.write_bytes(bytes(data))
     with pytest.raises(PermanentError) as caught:

@@ -31,8 +31,15 @@ TESSERACT = ["tesseract-ocr", "tesseract-ocr-eng", "tesseract-ocr-kor", "tessera
 def offline_env(**extra: str) -> dict[str, str]:
     """The package index unreachable: no pip configuration files, no find-links, an index on a closed port."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "STREAMPROCESS_"))}
-    env.update(PIP_CONFIG_FILE=os.devnull, PIP_INDEX_URL="http://127.0.0.1:9/simple", PIP_RETRIES="0",
-               PIP_DEFAULT_TIMEOUT="5", PIP_DISABLE_PIP_VERSION_CHECK="1", PYTHON=BASE_PYTHON, APT_PACKAGES="")
+    env.update(
+        PIP_CONFIG_FILE=os.devnull,
+        PIP_INDEX_URL="http://127.0.0.1:9/simple",
+        PIP_RETRIES="0",
+        PIP_DEFAULT_TIMEOUT="5",
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        PYTHON=BASE_PYTHON,
+        APT_PACKAGES="",
+    )
     env.update(extra)
     return env
 
@@ -59,17 +66,27 @@ def _venv_check():  # type: ignore[no-untyped-def]
 
 
 # ------------------------------------------------------------------------- scripts: no index needed once set up
-@pytest.mark.parametrize("script, extras, args", [
-    ("scripts/up.sh", "", ["--help"]),           # up.sh as a newcomer runs it; --help stops short of serving
-    ("scripts/setup.sh", "[test]", []),         # what scripts/test.sh sources before pytest
-], ids=["up.sh", "setup.sh-test-extras"])
+@pytest.mark.parametrize(
+    "script, extras, args",
+    [
+        ("scripts/up.sh", "", ["--help"]),  # up.sh as a newcomer runs it; --help stops short of serving
+        ("scripts/setup.sh", "[test]", []),  # what scripts/test.sh sources before pytest
+    ],
+    ids=["up.sh", "setup.sh-test-extras"],
+)
 def test_a_complete_venv_needs_no_package_index(script: str, extras: str, args: list[str]) -> None:
     _setup_runs_here()
     why = _venv_check().check(_venv_check().parse_extras(extras))
     assert why is None, f".venv is not complete here ({why}): run bash scripts/test.sh once"
     started = time.monotonic()
-    run = subprocess.run(["bash", script, *args], cwd=ROOT, env=offline_env(PIP_EXTRAS=extras),
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        ["bash", script, *args],
+        cwd=ROOT,
+        env=offline_env(PIP_EXTRAS=extras),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     took = time.monotonic() - started
     assert run.returncode == 0, run.stdout + run.stderr
     assert "installing" not in run.stdout + run.stderr and "pip" not in run.stderr, run.stdout + run.stderr
@@ -93,17 +110,24 @@ def test_what_changes_in_pyproject_decides_a_reinstall(tmp_path: Path) -> None:
     assert decide(text + "\n# a comment\n[tool.example]\nsetting = 1\n") is None
     deps = "dependencies = [\n"
     assert text.count(deps) == 1
-    assert decide(text.replace(deps, deps + '    "streamprocess-absent-package>=1",\n')) == \
-        "streamprocess-absent-package is not installed (required by pyproject.toml)"
+    assert (
+        decide(text.replace(deps, deps + '    "streamprocess-absent-package>=1",\n'))
+        == "streamprocess-absent-package is not installed (required by pyproject.toml)"
+    )
     assert "requires pytest>=999" in decide(text.replace('"pytest>=8"', '"pytest>=999"'))
-    with_extra = text.replace("[project.optional-dependencies]\n",
-                              '[project.optional-dependencies]\nextra-one = ["streamprocess-absent-package"]\n')
+    with_extra = text.replace(
+        "[project.optional-dependencies]\n",
+        '[project.optional-dependencies]\nextra-one = ["streamprocess-absent-package"]\n',
+    )
     assert decide(with_extra, "") is None  # an extra nobody asked for
-    assert decide(with_extra, "[extra-one]") == \
-        "streamprocess-absent-package is not installed (required by the extra-one extra)"
+    assert (
+        decide(with_extra, "[extra-one]")
+        == "streamprocess-absent-package is not installed (required by the extra-one extra)"
+    )
     assert "pyproject.toml says 9.9.9" in decide(re.sub(r'(?m)^version = ".*"$', 'version = "9.9.9"', text))
-    assert "entry points changed" in decide(text.replace("[project.scripts]\n",
-                                                         '[project.scripts]\nsp-new = "streamprocess.cli:main"\n'))
+    assert "entry points changed" in decide(
+        text.replace("[project.scripts]\n", '[project.scripts]\nsp-new = "streamprocess.cli:main"\n')
+    )
     with pytest.raises(KeyError, match="no extra nope"):
         decide(text, "[nope]")
 
@@ -116,8 +140,14 @@ def test_an_install_without_the_index_fails_saying_why(tmp_path: Path) -> None:
     for name in ("pyproject.toml", "README.md", "scripts/setup.sh", "scripts/venv_check.py"):
         shutil.copy(ROOT / name, tmp_path / name)
     started = time.monotonic()
-    run = subprocess.run(["bash", "scripts/setup.sh"], cwd=tmp_path, env=offline_env(PIP_EXTRAS=""),
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        ["bash", "scripts/setup.sh"],
+        cwd=tmp_path,
+        env=offline_env(PIP_EXTRAS=""),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     took = time.monotonic() - started
     assert run.returncode == 1, run.stdout + run.stderr
     assert "setup: pip could not install StreamProcess into .venv (streamprocess is not installed)." in run.stderr
@@ -133,7 +163,7 @@ def _children(pid: int) -> dict[int, str]:
             text = stat.read_text()
         except OSError:
             continue
-        rest = text[text.rindex(")") + 2:].split()  # after "pid (name) ": state, ppid, …
+        rest = text[text.rindex(")") + 2 :].split()  # after "pid (name) ": state, ppid, …
         if int(rest[1]) == pid:
             found[int(stat.parent.name)] = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
     return found
@@ -148,13 +178,15 @@ def _alive(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def _local_services(*args: str, env: dict[str, str] | None = None,
-                    code: str | None = None) -> Iterator[subprocess.Popen[str]]:
+def _local_services(
+    *args: str, env: dict[str, str] | None = None, code: str | None = None
+) -> Iterator[subprocess.Popen[str]]:
     """``python -m infra.local_services ARGS`` in a session of its own, killed with whatever it started (servers
     included) when the block ends, whatever the test made of it."""
     cmd = [sys.executable, "-c", code, *args] if code else [sys.executable, "-m", "infra.local_services", *args]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         yield proc
     finally:
@@ -188,8 +220,10 @@ def test_local_services_stop_their_servers_on_sigterm() -> None:
                 pass
 
 
-HIDE_MOTO = ("import runpy, sys; sys.modules['moto'] = None; "
-             "runpy.run_module('infra.local_services', run_name='__main__', alter_sys=True)")
+HIDE_MOTO = (
+    "import runpy, sys; sys.modules['moto'] = None; "
+    "runpy.run_module('infra.local_services', run_name='__main__', alter_sys=True)"
+)
 
 
 def test_local_services_say_what_is_missing(tmp_path: Path) -> None:
@@ -198,16 +232,19 @@ def test_local_services_say_what_is_missing(tmp_path: Path) -> None:
         with _local_services("--redis-port", str(redis_port), "--moto-port", str(moto_port), code=HIDE_MOTO) as proc:
             out, err = proc.communicate(timeout=30)
         assert proc.returncode == 1
-        assert err.strip() == ("local services: moto's server is not installed (no module moto): "
-                               ".venv/bin/pip install -e '.[dev]' (or pip install 'moto[server]')")
+        assert err.strip() == (
+            "local services: moto's server is not installed (no module moto): "
+            ".venv/bin/pip install -e '.[dev]' (or pip install 'moto[server]')"
+        )
         with pytest.raises(OSError), socket.create_connection(("127.0.0.1", redis_port), timeout=1):
             pass  # the redis-server started first was stopped
     env = {**os.environ, "PATH": str(tmp_path)}  # no redis-server on it
     with _local_services("--redis-port", str(redis_port), "--moto-port", str(moto_port), env=env) as proc:
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 1
-    assert err.strip() == ("local services: redis-server is not installed: apt-get install redis-server "
-                           "(scripts/test.sh does it)")
+    assert err.strip() == (
+        "local services: redis-server is not installed: apt-get install redis-server (scripts/test.sh does it)"
+    )
 
 
 # ----------------------------------------------------------------------------------------------- help and messages

@@ -232,12 +232,19 @@ def test_unknown_language_is_a_clear_error(engine: OcrEngine, tmp_path: Path) ->
 def test_cli_ocr(tmp_path: Path) -> None:
     image, ref = docs.prose_page()
     image.save(tmp_path / "page.png")
-    out = subprocess.run(cli("ocr", str(tmp_path / "page.png")), env=cli_env(), cwd=tmp_path, capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run(
+        cli("ocr", str(tmp_path / "page.png")), env=cli_env(), cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert cer(ref, out.stdout) <= 0.02
-    out = subprocess.run(cli("ocr", str(tmp_path / "page.png"), str(ROOT / "README.md"), "-f", "pdf", "-o", "out"),
-                         env=cli_env(), cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        cli("ocr", str(tmp_path / "page.png"), str(ROOT / "README.md"), "-f", "pdf", "-o", "out"),
+        env=cli_env(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 1 and "README.md" in out.stderr
     assert (tmp_path / "out" / "page.pdf").read_bytes().startswith(b"%PDF")
 

@@ -76,9 +76,13 @@ async def test_too_large_and_unsupported_inputs_fail_with_records(rt: Runtime) -
     big = await put_quietly(rt, "inbox/huge.wav", scripted_input() + b"\0" * 2000)
     txt = await put_quietly(rt, "inbox/readme.txt", b"just text")
     ok = await put_quietly(rt, "inbox/fine.wav", scripted_input())
-    payload = {"Records": [event_for("inbox/huge.wav", big.etag)["Records"][0],
-                           event_for("inbox/readme.txt", txt.etag)["Records"][0],
-                           event_for("inbox/fine.wav", ok.etag)["Records"][0]]}
+    payload = {
+        "Records": [
+            event_for("inbox/huge.wav", big.etag)["Records"][0],
+            event_for("inbox/readme.txt", txt.etag)["Records"][0],
+            event_for("inbox/fine.wav", ok.etag)["Records"][0],
+        ]
+    }
     with pytest.raises(RejectedInputs, match="huge.wav.*file_too_large.*readme.txt.*unsupported_media"):
         await rt.router().route_payload(json.dumps(payload))
     records = {r.source.key: r for r in await rt.jobs.list()}

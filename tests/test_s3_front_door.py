@@ -20,8 +20,16 @@ pytestmark = pytest.mark.slow
 
 def test_setup_s3_then_presigned_put_flow(moto_url: str, tmp_path: Path) -> None:
     bucket, prefix = unique("drop"), unique("sp") + "-"
-    env = cli_env(store="s3", bucket=bucket, s3_endpoint_url=moto_url, queue="sqs", sqs_endpoint_url=moto_url,
-                  queue_prefix=prefix, api_keys="k", data_dir=str(tmp_path / "data"))
+    env = cli_env(
+        store="s3",
+        bucket=bucket,
+        s3_endpoint_url=moto_url,
+        queue="sqs",
+        sqs_endpoint_url=moto_url,
+        queue_prefix=prefix,
+        api_keys="k",
+        data_dir=str(tmp_path / "data"),
+    )
     first = subprocess.run(cli("setup", "s3"), env=env, capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stderr
     assert "created" in first.stdout and "6 change(s)" in first.stdout, first.stdout
@@ -31,8 +39,9 @@ def test_setup_s3_then_presigned_put_flow(moto_url: str, tmp_path: Path) -> None
     s3 = boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1")
     sqs = boto3.client("sqs", endpoint_url=moto_url, region_name="us-east-1")
     [rule] = s3.get_bucket_notification_configuration(Bucket=bucket)["QueueConfigurations"]
-    assert rule["Filter"]["Key"]["FilterRules"] == [{"Name": "Prefix", "Value": "inbox/"}] or \
-        rule["Filter"]["Key"]["FilterRules"] == [{"Name": "prefix", "Value": "inbox/"}]
+    assert rule["Filter"]["Key"]["FilterRules"] == [{"Name": "Prefix", "Value": "inbox/"}] or rule["Filter"]["Key"][
+        "FilterRules"
+    ] == [{"Name": "prefix", "Value": "inbox/"}]
     url = sqs.get_queue_url(QueueName=f"{prefix}events")["QueueUrl"]
     attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert json.loads(attrs["Policy"])["Statement"][0]["Principal"] == {"Service": "s3.amazonaws.com"}
@@ -40,14 +49,18 @@ def test_setup_s3_then_presigned_put_flow(moto_url: str, tmp_path: Path) -> None
 
     port = free_port()
     log = tmp_path / "up.log"
-    proc = subprocess.Popen(cli("up", "--port", str(port)), env=env, cwd=tmp_path, stdout=open(log, "wb"),
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        cli("up", "--port", str(port)), env=env, cwd=tmp_path, stdout=open(log, "wb"), stderr=subprocess.STDOUT
+    )
     try:
         wait_port(port, proc)
         api, auth = f"http://127.0.0.1:{port}", {"Authorization": "Bearer k"}
         audio = jfk()
-        r = httpx.post(f"{api}/uploads", headers=auth,
-                       json={"filename": "board meeting.flac", "content_type": "audio/flac", "size": len(audio)})
+        r = httpx.post(
+            f"{api}/uploads",
+            headers=auth,
+            json={"filename": "board meeting.flac", "content_type": "audio/flac", "size": len(audio)},
+        )
         assert r.status_code == 201, r.text
         body = r.json()
         upload = body["upload"]
@@ -77,8 +90,7 @@ def test_setup_s3_then_presigned_put_flow(moto_url: str, tmp_path: Path) -> None
         replay = httpx.put(upload["url"], content=audio[::-1], headers=headers)
         assert replay.status_code == 412 and "PreconditionFailed" in replay.text, replay.text
         assert s3.head_object(Bucket=bucket, Key=key)["ETag"] == head["ETag"]
-        assert httpx.get(f"{api}/jobs/{body['job_id']}/result", params={"format": "srt"},
-                         headers=auth).text == srt.text
+        assert httpx.get(f"{api}/jobs/{body['job_id']}/result", params={"format": "srt"}, headers=auth).text == srt.text
         # S3 URLs are signed for an exact size, so it is required.
         r = httpx.post(f"{api}/uploads", headers=auth, json={"filename": "a.flac", "content_type": "audio/flac"})
         assert r.status_code == 422 and r.json()["code"] == "size_required", r.text

@@ -22,13 +22,29 @@ def test_serverless_package(tmp_path: Path) -> None:
         pytest.fail("npx is not installed (apt-get install nodejs npm; scripts/test.sh does this)")
     env = {**os.environ, "SLS_TELEMETRY_DISABLED": "1", "SLS_NOTIFICATIONS_MODE": "off", "CI": "true"}
     out = tmp_path / "package"
-    proc = subprocess.run([npx, "--yes", "serverless@3", "package", "--package", str(out)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [npx, "--yes", "serverless@3", "package", "--package", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     template = json.loads((out / "cloudformation-template-update-stack.json").read_text())
     resources = template["Resources"]
-    for name in ("DropBucket", "EventsQueue", "EventsDeadLetterQueue", "SttQueue", "SttDeadLetterQueue", "OcrQueue",
-                 "OcrDeadLetterQueue", "EventsQueuePolicy", "ApiLambdaFunction", "IngestLambdaFunction"):
+    for name in (
+        "DropBucket",
+        "EventsQueue",
+        "EventsDeadLetterQueue",
+        "SttQueue",
+        "SttDeadLetterQueue",
+        "OcrQueue",
+        "OcrDeadLetterQueue",
+        "EventsQueuePolicy",
+        "ApiLambdaFunction",
+        "IngestLambdaFunction",
+    ):
         assert name in resources, name
     [rule] = resources["DropBucket"]["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
     assert rule["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "inbox/"}]

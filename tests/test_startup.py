@@ -25,8 +25,14 @@ def run_up(tmp: Path, port: int, *, argv: list[str] | None = None, **settings: o
     env = cli_env(**{"live_max_streams": 0, "data_dir": str(tmp / "data"), **settings})
     t0 = time.monotonic()
     try:
-        out = subprocess.run((argv or cli()) + ["up", "--port", str(port)], env=env, cwd=tmp, capture_output=True,
-                             text=True, timeout=QUICK)
+        out = subprocess.run(
+            (argv or cli()) + ["up", "--port", str(port)],
+            env=env,
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            timeout=QUICK,
+        )
     except subprocess.TimeoutExpired as e:
         pytest.fail(f"`up` did not refuse to start within {QUICK} s; its output: {e.stdout!r} {e.stderr!r}")
     out.elapsed = time.monotonic() - t0  # type: ignore[attr-defined]

@@ -110,8 +110,19 @@ async def test_s3_presigned_get_and_put_work_over_http(moto_url: str, s3_bucket:
 # ---------------------------------------------------------------------------------------------- local only
 @pytest.mark.parametrize(
     "key",
-    ["../escape", "inbox/../../escape", "/etc/passwd", "inbox//double", "inbox/./dot", "inbox/", "a\x00b",
-     ".streamprocess/queue.db", "inbox/" + "x" * 256, "", "x" * 1025],
+    [
+        "../escape",
+        "inbox/../../escape",
+        "/etc/passwd",
+        "inbox//double",
+        "inbox/./dot",
+        "inbox/",
+        "a\x00b",
+        ".streamprocess/queue.db",
+        "inbox/" + "x" * 256,
+        "",
+        "x" * 1025,
+    ],
 )
 async def test_local_rejects_escaping_keys(tmp_path: Path, key: str) -> None:
     store = LocalObjectStore(tmp_path / "store")
@@ -158,8 +169,11 @@ async def test_local_presign_checks(tmp_path: Path) -> None:
         (("PUT", "inbox/other.wav", q), {"content_type": "audio/wav", "content_length": 1}, "signature"),
         (("PUT", "inbox/a b.wav", q), {"content_type": "image/png", "content_length": 1}, "Content-Type"),
         (("PUT", "inbox/a b.wav", q), {"content_type": "audio/wav", "content_length": 101}, "at most 100"),
-        (("PUT", "inbox/a b.wav", {**q, "max": "1000"}), {"content_type": "audio/wav", "content_length": 1},
-         "signature"),
+        (
+            ("PUT", "inbox/a b.wav", {**q, "max": "1000"}),
+            {"content_type": "audio/wav", "content_length": 1},
+            "signature",
+        ),
     ]
     for args, kwargs, fragment in cases:
         with pytest.raises(PresignError, match=fragment):

@@ -32,9 +32,15 @@ MIT_ENGLISH = (
     "persons to whom the software is furnished to do so, subject to the following conditions. The above copyright "
     "notice and this permission notice shall be included in all copies or substantial portions of the software."
 )
-_norm = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.SubstituteRegexes({r"\s+": " "}),
-                       jiwer.Strip(),
-                       jiwer.ReduceToListOfListOfWords()])
+_norm = jiwer.Compose(
+    [
+        jiwer.ToLowerCase(),
+        jiwer.RemovePunctuation(),
+        jiwer.SubstituteRegexes({r"\s+": " "}),
+        jiwer.Strip(),
+        jiwer.ReduceToListOfListOfWords(),
+    ]
+)
 
 
 def wer(reference: str, hypothesis: str) -> float:
@@ -153,9 +159,11 @@ def test_srt_and_vtt_parse_with_monotonic_cues(engine: SttEngine, name: str) -> 
 def test_cues_are_repaired_when_timestamps_misbehave() -> None:
     from streamprocess.stt.types import Segment
 
-    segs = [Segment(id=0, start=1.0, end=0.5, text=" a", avg_logprob=0, no_speech_prob=0),
-            Segment(id=1, start=0.8, end=12.0, text=" b", avg_logprob=0, no_speech_prob=0),
-            Segment(id=2, start=3.0, end=4.0, text="  ", avg_logprob=0, no_speech_prob=0)]
+    segs = [
+        Segment(id=0, start=1.0, end=0.5, text=" a", avg_logprob=0, no_speech_prob=0),
+        Segment(id=1, start=0.8, end=12.0, text=" b", avg_logprob=0, no_speech_prob=0),
+        Segment(id=2, start=3.0, end=4.0, text="  ", avg_logprob=0, no_speech_prob=0),
+    ]
     t = Transcript(text="a b", language="en", language_probability=1, duration=10.0, model="m", segments=segs)
     cues = [(_secs(*c[1:5]), _secs(*c[5:9]), c[9]) for c in _SRT_CUE.findall(to_srt(t))]
     assert [c[2] for c in cues] == ["a", "b"]
@@ -173,8 +181,9 @@ def test_english_only_model_refuses_other_languages(engine: SttEngine) -> None:
 
 
 def test_options_from_object_metadata() -> None:
-    opts = TranscribeOptions.from_mapping({"word-timestamps": "true", "beam-size": "2", "language": "auto",
-                                           "content-type": "audio/wav"})
+    opts = TranscribeOptions.from_mapping(
+        {"word-timestamps": "true", "beam-size": "2", "language": "auto", "content-type": "audio/wav"}
+    )
     assert (opts.word_timestamps, opts.beam_size, opts.language) == (True, 2, None)
     with pytest.raises(InvalidOptions, match="beam_size"):
         TranscribeOptions.from_mapping({"beam-size": "lots"})
@@ -237,12 +246,24 @@ def test_too_long_is_refused_before_decoding(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------------- CLI and pipeline
 def test_cli_transcribe_as_a_newcomer_would(tmp_path: Path) -> None:
     audio = shared("jfk.flac")
-    out = subprocess.run(cli("transcribe", str(audio), "--format", "vtt"), env=cli_env(), cwd=tmp_path,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        cli("transcribe", str(audio), "--format", "vtt"),
+        env=cli_env(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("WEBVTT") and wer(JFK, " ".join(_VTT_CUE.sub(r"\9", out.stdout).split()[1:])) <= 0.1
-    out = subprocess.run(cli("transcribe", str(audio), str(ROOT / "README.md"), "-f", "srt", "-o", "subs"),
-                         env=cli_env(), cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        cli("transcribe", str(audio), str(ROOT / "README.md"), "-f", "srt", "-o", "subs"),
+        env=cli_env(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 1 and "README.md" in out.stderr  # the bad file is reported, the good one written
     assert _SRT_CUE.findall((tmp_path / "subs" / "jfk.srt").read_text())
 
@@ -293,13 +314,17 @@ def encode(samples: np.ndarray, path: Path, fmt: str, codec: str, rate: int) -> 
     return path
 
 
-@pytest.mark.parametrize("name, fmt, codec, rate, mime", [
-    ("jfk.m4a", "ipod", "aac", 44100, "audio/mp4"),
-    ("jfk.ogg", "ogg", "libopus", 48000, "audio/ogg"),
-    ("jfk.webm", "webm", "libopus", 48000, "video/webm"),
-])
-def test_other_containers_rates_and_layouts(engine: SttEngine, tmp_path: Path, name: str, fmt: str, codec: str,
-                                            rate: int, mime: str) -> None:
+@pytest.mark.parametrize(
+    "name, fmt, codec, rate, mime",
+    [
+        ("jfk.m4a", "ipod", "aac", 44100, "audio/mp4"),
+        ("jfk.ogg", "ogg", "libopus", 48000, "audio/ogg"),
+        ("jfk.webm", "webm", "libopus", 48000, "video/webm"),
+    ],
+)
+def test_other_containers_rates_and_layouts(
+    engine: SttEngine, tmp_path: Path, name: str, fmt: str, codec: str, rate: int, mime: str
+) -> None:
     from streamprocess.media import SNIFF_BYTES, detect
     from streamprocess.stt.audio import load_audio
 

@@ -27,8 +27,9 @@ from .queues import ROLES
 from .runtime import Runtime
 from .startup import check_ports, one_line, open_runtime, reach_backends
 
-app = typer.Typer(help="StreamProcess: media in, text out.", no_args_is_help=True, add_completion=False,
-                  cls=ReadableHelpGroup)  # values named in words in --help, not Python types
+app = typer.Typer(
+    help="StreamProcess: media in, text out.", no_args_is_help=True, add_completion=False, cls=ReadableHelpGroup
+)  # values named in words in --help, not Python types
 # Not a terminal (logs, CI, pipes): do not wrap paths and ids at 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
@@ -78,8 +79,17 @@ def _logging(level: str) -> None:
         handler = logging.StreamHandler(sys.stderr)
         fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
     logging.basicConfig(level=level.upper(), format=fmt, datefmt="%H:%M:%S", handlers=[handler], force=True)
-    for noisy in ("botocore", "aiobotocore", "urllib3", "uvicorn.access", "fontTools", "pikepdf", "faster_whisper",
-                  "ocrmypdf", "RapidOCR"):
+    for noisy in (
+        "botocore",
+        "aiobotocore",
+        "urllib3",
+        "uvicorn.access",
+        "fontTools",
+        "pikepdf",
+        "faster_whisper",
+        "ocrmypdf",
+        "RapidOCR",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -107,8 +117,9 @@ def up(
     code (README, Exit codes); STREAMPROCESS_LOG_LEVEL=DEBUG adds the traceback."""
     settings = _settings(host=host, port=port, data_dir=data_dir)
     if "STREAMPROCESS_PUBLIC_BASE_URL" not in os.environ:  # signed upload URLs point at this very server
-        settings = _settings(host=host, port=port, data_dir=data_dir,
-                             public_base_url=f"http://{settings.host}:{settings.port}")
+        settings = _settings(
+            host=host, port=port, data_dir=data_dir, public_base_url=f"http://{settings.host}:{settings.port}"
+        )
     _logging(settings.log_level)
     try:
         check_ports(settings)  # before anything loads
@@ -151,8 +162,11 @@ async def _up(settings: Settings) -> None:
                 await live.warm_up()
         except StreamProcessError as e:
             missing["live"] = e.message
-        server = EmbeddedServer(uvicorn.Config(create_app(rt, keys, live), host=settings.host,
-                                               port=settings.port, log_level="warning", lifespan="off"))
+        server = EmbeddedServer(
+            uvicorn.Config(
+                create_app(rt, keys, live), host=settings.host, port=settings.port, log_level="warning", lifespan="off"
+            )
+        )
         tasks = [asyncio.create_task(Submissions(rt).sweep_uploads())]  # uploads that never came fail
         if rt.is_embedded_store:
             tasks.append(asyncio.create_task(rt.store.watch(settings.watch_interval, settings.watch_settle)))
@@ -168,8 +182,11 @@ async def _up(settings: Settings) -> None:
             except SystemExit:  # uvicorn exits when it cannot listen, after logging why: taken since check_ports
                 if server.started:
                     raise
-                raise StartupError(ExitCode.PORT_IN_USE, f"HTTP port {settings.port} on {settings.host} was taken "
-                                   "while starting; choose another port with --port or STREAMPROCESS_PORT.") from None
+                raise StartupError(
+                    ExitCode.PORT_IN_USE,
+                    f"HTTP port {settings.port} on {settings.host} was taken "
+                    "while starting; choose another port with --port or STREAMPROCESS_PORT.",
+                ) from None
 
         grpc_server = None
         serving: asyncio.Task[None] | None = None
@@ -219,8 +236,11 @@ def _banner(settings: Settings, missing: dict[str, str], generated_key: str | No
         ws = f"ws://{settings.host}:{settings.port}/v1/stt/stream"
         t.add_row("Live captions", f"{ws}  (page: {base}/live; up to {settings.live_max_streams} streams)")
     if generated_key:
-        t.add_row("API key", f"[bold]{generated_key}[/bold]  (made for this run, tenant {settings.drop_tenant}; set "
-                  "STREAMPROCESS_API_KEYS to choose)")
+        t.add_row(
+            "API key",
+            f"[bold]{generated_key}[/bold]  (made for this run, tenant {settings.drop_tenant}; set "
+            "STREAMPROCESS_API_KEYS to choose)",
+        )
     else:
         t.add_row("API key", "from STREAMPROCESS_API_KEYS")
     t.add_row("Queue", f"{settings.queue}")
@@ -236,13 +256,16 @@ def _banner(settings: Settings, missing: dict[str, str], generated_key: str | No
 # ---------------------------------------------------------------------------------------------- worker
 @app.command()
 def worker(
-    queue: Annotated[list[str] | None, typer.Option(
-        "--queue", "-q", help="Queue role to consume: events, stt, ocr (repeatable; default all).")] = None,
+    queue: Annotated[
+        list[str] | None,
+        typer.Option("--queue", "-q", help="Queue role to consume: events, stt, ocr (repeatable; default all)."),
+    ] = None,
     concurrency: Annotated[int | None, typer.Option(help="Jobs at once [STREAMPROCESS_CONCURRENCY].")] = None,
     max_jobs: Annotated[int | None, typer.Option(help="Exit after this many messages (a KEDA Job).")] = None,
     idle_exit: Annotated[float | None, typer.Option(help="Exit after this many seconds without work.")] = None,
-    metrics_port: Annotated[int | None, typer.Option(
-        help="Serve Prometheus metrics on this port [STREAMPROCESS_METRICS_PORT].")] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics on this port [STREAMPROCESS_METRICS_PORT].")
+    ] = None,
 ) -> None:
     """Consume queues and run jobs (one pod of a KEDA ScaledJob, or a long-running service)."""
     roles = queue or list(ROLES)
@@ -295,8 +318,9 @@ async def _worker(settings: Settings, roles: list[str], max_jobs: int | None, id
                 if sweep is not None:
                     sweep.cancel()
                     await asyncio.gather(sweep, return_exceptions=True)
-        logging.getLogger(__name__).info("worker done: %d received, %d finished, %d released",
-                                         w.received, w.completed, w.released)
+        logging.getLogger(__name__).info(
+            "worker done: %d received, %d finished, %d released", w.received, w.completed, w.released
+        )
         _exit_now_if_released(w.released)
 
 
@@ -354,8 +378,9 @@ async def _submit(settings: Settings, files: list[Path], prefix: str) -> None:
 Reporter = Callable[[float, float, str], None]
 
 
-def _per_file(files: list[Path], fmt: str, output_dir: Path | None,
-              work: Callable[[Path, Reporter], str | None]) -> None:
+def _per_file(
+    files: list[Path], fmt: str, output_dir: Path | None, work: Callable[[Path, Reporter], str | None]
+) -> None:
     """Run ``work`` on each file under a progress bar (on stderr); print what it returns, or write it to
     ``output_dir/<stem>.<fmt>``; a failed file is reported and the others go on; exit 1 if any failed."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -363,8 +388,7 @@ def _per_file(files: list[Path], fmt: str, output_dir: Path | None,
     if output_dir:
         output_dir.mkdir(parents=True, exist_ok=True)
     failures = 0
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[done]}"),
-               TimeRemainingColumn())
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[done]}"), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=output_dir is None, redirect_stdout=False) as bar:
         for f in files:
             task = bar.add_task(f.name, total=None, done="")
@@ -397,8 +421,9 @@ def _per_file(files: list[Path], fmt: str, output_dir: Path | None,
 def transcribe(
     files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True)],
     fmt: Annotated[str, typer.Option("--format", "-f", help="json, txt, srt or vtt.")] = "txt",
-    output_dir: Annotated[Path | None, typer.Option(
-        "--output-dir", "-o", help="Write <name>.<format> here instead of printing.")] = None,
+    output_dir: Annotated[
+        Path | None, typer.Option("--output-dir", "-o", help="Write <name>.<format> here instead of printing.")
+    ] = None,
     language: Annotated[str | None, typer.Option(help="Language code; default detects it.")] = None,
     model: Annotated[str | None, typer.Option(help="Whisper model name or folder [STREAMPROCESS_STT_MODEL].")] = None,
     word_timestamps: Annotated[bool | None, typer.Option(help="Word-level timestamps.")] = None,
@@ -417,8 +442,15 @@ def transcribe(
         err.print(f"[red]--format must be one of {', '.join(FORMATS)}[/red]")
         raise typer.Exit(2)
     settings = _settings(stt_model=model)
-    given = {"language": language, "word_timestamps": word_timestamps, "vad_filter": vad, "beam_size": beam_size,
-             "hotwords": hotwords, "initial_prompt": prompt, "batched": batched}
+    given = {
+        "language": language,
+        "word_timestamps": word_timestamps,
+        "vad_filter": vad,
+        "beam_size": beam_size,
+        "hotwords": hotwords,
+        "initial_prompt": prompt,
+        "batched": batched,
+    }
     try:
         options = TranscribeOptions.from_mapping(given, default_options(settings))
         with err.status(f"loading model {settings.stt_model}…"):
@@ -429,7 +461,8 @@ def transcribe(
 
     def work(f: Path, report: Reporter) -> str:
         transcript = engine.transcribe(
-            f, options, progress=lambda done, total: report(done, total, f"{done:.0f}/{total:.0f} s of audio"))
+            f, options, progress=lambda done, total: report(done, total, f"{done:.0f}/{total:.0f} s of audio")
+        )
         return render(transcript, fmt)
 
     _per_file(files, fmt, output_dir, work)
@@ -440,10 +473,16 @@ def transcribe(
 def ocr(
     files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True)],
     fmt: Annotated[str, typer.Option("--format", "-f", help="txt, json, hocr or pdf (searchable).")] = "txt",
-    output_dir: Annotated[Path | None, typer.Option(
-        "--output-dir", "-o", help="Write <name>.<format> here instead of printing (pdf always needs it).")] = None,
-    lang: Annotated[str | None, typer.Option(
-        help="Languages: eng, chi_sim, jpn, kor… joined with + (or auto) [STREAMPROCESS_OCR_LANGUAGES].")] = None,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--output-dir", "-o", help="Write <name>.<format> here instead of printing (pdf always needs it)."
+        ),
+    ] = None,
+    lang: Annotated[
+        str | None,
+        typer.Option(help="Languages: eng, chi_sim, jpn, kor… joined with + (or auto) [STREAMPROCESS_OCR_LANGUAGES]."),
+    ] = None,
     engine: Annotated[str | None, typer.Option(help="auto, ppocr or tesseract [STREAMPROCESS_OCR_ENGINE].")] = None,
     dpi: Annotated[float | None, typer.Option(help="PDF rendering resolution [STREAMPROCESS_OCR_DPI].")] = None,
     text_layer: Annotated[bool | None, typer.Option(help="Use a PDF page's own text when it has some.")] = None,
@@ -482,8 +521,9 @@ def ocr(
                     images.append(Path(tmp) / f"{f.stem}-{page.index:05d}.jpg")
                     page.image.save(images[-1], quality=90)
 
-            doc = ocr_engine.process(f, options, on_page=keep,
-                                     progress=lambda done, total: report(done, total, f"{done}/{total} pages"))
+            doc = ocr_engine.process(
+                f, options, on_page=keep, progress=lambda done, total: report(done, total, f"{done}/{total} pages")
+            )
             if fmt == "pdf":
                 assert output_dir is not None
                 write_searchable_pdf(doc, images, output_dir / f"{f.stem}.pdf")
@@ -543,8 +583,15 @@ def list_jobs(state: Annotated[JobState | None, typer.Option(help="Only jobs in 
     for r in sorted(asyncio.run(get()), key=lambda r: r.updated_at):
         if state and r.state is not state:
             continue
-        t.add_row(r.job_id, r.kind, r.state, r.source.key, str(r.attempts), r.error.code if r.error else "",
-                  r.updated_at.strftime("%Y-%m-%d %H:%M:%S"))
+        t.add_row(
+            r.job_id,
+            r.kind,
+            r.state,
+            r.source.key,
+            str(r.attempts),
+            r.error.code if r.error else "",
+            r.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
+        )
     console.print(t)
 
 
@@ -576,8 +623,10 @@ def queues(
                     d = await qq.depth()
                     rows.append((qq.name, d.available, d.in_flight, d.delayed))
                 if show:
-                    dead += [(q.dlq.name, describe(role, m.body), m.attributes.get("reason", ""))
-                             for m in await q.dlq.peek(show)]
+                    dead += [
+                        (q.dlq.name, describe(role, m.body), m.attributes.get("reason", ""))
+                        for m in await q.dlq.peek(show)
+                    ]
             return rows, dead
 
     rows, dead = asyncio.run(get())

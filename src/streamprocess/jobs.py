@@ -52,8 +52,6 @@ def is_job_id(value: str) -> bool:
     return len(value) == JOB_ID_LENGTH and all(c in "0123456789abcdef" for c in value)
 
 
-
-
 class JobState(StrEnum):
     awaiting_upload = "awaiting_upload"  # a presigned upload was handed out; the object has not landed yet
     queued = "queued"
@@ -148,8 +146,12 @@ class JobRecord(BaseModel):
     @classmethod
     def from_message(cls, msg: JobMessage) -> JobRecord:
         return cls(
-            job_id=msg.job_id, kind=msg.kind, source=msg.source, media_type=msg.media_type,
-            options=msg.options, event_time=msg.event_time,
+            job_id=msg.job_id,
+            kind=msg.kind,
+            source=msg.source,
+            media_type=msg.media_type,
+            options=msg.options,
+            event_time=msg.event_time,
         )
 
     @property
@@ -169,7 +171,7 @@ class JobRecord(BaseModel):
     @property
     def tries_used(self) -> int:
         """Attempts that used up a try: all but those released by a stopping worker."""
-        return sum(1 for a in self.history[self.tries_from:] if a.outcome is not AttemptOutcome.released)
+        return sum(1 for a in self.history[self.tries_from :] if a.outcome is not AttemptOutcome.released)
 
     def _end_attempt(self, owner: str | None, outcome: AttemptOutcome, when: datetime) -> None:
         """Close the open history entry of ``owner``'s attempt (the newest open one when owner is None)."""
@@ -259,14 +261,18 @@ class JobStore:
             new.updated_at = now_utc()
             try:
                 await self.store.put(
-                    self.key(job_id), new.model_dump_json(indent=2).encode(), content_type="application/json",
-                    if_match=etag, if_none_match=etag is None,
+                    self.key(job_id),
+                    new.model_dump_json(indent=2).encode(),
+                    content_type="application/json",
+                    if_match=etag,
+                    if_none_match=etag is None,
                 )
             except WriteConflict:
                 continue
             return new
-        raise TransientError(f"job record {job_id} kept changing under {retries} attempts to update it",
-                             code="write_conflict")
+        raise TransientError(
+            f"job record {job_id} kept changing under {retries} attempts to update it", code="write_conflict"
+        )
 
     async def list(self) -> list[JobRecord]:
         out = []
@@ -304,8 +310,12 @@ class JobStore:
             rec = rec or JobRecord.from_message(message)
             rec.tries_from = len(rec.history)  # a new run of the job gets its full set of attempts
             rec.state, rec.error, rec.finished_at, rec.dispatched = JobState.queued, None, None, False
-            rec.kind, rec.source, rec.media_type, rec.options = (message.kind, message.source, message.media_type,
-                                                                 message.options)
+            rec.kind, rec.source, rec.media_type, rec.options = (
+                message.kind,
+                message.source,
+                message.media_type,
+                message.options,
+            )
             rec.event_time, rec.upload_expires_at = message.event_time, None
             rec.tenant = rec.tenant or tenant
             return rec
@@ -316,6 +326,7 @@ class JobStore:
 
     async def dispatched(self, job_id: str) -> None:
         """The job's message is on its queue."""
+
         def mark(rec: JobRecord | None) -> JobRecord | None:
             if rec is None or rec.state is not JobState.queued or rec.dispatched:
                 return None
@@ -324,10 +335,12 @@ class JobStore:
 
         await self.update(job_id, mark)
 
-    async def reject(self, job_id: str, error: StreamProcessError, *, create: Callable[[], JobRecord],
-                     tenant: str | None = None) -> JobRecord:
+    async def reject(
+        self, job_id: str, error: StreamProcessError, *, create: Callable[[], JobRecord], tenant: str | None = None
+    ) -> JobRecord:
         """An input that can never be processed (not media, too large, unreadable): failed for good at once,
         without a message. Leaves a job that already ran (or already failed) as it is."""
+
         def reject(rec: JobRecord | None) -> JobRecord | None:
             if rec is not None and rec.state not in (JobState.queued, JobState.awaiting_upload):
                 return None
@@ -341,8 +354,7 @@ class JobStore:
         assert record is not None
         return record
 
-    async def claim(self, message: JobMessage, *, owner: str, worker: str, lease: float,
-                    max_attempts: int) -> Claim:
+    async def claim(self, message: JobMessage, *, owner: str, worker: str, lease: float, max_attempts: int) -> Claim:
         """A worker asks to run the job of ``message``. The rules:
 
         - succeeded, or failed after this message was sent → :class:`Settled` (ack the message);
@@ -361,8 +373,12 @@ class JobStore:
                 decision.append(Settled(rec, "already succeeded"))
                 return None
             if rec.state is JobState.failed and rec.finished_at and rec.finished_at.timestamp() >= message.enqueued_at:
-                decision.append(Settled(rec, f"already failed ({rec.error.code if rec.error else 'unknown'}) "
-                                             "after this message was sent"))
+                decision.append(
+                    Settled(
+                        rec,
+                        f"already failed ({rec.error.code if rec.error else 'unknown'}) after this message was sent",
+                    )
+                )
                 return None
             if (left := rec.lease_left(owner, now)) > 0:
                 decision.append(Busy(rec, left + LEASE_MARGIN))
@@ -373,9 +389,12 @@ class JobStore:
             if rec.tries_used >= max_attempts and rec.state is not JobState.failed:
                 rec.state, rec.finished_at, rec.lease_owner, rec.lease_until = JobState.failed, when, None, None
                 rec.error = JobError(
-                    code="attempts_exhausted", permanent=False, attempt=rec.attempts,
+                    code="attempts_exhausted",
+                    permanent=False,
+                    attempt=rec.attempts,
                     message=f"each of the {max_attempts} attempts ended without a result (the worker crashed, was "
-                            "killed or lost the message)")
+                    "killed or lost the message)",
+                )
                 decision.append(Exhausted(rec))
                 return rec
             rec.attempts += 1
@@ -391,6 +410,7 @@ class JobStore:
 
     async def heartbeat(self, job_id: str, *, owner: str, lease: float, progress: Progress | None) -> bool:
         """Renew ``owner``'s lease (and copy its progress). False when the job is no longer this attempt's."""
+
         def beat(rec: JobRecord | None) -> JobRecord | None:
             if rec is None or rec.state is not JobState.running or rec.lease_owner != owner:
                 return None
@@ -401,11 +421,20 @@ class JobStore:
         rec = await self.update(job_id, beat)
         return rec is not None and rec.state is JobState.running and rec.lease_owner == owner
 
-    async def succeed(self, job_id: str, *, owner: str, results: dict[str, str], summary: dict[str, Any],
-                      timings: dict[str, float], progress: Progress | None,
-                      create: Callable[[], JobRecord] | None = None) -> JobRecord | None:
+    async def succeed(
+        self,
+        job_id: str,
+        *,
+        owner: str,
+        results: dict[str, str],
+        summary: dict[str, Any],
+        timings: dict[str, float],
+        progress: Progress | None,
+        create: Callable[[], JobRecord] | None = None,
+    ) -> JobRecord | None:
         """This attempt's results are stored (at the job's fixed keys): the job is done. A success wins over
         everything but an earlier success (whose results are those same keys)."""
+
         def succeed(rec: JobRecord | None) -> JobRecord | None:
             if rec is None:
                 if create is None:
@@ -425,24 +454,35 @@ class JobStore:
 
         return await self.update(job_id, succeed)
 
-    async def fail(self, job_id: str, *, owner: str, error: StreamProcessError, attempt: int,
-                   permanent: bool) -> JobRecord | None:
+    async def fail(
+        self, job_id: str, *, owner: str, error: StreamProcessError, attempt: int, permanent: bool
+    ) -> JobRecord | None:
         """This attempt failed for good (a permanent error, or its last try). A late duplicate never
         overwrites a success or a live attempt of someone else."""
-        return await self._end(job_id, owner, JobState.failed, AttemptOutcome.failed,
-                               JobError(code=error.code, message=error.message, permanent=permanent, attempt=attempt))
+        return await self._end(
+            job_id,
+            owner,
+            JobState.failed,
+            AttemptOutcome.failed,
+            JobError(code=error.code, message=error.message, permanent=permanent, attempt=attempt),
+        )
 
-    async def release(self, job_id: str, *, owner: str, error: StreamProcessError | None = None,
-                      attempt: int = 0) -> JobRecord | None:
+    async def release(
+        self, job_id: str, *, owner: str, error: StreamProcessError | None = None, attempt: int = 0
+    ) -> JobRecord | None:
         """Give the job back to its queue: after a transient ``error`` (a retry follows), or unfinished when the
         worker stops (``error`` None: the attempt does not count)."""
         outcome = AttemptOutcome.released if error is None else AttemptOutcome.retry
-        job_error = None if error is None else JobError(code=error.code, message=error.message, permanent=False,
-                                                        attempt=attempt)
+        job_error = (
+            None
+            if error is None
+            else JobError(code=error.code, message=error.message, permanent=False, attempt=attempt)
+        )
         return await self._end(job_id, owner, JobState.queued, outcome, job_error)
 
-    async def _end(self, job_id: str, owner: str, state: JobState, outcome: AttemptOutcome,
-                   error: JobError | None) -> JobRecord | None:
+    async def _end(
+        self, job_id: str, owner: str, state: JobState, outcome: AttemptOutcome, error: JobError | None
+    ) -> JobRecord | None:
         def end(rec: JobRecord | None) -> JobRecord | None:
             if rec is None or rec.state is JobState.succeeded or rec.held_by_other(owner):
                 return None
@@ -463,15 +503,23 @@ class JobStore:
 
     async def expire_upload(self, job_id: str, *, now: datetime | None = None) -> JobRecord | None:
         """An upload that never came: ``awaiting_upload`` past its URL's expiry → failed ``upload_expired``."""
+
         def expire(rec: JobRecord | None) -> JobRecord | None:
             when = now or now_utc()
-            if (rec is None or rec.state is not JobState.awaiting_upload or rec.upload_expires_at is None
-                    or rec.upload_expires_at > when):
+            if (
+                rec is None
+                or rec.state is not JobState.awaiting_upload
+                or rec.upload_expires_at is None
+                or rec.upload_expires_at > when
+            ):
                 return None
             rec.state, rec.finished_at = JobState.failed, when
-            rec.error = JobError(code="upload_expired", permanent=True, attempt=0,
-                                 message=f"no upload arrived before the upload URL expired at "
-                                         f"{rec.upload_expires_at.isoformat()}")
+            rec.error = JobError(
+                code="upload_expired",
+                permanent=True,
+                attempt=0,
+                message=f"no upload arrived before the upload URL expired at {rec.upload_expires_at.isoformat()}",
+            )
             return rec
 
         return await self.update(job_id, expire)

@@ -21,7 +21,9 @@ STAGE_SECONDS = Histogram(
     "streamprocess_stage_seconds", "Seconds spent per job stage.", ["kind", "stage"], buckets=_STAGE_BUCKETS
 )
 EVENT_TO_DONE_SECONDS = Histogram(
-    "streamprocess_event_to_done_seconds", "From the bucket event to the job's end.", ["kind"],
+    "streamprocess_event_to_done_seconds",
+    "From the bucket event to the job's end.",
+    ["kind"],
     buckets=_STAGE_BUCKETS,
 )
 DEAD_LETTERED = Counter(
@@ -39,9 +41,16 @@ LIVE_PARTIAL_LATENCY = Histogram(
     "From the arrival of the newest audio a hypothesis heard to its partial or final being sent.",
     buckets=_LIVE_BUCKETS,
 )
-LIVE_BATCH_SIZE = Histogram("streamprocess_live_batch_size", "Decode requests per model call.",
-                            buckets=(1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64))
-LIVE_QUEUE_WAIT = Histogram("streamprocess_live_queue_wait_seconds",
-                            "Time a decode request waited for its batch to start.", buckets=_LIVE_BUCKETS)
-LIVE_DECODE_SECONDS = Histogram("streamprocess_live_decode_seconds", "Seconds per batched model call.",
-                                buckets=_LIVE_BUCKETS)
+LIVE_BATCH_SIZE = Histogram(
+    "streamprocess_live_batch_size",
+    "Decode requests per model call.",
+    buckets=(1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64),
+)
+LIVE_QUEUE_WAIT = Histogram(
+    "streamprocess_live_queue_wait_seconds",
+    "Time a decode request waited for its batch to start.",
+    buckets=_LIVE_BUCKETS,
+)
+LIVE_DECODE_SECONDS = Histogram(
+    "streamprocess_live_decode_seconds", "Seconds per batched model call.", buckets=_LIVE_BUCKETS
+)

@@ -106,16 +106,22 @@ class JobHandler:
             return Outcome.dead(str(e))
         JOBS_RECEIVED.labels(self.kind).inc()
         owner = f"{self.worker}/{uuid.uuid4().hex[:8]}"
-        claim = await self.jobs.claim(job, owner=owner, worker=self.worker, lease=self.visibility_timeout,
-                                      max_attempts=policy.max_attempts)
+        claim = await self.jobs.claim(
+            job, owner=owner, worker=self.worker, lease=self.visibility_timeout, max_attempts=policy.max_attempts
+        )
         match claim:
             case Settled(reason=reason):
                 log.info("job %s: message %s needs no run (%s)", job.job_id, message.id, reason)
                 JOBS_DUPLICATE.labels(self.kind).inc()
                 return Outcome.done()
             case Busy(record=rec, retry_after=delay):
-                log.info("job %s: running on %s under a live lease; message %s comes back in %.1f s",
-                         job.job_id, rec.worker, message.id, delay)
+                log.info(
+                    "job %s: running on %s under a live lease; message %s comes back in %.1f s",
+                    job.job_id,
+                    rec.worker,
+                    message.id,
+                    delay,
+                )
                 JOBS_DUPLICATE.labels(self.kind).inc()
                 return Outcome.wait(delay)
             case Exhausted(record=rec):
@@ -141,11 +147,13 @@ class JobHandler:
             outcome = policy.after(error, attempt)
             if outcome.action is Action.dead_letter:
                 JOBS_FAILED.labels(self.kind, error.code).inc()
-                await self.jobs.fail(job.job_id, owner=owner, error=error, attempt=attempt,
-                                     permanent=isinstance(error, PermanentError))
+                await self.jobs.fail(
+                    job.job_id, owner=owner, error=error, attempt=attempt, permanent=isinstance(error, PermanentError)
+                )
             else:
-                log.warning("job %s: attempt %d failed (%s); retrying in %.1f s", job.job_id, attempt, error,
-                            outcome.delay)
+                log.warning(
+                    "job %s: attempt %d failed (%s); retrying in %.1f s", job.job_id, attempt, error, outcome.delay
+                )
                 JOBS_RETRIED.labels(self.kind, error.code).inc()
                 await self.jobs.release(job.job_id, owner=owner, error=error, attempt=attempt)
             return outcome
@@ -158,13 +166,13 @@ class JobHandler:
             JOBS_SUCCEEDED.labels(self.kind).inc()
             if record is not None and record.event_time and record.finished_at:
                 EVENT_TO_DONE_SECONDS.labels(self.kind).observe(
-                    (record.finished_at - record.event_time).total_seconds())
+                    (record.finished_at - record.event_time).total_seconds()
+                )
         except Exception:
             log.exception("job %s: could not record metrics after it succeeded", job.job_id)
         return Outcome.done()
 
-    async def _run(self, job: JobMessage, owner: str, latest: list[Progress],
-                   lock: threading.Lock) -> JobRecord | None:
+    async def _run(self, job: JobMessage, owner: str, latest: list[Progress], lock: threading.Lock) -> JobRecord | None:
         t_start = time.perf_counter()
         timings: dict[str, float] = {}
         with tempfile.TemporaryDirectory(prefix=f"sp-{job.job_id[:8]}-") as tmp:
@@ -192,8 +200,14 @@ class JobHandler:
                     latest[:] = [Progress(done=done, total=total, unit=unit)]
 
             ctx = JobContext(
-                job_id=job.job_id, kind=job.kind, input_path=input_path, media_type=job.media_type,
-                options=dict(job.options), output_dir=out_dir, source_key=job.source.key, on_progress=on_progress,
+                job_id=job.job_id,
+                kind=job.kind,
+                input_path=input_path,
+                media_type=job.media_type,
+                options=dict(job.options),
+                output_dir=out_dir,
+                source_key=job.source.key,
+                on_progress=on_progress,
             )
             t0 = time.perf_counter()
             result = await asyncio.to_thread(self.processor.process, ctx)
@@ -212,10 +226,21 @@ class JobHandler:
         for stage, seconds in timings.items():
             STAGE_SECONDS.labels(self.kind, stage).observe(seconds)
         record = await self.jobs.succeed(
-            job.job_id, owner=owner, results=results, summary=result.summary, timings=timings,
-            progress=latest[0] if latest else None, create=lambda: JobRecord.from_message(job))
-        log.info("job %s (%s) succeeded in %.3f s: %s", job.job_id, job.source.key, timings["total"],
-                 ", ".join(results.values()))
+            job.job_id,
+            owner=owner,
+            results=results,
+            summary=result.summary,
+            timings=timings,
+            progress=latest[0] if latest else None,
+            create=lambda: JobRecord.from_message(job),
+        )
+        log.info(
+            "job %s (%s) succeeded in %.3f s: %s",
+            job.job_id,
+            job.source.key,
+            timings["total"],
+            ", ".join(results.values()),
+        )
         return record
 
     async def _tick(self, job_id: str, owner: str, latest: list[Progress], lock: threading.Lock) -> None:
@@ -230,8 +255,7 @@ class JobHandler:
             if current == written and time.monotonic() - renewed < self.visibility_timeout / 3:
                 continue
             try:
-                if not await self.jobs.heartbeat(job_id, owner=owner, lease=self.visibility_timeout,
-                                                 progress=current):
+                if not await self.jobs.heartbeat(job_id, owner=owner, lease=self.visibility_timeout, progress=current):
                     log.warning("job %s: another attempt took the job over; this one finishes anyway", job_id)
                 written, renewed = current, time.monotonic()
             except Exception as e:  # a blip: try again next tick; the lease leaves room for two misses

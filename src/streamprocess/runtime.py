@@ -29,8 +29,7 @@ class Runtime:
         self.queues: dict[str, Queue] = {role: make_queue(settings, role) for role in ROLES}
         self.store: ObjectStore = make_store(settings, notify=self._announce)
         self.result_store: ObjectStore = (
-            self.store if settings.output_bucket == settings.bucket
-            else make_store(settings, settings.output_bucket)
+            self.store if settings.output_bucket == settings.bucket else make_store(settings, settings.output_bucket)
         )
         self.jobs = JobStore(self.result_store, settings.jobs_prefix)
         self.worker_id = worker_id()
@@ -63,17 +62,26 @@ class Runtime:
     # ------------------------------------------------------------------ handlers
     def router(self) -> EventRouter:
         return EventRouter(
-            store=self.store, jobs=self.jobs, queues={k: self.queues[k] for k in KINDS},
-            inbox_prefix=self.settings.inbox_prefix, max_file_size=self.settings.max_file_size,
+            store=self.store,
+            jobs=self.jobs,
+            queues={k: self.queues[k] for k in KINDS},
+            inbox_prefix=self.settings.inbox_prefix,
+            max_file_size=self.settings.max_file_size,
             tenant=self.settings.drop_tenant,
         )
 
     def job_handler(self, kind: str) -> JobHandler:
         s = self.settings
         return JobHandler(
-            kind, get_processor(s.processor_for(kind)), source_store=self.store, result_store=self.result_store,
-            jobs=self.jobs, results_prefix=s.results_prefix, max_file_size=s.max_file_size,
-            visibility_timeout=s.visibility_timeout, worker=self.worker_id,
+            kind,
+            get_processor(s.processor_for(kind)),
+            source_store=self.store,
+            result_store=self.result_store,
+            jobs=self.jobs,
+            results_prefix=s.results_prefix,
+            max_file_size=s.max_file_size,
+            visibility_timeout=s.visibility_timeout,
+            worker=self.worker_id,
         )
 
     def handlers(self, roles: list[str]) -> tuple[list[tuple[Queue, Handler]], dict[str, str]]:
@@ -102,8 +110,11 @@ class Runtime:
     def worker(self, roles: list[str], **overrides: Any) -> tuple[Worker, dict[str, str]]:
         s = self.settings
         options = WorkerOptions(
-            concurrency=s.concurrency, visibility_timeout=s.visibility_timeout, max_attempts=s.max_attempts,
-            retry_base_delay=s.retry_base_delay, retry_max_delay=s.retry_max_delay,
+            concurrency=s.concurrency,
+            visibility_timeout=s.visibility_timeout,
+            max_attempts=s.max_attempts,
+            retry_base_delay=s.retry_base_delay,
+            retry_max_delay=s.retry_max_delay,
             shutdown_grace=s.shutdown_grace,
         )
         for k, v in overrides.items():

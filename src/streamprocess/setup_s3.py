@@ -28,22 +28,31 @@ class Step:
 
 
 async def setup_s3(settings: Settings) -> list[Step]:
-    s3 = LazyClient("s3", endpoint_url=settings.s3_endpoint_url, region=settings.aws_region,
-                    s3={"addressing_style": "path"})
+    s3 = LazyClient(
+        "s3", endpoint_url=settings.s3_endpoint_url, region=settings.aws_region, s3={"addressing_style": "path"}
+    )
     steps: list[Step] = []
     try:
         client = await s3.get()
         steps.append(await _bucket(client, settings))
-        queues = {role: SQSQueue(settings.queue_name(role), endpoint_url=settings.sqs_endpoint_url,
-                                 region=settings.aws_region, visibility_timeout=settings.visibility_timeout,
-                                 max_receives=max_receives(settings)) for role in ROLES}
+        queues = {
+            role: SQSQueue(
+                settings.queue_name(role),
+                endpoint_url=settings.sqs_endpoint_url,
+                region=settings.aws_region,
+                visibility_timeout=settings.visibility_timeout,
+                max_receives=max_receives(settings),
+            )
+            for role in ROLES
+        }
         try:
             for q in queues.values():
                 steps.append(await _queue(q))
             events = queues["events"]
             sqs = await events.client()
             arn = (await sqs.get_queue_attributes(QueueUrl=await events.url(), AttributeNames=["QueueArn"]))[
-                "Attributes"]["QueueArn"]
+                "Attributes"
+            ]["QueueArn"]
             steps.append(await _policy(sqs, await events.url(), arn, settings.bucket))
             steps.append(await _notification(client, settings, arn))
         finally:
@@ -93,14 +102,16 @@ def _norm(value: Any) -> Any:
 async def _policy(sqs: Any, url: str, arn: str, bucket: str) -> Step:
     policy = {
         "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "streamprocess-s3-notifications",
-            "Effect": "Allow",
-            "Principal": {"Service": "s3.amazonaws.com"},
-            "Action": "sqs:SendMessage",
-            "Resource": arn,
-            "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{bucket}"}},
-        }],
+        "Statement": [
+            {
+                "Sid": "streamprocess-s3-notifications",
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": arn,
+                "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{bucket}"}},
+            }
+        ],
     }
     have = (await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])).get("Attributes", {}).get("Policy")
     if have and json.loads(have) == policy:
@@ -123,15 +134,27 @@ async def _notification(client: Any, settings: Settings, arn: str) -> Step:
     what = f"bucket notification ObjectCreated under {settings.inbox_prefix!r} → {settings.queue_name('events')}"
     if mine and _same_rule(mine[0], wanted_rule):
         return Step(what, False, "in place")
-    config = {k: v for k, v in current.items() if k in ("TopicConfigurations", "LambdaFunctionConfigurations",
-                                                         "EventBridgeConfiguration")}
+    config = {
+        k: v
+        for k, v in current.items()
+        if k in ("TopicConfigurations", "LambdaFunctionConfigurations", "EventBridgeConfiguration")
+    }
     config["QueueConfigurations"] = [*others, wanted_rule]
     await client.put_bucket_notification_configuration(Bucket=settings.bucket, NotificationConfiguration=config)
     return Step(what, True, "set")
 
 
 def _same_rule(have: dict[str, Any], want: dict[str, Any]) -> bool:
-    rules = lambda c: sorted((r["Name"].lower(), r["Value"]) for r in c.get("Filter", {}).get("Key", {}).get(  # noqa: E731
-        "FilterRules", []))
-    return (have.get("QueueArn") == want["QueueArn"] and sorted(have.get("Events", [])) == sorted(want["Events"])
-            and rules(have) == rules(want))
+    rules = lambda c: sorted(
+        (r["Name"].lower(), r["Value"])
+        for r in c.get("Filter", {})
+        .get("Key", {})
+        .get(  # noqa: E731
+            "FilterRules", []
+        )
+    )
+    return (
+        have.get("QueueArn") == want["QueueArn"]
+        and sorted(have.get("Events", [])) == sorted(want["Events"])
+        and rules(have) == rules(want)
+    )

@@ -27,13 +27,19 @@ def check_ports(settings: Settings) -> None:
     ports = [("HTTP", settings.port, "choose another port with --port or STREAMPROCESS_PORT")]
     if settings.grpc_port:
         if settings.grpc_port == settings.port:
-            raise StartupError(ExitCode.BAD_SETTING, f"STREAMPROCESS_PORT and STREAMPROCESS_GRPC_PORT are both "
-                               f"{settings.port}: the HTTP API and gRPC need a port each.")
+            raise StartupError(
+                ExitCode.BAD_SETTING,
+                f"STREAMPROCESS_PORT and STREAMPROCESS_GRPC_PORT are both "
+                f"{settings.port}: the HTTP API and gRPC need a port each.",
+            )
         ports.append(("gRPC", settings.grpc_port, "set STREAMPROCESS_GRPC_PORT to a free port (0 turns gRPC off)"))
     for what, port, fix in ports:
         if not 0 <= port <= 65535:
-            raise StartupError(ExitCode.BAD_SETTING, f"{what} port {port} is not a port number (0-65535).",
-                               f"{fix[0].upper()}{fix[1:]}.")
+            raise StartupError(
+                ExitCode.BAD_SETTING,
+                f"{what} port {port} is not a port number (0-65535).",
+                f"{fix[0].upper()}{fix[1:]}.",
+            )
         if port:
             bind_test(settings.host, port, what, fix)
 
@@ -42,8 +48,11 @@ def bind_test(host: str, port: int, what: str, fix: str) -> None:
     try:
         infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as e:
-        raise StartupError(ExitCode.BAD_SETTING, f"STREAMPROCESS_HOST={host!r} does not resolve ({e.strerror}).",
-                           "Use 127.0.0.1 (this machine only) or 0.0.0.0 (every interface).") from e
+        raise StartupError(
+            ExitCode.BAD_SETTING,
+            f"STREAMPROCESS_HOST={host!r} does not resolve ({e.strerror}).",
+            "Use 127.0.0.1 (this machine only) or 0.0.0.0 (every interface).",
+        ) from e
     for family, kind, proto, _, address in dict.fromkeys(infos):
         try:
             sock = socket.socket(family, kind, proto)
@@ -57,17 +66,28 @@ def bind_test(host: str, port: int, what: str, fix: str) -> None:
                 sock.bind(address)
             except OSError as e:
                 if e.errno == errno.EADDRINUSE:
-                    raise StartupError(ExitCode.PORT_IN_USE, f"{what} port {port} on {host} is in use by another "
-                                       "process.", f"Stop it, or {fix}.") from e
+                    raise StartupError(
+                        ExitCode.PORT_IN_USE,
+                        f"{what} port {port} on {host} is in use by another process.",
+                        f"Stop it, or {fix}.",
+                    ) from e
                 if e.errno == errno.EADDRNOTAVAIL:
-                    raise StartupError(ExitCode.BAD_SETTING, f"STREAMPROCESS_HOST={host!r} is not an address of "
-                                       "this machine.", "Use 127.0.0.1 (this machine only) or 0.0.0.0 (every "
-                                       "interface).") from e
+                    raise StartupError(
+                        ExitCode.BAD_SETTING,
+                        f"STREAMPROCESS_HOST={host!r} is not an address of this machine.",
+                        "Use 127.0.0.1 (this machine only) or 0.0.0.0 (every interface).",
+                    ) from e
                 if e.errno == errno.EACCES:
-                    raise StartupError(ExitCode.BAD_SETTING, f"no permission to listen on {what} port {port} "
-                                       "(ports below 1024 need privileges).", f"{fix[0].upper()}{fix[1:]}.") from e
-                raise StartupError(ExitCode.FAILED, f"cannot listen on {what} port {port} on {host}: "
-                                   f"{e.strerror or e}.", f"{fix[0].upper()}{fix[1:]}.") from e
+                    raise StartupError(
+                        ExitCode.BAD_SETTING,
+                        f"no permission to listen on {what} port {port} (ports below 1024 need privileges).",
+                        f"{fix[0].upper()}{fix[1:]}.",
+                    ) from e
+                raise StartupError(
+                    ExitCode.FAILED,
+                    f"cannot listen on {what} port {port} on {host}: {e.strerror or e}.",
+                    f"{fix[0].upper()}{fix[1:]}.",
+                ) from e
 
 
 BACKEND_TIMEOUT = 30.0  # seconds the queue and the store have to answer at start-up
@@ -78,8 +98,11 @@ def open_runtime(settings: Settings) -> Runtime:
         return Runtime(settings)
     except OSError as e:  # the local store's folder, or the embedded queue's file in it
         code = ExitCode.STORE_UNAVAILABLE if settings.store is StoreBackend.local else ExitCode.QUEUE_UNAVAILABLE
-        raise StartupError(code, f"the data folder {settings.data_dir} cannot be used: {one_line(e)}",
-                           "Set STREAMPROCESS_DATA_DIR (or --data-dir) to a folder this user can write.") from e
+        raise StartupError(
+            code,
+            f"the data folder {settings.data_dir} cannot be used: {one_line(e)}",
+            "Set STREAMPROCESS_DATA_DIR (or --data-dir) to a folder this user can write.",
+        ) from e
     except ValueError as e:  # settings that only clash once the backends are built
         raise StartupError(ExitCode.BAD_SETTING, one_line(e)) from e
 
@@ -95,14 +118,19 @@ async def reach_backends(rt: Runtime) -> None:
             return f"no answer within {BACKEND_TIMEOUT:.0f} s"
         return f"{type(e).__name__}: {one_line(e)}"
 
-    queue_hints = {"redis": "Start Redis there, or set STREAMPROCESS_REDIS_URL (or STREAMPROCESS_QUEUE=embedded).",
-                   "sqs": "Check STREAMPROCESS_SQS_ENDPOINT_URL, STREAMPROCESS_AWS_REGION and the AWS credentials.",
-                   "embedded": "Check STREAMPROCESS_DATA_DIR: the embedded queue's file lives there."}
+    queue_hints = {
+        "redis": "Start Redis there, or set STREAMPROCESS_REDIS_URL (or STREAMPROCESS_QUEUE=embedded).",
+        "sqs": "Check STREAMPROCESS_SQS_ENDPOINT_URL, STREAMPROCESS_AWS_REGION and the AWS credentials.",
+        "embedded": "Check STREAMPROCESS_DATA_DIR: the embedded queue's file lives there.",
+    }
     try:
         await asyncio.wait_for(rt.ensure(), BACKEND_TIMEOUT)
     except Exception as e:
-        raise StartupError(ExitCode.QUEUE_UNAVAILABLE, f"the {s.queue.value} queue cannot be used: {why(e)}",
-                           queue_hints.get(s.queue.value)) from e
+        raise StartupError(
+            ExitCode.QUEUE_UNAVAILABLE,
+            f"the {s.queue.value} queue cannot be used: {why(e)}",
+            queue_hints.get(s.queue.value),
+        ) from e
 
     async def first(prefix: str) -> None:  # as little as the upload sweep asks of the store, which runs next anyway
         async with contextlib.aclosing(rt.result_store.list(prefix)) as items:  # type: ignore[type-var]
@@ -113,8 +141,10 @@ async def reach_backends(rt: Runtime) -> None:
         await asyncio.wait_for(first(f"{s.jobs_prefix}{PENDING_UPLOADS}"), BACKEND_TIMEOUT)
     except Exception as e:
         where = s.data_dir if rt.is_embedded_store else f"s3://{s.output_bucket}"
-        raise StartupError(ExitCode.STORE_UNAVAILABLE, f"the {s.store.value} store ({where}) cannot be used: "
-                           f"{why(e)}", "Check STREAMPROCESS_DATA_DIR." if rt.is_embedded_store else
-                           "Check STREAMPROCESS_BUCKET, STREAMPROCESS_S3_ENDPOINT_URL and the AWS credentials.") from e
-
-
+        raise StartupError(
+            ExitCode.STORE_UNAVAILABLE,
+            f"the {s.store.value} store ({where}) cannot be used: {why(e)}",
+            "Check STREAMPROCESS_DATA_DIR."
+            if rt.is_embedded_store
+            else "Check STREAMPROCESS_BUCKET, STREAMPROCESS_S3_ENDPOINT_URL and the AWS credentials.",
+        ) from e

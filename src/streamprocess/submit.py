@@ -39,8 +39,14 @@ RESULT_FILES = {
     "stt": {"json": "transcript.json", "txt": "transcript.txt", "srt": "transcript.srt", "vtt": "transcript.vtt"},
     "ocr": {"json": "ocr.json", "txt": "ocr.txt", "hocr": "ocr.hocr", "pdf": "ocr.pdf"},
 }
-MEDIA_TYPES = {"json": "application/json", "txt": "text/plain; charset=utf-8", "srt": "application/x-subrip",
-               "vtt": "text/vtt; charset=utf-8", "hocr": "text/html; charset=utf-8", "pdf": "application/pdf"}
+MEDIA_TYPES = {
+    "json": "application/json",
+    "txt": "text/plain; charset=utf-8",
+    "srt": "application/x-subrip",
+    "vtt": "text/vtt; charset=utf-8",
+    "hocr": "text/html; charset=utf-8",
+    "pdf": "application/pdf",
+}
 
 
 class UnsupportedType(PermanentError):
@@ -99,8 +105,10 @@ class Submissions:
 
     def _check(self, content_type: str | None, size: int | None) -> str:
         if not content_type or not self.settings.content_type_allowed(content_type):
-            raise UnsupportedType(f"content type {content_type or '(none)'!r} is not accepted; allowed: "
-                                  f"{self.settings.upload_content_types}")
+            raise UnsupportedType(
+                f"content type {content_type or '(none)'!r} is not accepted; allowed: "
+                f"{self.settings.upload_content_types}"
+            )
         if size is not None and size > self.settings.upload_max_size:
             raise TooLarge(f"{size} bytes is over the {self.settings.upload_max_size}-byte upload limit")
         return content_type.split(";")[0].strip().lower()
@@ -109,8 +117,15 @@ class Submissions:
         job_id = uuid.uuid4().hex
         return job_id, f"{self.settings.inbox_prefix}uploads/{job_id}/{safe_name(filename)}"
 
-    async def create_upload(self, filename: str | None, content_type: str | None, size: int | None,
-                            options: dict[str, str] | None = None, *, tenant: str) -> Upload:
+    async def create_upload(
+        self,
+        filename: str | None,
+        content_type: str | None,
+        size: int | None,
+        options: dict[str, str] | None = None,
+        *,
+        tenant: str,
+    ) -> Upload:
         """A presigned upload: the job exists (``awaiting_upload`` until the URL expires) before the first byte is
         sent. The URL is a PUT that uploads once: the embedded store's PUT route creates the object only if it
         is not there; on S3 the URL signs ``If-None-Match: *`` (and the exact ``Content-Length``, so S3 needs the
@@ -122,12 +137,24 @@ class Submissions:
         job_id, key = self._new(filename)
         metadata = {**(options or {}), "job-id": job_id, "expected-kind": kind}
         request = await self.rt.store.presign(
-            "PUT", key, expires_in=self.settings.upload_url_ttl, content_type=ct,
-            max_size=size or self.settings.upload_max_size, metadata=metadata, size=size, create_only=True,
+            "PUT",
+            key,
+            expires_in=self.settings.upload_url_ttl,
+            content_type=ct,
+            max_size=size or self.settings.upload_max_size,
+            metadata=metadata,
+            size=size,
+            create_only=True,
         )
-        record = JobRecord(job_id=job_id, kind=kind, state=JobState.awaiting_upload, tenant=tenant,
-                           source=SourceRef(bucket=self.settings.bucket, key=key, content_type=ct),
-                           options=options or {}, upload_expires_at=request.expires_at)
+        record = JobRecord(
+            job_id=job_id,
+            kind=kind,
+            state=JobState.awaiting_upload,
+            tenant=tenant,
+            source=SourceRef(bucket=self.settings.bucket, key=key, content_type=ct),
+            options=options or {},
+            upload_expires_at=request.expires_at,
+        )
         await self.rt.jobs.create(record)
         await self.rt.result_store.put(self._pending(job_id), b"", content_type="text/plain")
         return Upload(job_id=job_id, key=key, request=request)
@@ -141,12 +168,22 @@ class Submissions:
         record = await self.rt.jobs.get(job_id) if job_id else None
         if record is not None and (record := await self._fresh(record)).state is not JobState.awaiting_upload:
             if record.error is not None and record.error.code == "upload_expired":
-                raise UploadUsed("this upload URL expired before an upload came; its job failed (upload_expired)",
-                                 code="upload_expired")
+                raise UploadUsed(
+                    "this upload URL expired before an upload came; its job failed (upload_expired)",
+                    code="upload_expired",
+                )
             raise UploadUsed("this upload URL was used already: a presigned upload URL uploads once")
 
-    async def submit(self, path: Path, filename: str | None, kind: str, options: dict[str, str] | None = None,
-                     content_type: str | None = None, *, tenant: str) -> str:
+    async def submit(
+        self,
+        path: Path,
+        filename: str | None,
+        kind: str,
+        options: dict[str, str] | None = None,
+        content_type: str | None = None,
+        *,
+        tenant: str,
+    ) -> str:
         """Store a file a front door received for ``tenant``; its bucket event starts the job. Returns the job id.
         The content type is sniffed from the bytes unless given (clients often send none, or a wrong one)."""
         if content_type is None:
@@ -156,12 +193,19 @@ class Submissions:
         job_id, key = self._new(filename)
         # The record first (queued, not dispatched, with its tenant): the job id answers GET /status the moment
         # the caller has it, and the router's enqueue finds this record and keeps its tenant.
-        record = JobRecord(job_id=job_id, kind=kind, state=JobState.queued, tenant=tenant, options=options or {},
-                           source=SourceRef(bucket=self.settings.bucket, key=key, content_type=ct))
+        record = JobRecord(
+            job_id=job_id,
+            kind=kind,
+            state=JobState.queued,
+            tenant=tenant,
+            options=options or {},
+            source=SourceRef(bucket=self.settings.bucket, key=key, content_type=ct),
+        )
         await self.rt.jobs.create(record)
         try:
-            await self.rt.store.put(key, path, content_type=ct,
-                                    metadata={**(options or {}), "job-id": job_id, "expected-kind": kind})
+            await self.rt.store.put(
+                key, path, content_type=ct, metadata={**(options or {}), "job-id": job_id, "expected-kind": kind}
+            )
         except Exception as e:
             with contextlib.suppress(Exception):
                 if not await self.rt.store.exists(key):  # else it landed, and its event (or the watcher) routes it
@@ -170,8 +214,9 @@ class Submissions:
             raise
         return job_id
 
-    async def submit_bytes(self, content: bytes, filename: str | None, kind: str,
-                           options: dict[str, str] | None = None, *, tenant: str) -> str:
+    async def submit_bytes(
+        self, content: bytes, filename: str | None, kind: str, options: dict[str, str] | None = None, *, tenant: str
+    ) -> str:
         with tempfile.TemporaryDirectory(prefix="sp-submit-") as tmp:
             path = Path(tmp) / "file"
             path.write_bytes(content)
@@ -198,8 +243,12 @@ class Submissions:
     async def _fresh(self, record: JobRecord) -> JobRecord:
         """``record``, or its job failed ``upload_expired`` when it still awaits an upload whose URL has expired
         and whose object is not there."""
-        if (record.state is JobState.awaiting_upload and record.upload_expires_at is not None
-                and record.upload_expires_at <= now_utc() and not await self.rt.store.exists(record.source.key)):
+        if (
+            record.state is JobState.awaiting_upload
+            and record.upload_expires_at is not None
+            and record.upload_expires_at <= now_utc()
+            and not await self.rt.store.exists(record.source.key)
+        ):
             record = await self.rt.jobs.expire_upload(record.job_id) or record
         return record
 
@@ -231,8 +280,10 @@ class Submissions:
 
     async def result(self, record: JobRecord, fmt: str) -> tuple[bytes, str]:
         if record.state is not JobState.succeeded:
-            raise NotReady(f"job {record.job_id} is {record.state}" +
-                           (f": {record.error.code}: {record.error.message}" if record.error else ""))
+            raise NotReady(
+                f"job {record.job_id} is {record.state}"
+                + (f": {record.error.code}: {record.error.message}" if record.error else "")
+            )
         formats = RESULT_FILES.get(record.kind, {})
         if fmt not in formats:
             raise NoSuchResult(f"{record.kind} jobs have results in {', '.join(formats)}, not {fmt!r}")

@@ -92,8 +92,7 @@ class RetryPolicy:
 
 def as_error(e: BaseException) -> StreamProcessError:
     """Any exception as a :class:`StreamProcessError` (unknown ones are transient ``internal_error``)."""
-    return e if isinstance(e, StreamProcessError) else TransientError(f"{type(e).__name__}: {e}",
-                                                                      code="internal_error")
+    return e if isinstance(e, StreamProcessError) else TransientError(f"{type(e).__name__}: {e}", code="internal_error")
 
 
 class Handler(Protocol):
@@ -169,8 +168,11 @@ class Worker:
                 for q in (queue, queue.dlq):  # a dead-letter queue's depth counts what the queue itself moved
                     with contextlib.suppress(Exception):
                         d = await q.depth()
-                        for state, value in (("available", d.available), ("in_flight", d.in_flight),
-                                             ("delayed", d.delayed)):
+                        for state, value in (
+                            ("available", d.available),
+                            ("in_flight", d.in_flight),
+                            ("delayed", d.delayed),
+                        ):
                             QUEUE_DEPTH.labels(q.name, state).set(value)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop_event.wait(), 15)
@@ -281,8 +283,9 @@ class Worker:
             except Exception:
                 # The handler could not even settle its work (its record store unreachable, a bug): nothing is
                 # acked; the message comes back after a backoff (the queue's own limit is the last resort).
-                log.exception("%s: %s failed unsettled on delivery %d", handler.label, message.id,
-                              message.receive_count)
+                log.exception(
+                    "%s: %s failed unsettled on delivery %d", handler.label, message.id, message.receive_count
+                )
                 outcome = Outcome.later(policy.backoff(message.receive_count))
             beat.cancel()
             await self._settle(queue, handler, message, outcome)
@@ -304,7 +307,13 @@ class Worker:
         elif outcome.action is Action.wait:
             await queue.requeue(message, delay=outcome.delay)
         else:
-            log.error("%s: message %s dead-lettered on delivery %d: %s; body: %.300s", handler.label, message.id,
-                      message.receive_count, outcome.reason, message.body)
+            log.error(
+                "%s: message %s dead-lettered on delivery %d: %s; body: %.300s",
+                handler.label,
+                message.id,
+                message.receive_count,
+                outcome.reason,
+                message.body,
+            )
             await queue.dead_letter(message, outcome.reason)
             DEAD_LETTERED.labels(queue.name).inc()

@@ -27,19 +27,21 @@ from typing import Any, Literal
 import numpy as np
 
 #: The error codes a bad input may end in: each says what was wrong with the input.
-INPUT_ERROR_CODES = frozenset({
-    "unsupported_media",  # not media at all (sniffed from the bytes), or media of the other kind than was asked
-    "corrupt_media",  # truncated, damaged, undecodable
-    "no_audio",  # a container without an audio stream, or one without samples
-    "bad_audio",
-    "audio_too_long",  # over STREAMPROCESS_STT_MAX_DURATION (by its header, or while decoding)
-    "page_too_large",  # over STREAMPROCESS_OCR_MAX_PIXELS or Pillow's decompression-bomb limit
-    "too_many_pages",
-    "encrypted_pdf",
-    "file_too_large",
-    "unreadable_input",
-    "invalid_key",
-})
+INPUT_ERROR_CODES = frozenset(
+    {
+        "unsupported_media",  # not media at all (sniffed from the bytes), or media of the other kind than was asked
+        "corrupt_media",  # truncated, damaged, undecodable
+        "no_audio",  # a container without an audio stream, or one without samples
+        "bad_audio",
+        "audio_too_long",  # over STREAMPROCESS_STT_MAX_DURATION (by its header, or while decoding)
+        "page_too_large",  # over STREAMPROCESS_OCR_MAX_PIXELS or Pillow's decompression-bomb limit
+        "too_many_pages",
+        "encrypted_pdf",
+        "file_too_large",
+        "unreadable_input",
+        "invalid_key",
+    }
+)
 SUCCEEDED = "succeeded"
 
 AUDIO_EXT = ("wav", "flac", "ogg", "mp3", "m4a", "webm", "opus", "aac", "mp4")
@@ -68,12 +70,24 @@ def _tone(seconds: float, rate: int, rng: np.random.Generator, channels: int = 1
     return (np.clip(np.tile(x, (channels, 1)), -1, 1) * 32767).astype(np.int16)
 
 
-def encode_audio(container: str, codec: str, *, rate: int = 16000, seconds: float = 1.0, channels: int = 1,
-                 silence: bool = False, sample_fmt: str = "s16", seed: int = 0) -> bytes:
+def encode_audio(
+    container: str,
+    codec: str,
+    *,
+    rate: int = 16000,
+    seconds: float = 1.0,
+    channels: int = 1,
+    silence: bool = False,
+    sample_fmt: str = "s16",
+    seed: int = 0,
+) -> bytes:
     import av
 
-    samples = np.zeros((channels, int(seconds * rate)), np.int16) if silence else _tone(
-        seconds, rate, np.random.default_rng(seed), channels)
+    samples = (
+        np.zeros((channels, int(seconds * rate)), np.int16)
+        if silence
+        else _tone(seconds, rate, np.random.default_rng(seed), channels)
+    )
     layout = "mono" if channels == 1 else "stereo"
     buf = io.BytesIO()
     with av.open(buf, "w", format=container) as out:
@@ -84,7 +98,7 @@ def encode_audio(container: str, codec: str, *, rate: int = 16000, seconds: floa
             stream.format = sample_fmt
         step = 4096
         for i in range(0, samples.shape[1], step):
-            chunk = np.ascontiguousarray(samples[:, i:i + step].T).reshape(1, -1)
+            chunk = np.ascontiguousarray(samples[:, i : i + step].T).reshape(1, -1)
             frame = av.AudioFrame.from_ndarray(chunk, format="s16", layout=layout)
             frame.sample_rate = rate
             for packet in stream.encode(frame):
@@ -147,11 +161,13 @@ def _image_seeds() -> dict[str, bytes]:
         "tiff-1-g4": save_image(rgb.convert("1"), "TIFF", compression="group4"),
         "tiff-CMYK": save_image(rgb.convert("CMYK"), "TIFF"),
         "tiff-I16": save_image(rgb.convert("I;16"), "TIFF"),
-        "tiff-3pages": save_image(rgb, "TIFF", save_all=True,
-                                  append_images=[_page(text="page two"), _page(text="page three")]),
+        "tiff-3pages": save_image(
+            rgb, "TIFF", save_all=True, append_images=[_page(text="page two"), _page(text="page three")]
+        ),
         "gif": save_image(rgb.convert("P"), "GIF"),
-        "gif-animated": save_image(rgb.convert("P"), "GIF", save_all=True,
-                                   append_images=[_page(text="frame 2").convert("P")], duration=100),
+        "gif-animated": save_image(
+            rgb.convert("P"), "GIF", save_all=True, append_images=[_page(text="frame 2").convert("P")], duration=100
+        ),
         "webp-lossy": save_image(rgb, "WEBP", quality=70),
         "webp-lossless": save_image(rgb.convert("RGBA"), "WEBP", lossless=True),
         "bmp-RGB": save_image(rgb, "BMP"),
@@ -194,14 +210,17 @@ FONT = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
 
 
 def text_pdf(media_box: bytes = b"[0 0 300 100]", content: bytes = TEXT_CONTENT) -> bytes:
-    return raw_pdf({
-        1: b"<< /Type /Catalog /Pages 2 0 R >>",
-        2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        3: b"<< /Type /Page /Parent 2 0 R /MediaBox " + media_box +
-           b" /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
-        4: FONT,
-        5: _stream(content),
-    })
+    return raw_pdf(
+        {
+            1: b"<< /Type /Catalog /Pages 2 0 R >>",
+            2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            3: b"<< /Type /Page /Parent 2 0 R /MediaBox "
+            + media_box
+            + b" /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
+            4: FONT,
+            5: _stream(content),
+        }
+    )
 
 
 def _pdf_seeds() -> dict[str, bytes]:
@@ -210,8 +229,9 @@ def _pdf_seeds() -> dict[str, bytes]:
     out = {
         "pdf-text": text_pdf(),
         "pdf-image": save_image(_page(), "PDF", resolution=72.0),
-        "pdf-2pages-pillow": save_image(_page(), "PDF", resolution=72.0, save_all=True,
-                                        append_images=[_page(text="second page")]),
+        "pdf-2pages-pillow": save_image(
+            _page(), "PDF", resolution=72.0, save_all=True, append_images=[_page(text="second page")]
+        ),
     }
     pdf = pikepdf.open(io.BytesIO(out["pdf-text"]))
     buf = io.BytesIO()
@@ -287,8 +307,13 @@ def webp_huge(width: int, height: int) -> bytes:
     """A lossless WebP whose extended header (VP8X) declares a ``width``×``height`` canvas."""
     lossless = save_image(_page((16, 16)).convert("RGBA"), "WEBP", lossless=True)
     assert lossless[12:16] == b"VP8L"
-    vp8x = b"VP8X" + struct.pack("<I", 10) + bytes([0x10, 0, 0, 0]) + (width - 1).to_bytes(3, "little") + \
-        (height - 1).to_bytes(3, "little")
+    vp8x = (
+        b"VP8X"
+        + struct.pack("<I", 10)
+        + bytes([0x10, 0, 0, 0])
+        + (width - 1).to_bytes(3, "little")
+        + (height - 1).to_bytes(3, "little")
+    )
     body = b"WEBP" + vp8x + lossless[12:]
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
@@ -312,20 +337,34 @@ def flac_total_samples(data: bytes, total: int) -> bytes:
     b = bytearray(data)
     assert b[:4] == b"fLaC" and b[4] & 0x7F == 0
     si = 8  # STREAMINFO body
-    packed = int.from_bytes(b[si + 10:si + 18], "big")  # rate(20) ch(3) bps(5) total(36)
+    packed = int.from_bytes(b[si + 10 : si + 18], "big")  # rate(20) ch(3) bps(5) total(36)
     packed = (packed & ~((1 << 36) - 1)) | (total & ((1 << 36) - 1))
-    b[si + 10:si + 18] = packed.to_bytes(8, "big")
-    b[si + 18:si + 34] = bytes(16)
+    b[si + 10 : si + 18] = packed.to_bytes(8, "big")
+    b[si + 18 : si + 34] = bytes(16)
     return bytes(b)
 
 
-def wav_header(*, channels: int = 1, rate: int = 16000, bits: int = 16, data_size: int = 0,
-               riff_size: int | None = None, fmt_tag: int = 1) -> bytes:
+def wav_header(
+    *,
+    channels: int = 1,
+    rate: int = 16000,
+    bits: int = 16,
+    data_size: int = 0,
+    riff_size: int | None = None,
+    fmt_tag: int = 1,
+) -> bytes:
     block = channels * bits // 8
     fmt = struct.pack("<HHIIHH", fmt_tag, channels, rate, rate * block, block, bits)
     riff = riff_size if riff_size is not None else 4 + 8 + len(fmt) + 8 + data_size
-    return b"RIFF" + struct.pack("<I", riff & 0xFFFFFFFF) + b"WAVEfmt " + struct.pack("<I", len(fmt)) + fmt + \
-        b"data" + struct.pack("<I", data_size & 0xFFFFFFFF)
+    return (
+        b"RIFF"
+        + struct.pack("<I", riff & 0xFFFFFFFF)
+        + b"WAVEfmt "
+        + struct.pack("<I", len(fmt))
+        + fmt
+        + b"data"
+        + struct.pack("<I", data_size & 0xFFFFFFFF)
+    )
 
 
 def encrypted_pdf(user: str, owner: str = "owner", *, aes: bool = True, r: Literal[2, 3, 4, 5, 6] = 6) -> bytes:
@@ -340,41 +379,77 @@ def encrypted_pdf(user: str, owner: str = "owner", *, aes: bool = True, r: Liter
 def many_pages_pdf(n: int, media_box: bytes = b"[0 0 300 100]") -> bytes:
     """``n`` pages sharing one content stream (a few bytes each)."""
     kids = b" ".join(b"%d 0 R" % (10 + i) for i in range(n))
-    objects = {1: b"<< /Type /Catalog /Pages 2 0 R >>", 2: b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % n,
-               4: FONT, 5: _stream(TEXT_CONTENT)}
+    objects = {
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        2: b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % n,
+        4: FONT,
+        5: _stream(TEXT_CONTENT),
+    }
     for i in range(n):
-        objects[10 + i] = (b"<< /Type /Page /Parent 2 0 R /MediaBox " + media_box +
-                           b" /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>")
+        objects[10 + i] = (
+            b"<< /Type /Page /Parent 2 0 R /MediaBox "
+            + media_box
+            + b" /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>"
+        )
     return raw_pdf(objects)
 
 
-PAGE3 = (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 100] /Resources << /Font << /F1 4 0 R >> >> "
-         b"/Contents 5 0 R >>")
+PAGE3 = (
+    b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 100] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>"
+)
 
 
 def looping_pdfs() -> dict[str, bytes]:
     """Page trees that refer to themselves, in the ways a damaged or hostile file can."""
     common = {4: FONT, 5: _stream(TEXT_CONTENT)}
     return {
-        "pdf-pages-kids-self": raw_pdf({1: b"<< /Type /Catalog /Pages 2 0 R >>",
-                                        2: b"<< /Type /Pages /Kids [2 0 R] /Count 1 >>", **common}),
-        "pdf-pages-kids-self-and-page": raw_pdf({1: b"<< /Type /Catalog /Pages 2 0 R >>",
-                                                 2: b"<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >>",
-                                                 3: PAGE3, **common}),
-        "pdf-pages-cycle-of-two": raw_pdf({1: b"<< /Type /Catalog /Pages 2 0 R >>",
-                                           2: b"<< /Type /Pages /Kids [6 0 R] /Count 1 >>",
-                                           6: b"<< /Type /Pages /Parent 2 0 R /Kids [2 0 R] /Count 1 >>", **common}),
-        "pdf-kids-is-catalog": raw_pdf({1: b"<< /Type /Catalog /Pages 2 0 R >>",
-                                        2: b"<< /Type /Pages /Kids [1 0 R] /Count 1 >>", **common}),
-        "pdf-count-huge": raw_pdf({1: b"<< /Type /Catalog /Pages 2 0 R >>",
-                                   2: b"<< /Type /Pages /Kids [3 0 R] /Count 2147483647 >>", 3: PAGE3, **common}),
-        "pdf-page-kid-twice": raw_pdf({1: b"<< /Type /Catalog /Pages 2 0 R >>",
-                                       2: b"<< /Type /Pages /Kids [3 0 R 3 0 R 3 0 R] /Count 3 >>", 3: PAGE3,
-                                       **common}),
+        "pdf-pages-kids-self": raw_pdf(
+            {1: b"<< /Type /Catalog /Pages 2 0 R >>", 2: b"<< /Type /Pages /Kids [2 0 R] /Count 1 >>", **common}
+        ),
+        "pdf-pages-kids-self-and-page": raw_pdf(
+            {
+                1: b"<< /Type /Catalog /Pages 2 0 R >>",
+                2: b"<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >>",
+                3: PAGE3,
+                **common,
+            }
+        ),
+        "pdf-pages-cycle-of-two": raw_pdf(
+            {
+                1: b"<< /Type /Catalog /Pages 2 0 R >>",
+                2: b"<< /Type /Pages /Kids [6 0 R] /Count 1 >>",
+                6: b"<< /Type /Pages /Parent 2 0 R /Kids [2 0 R] /Count 1 >>",
+                **common,
+            }
+        ),
+        "pdf-kids-is-catalog": raw_pdf(
+            {1: b"<< /Type /Catalog /Pages 2 0 R >>", 2: b"<< /Type /Pages /Kids [1 0 R] /Count 1 >>", **common}
+        ),
+        "pdf-count-huge": raw_pdf(
+            {
+                1: b"<< /Type /Catalog /Pages 2 0 R >>",
+                2: b"<< /Type /Pages /Kids [3 0 R] /Count 2147483647 >>",
+                3: PAGE3,
+                **common,
+            }
+        ),
+        "pdf-page-kid-twice": raw_pdf(
+            {
+                1: b"<< /Type /Catalog /Pages 2 0 R >>",
+                2: b"<< /Type /Pages /Kids [3 0 R 3 0 R 3 0 R] /Count 3 >>",
+                3: PAGE3,
+                **common,
+            }
+        ),
         "pdf-deep-tree": _deep_pdf(3000),
-        "pdf-ref-to-self": raw_pdf({1: b"<< /Type /Catalog /Pages 2 0 R >>",
-                                    2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-                                    3: b"<< /Type /Page /Parent 2 0 R /MediaBox 3 0 R /Contents 3 0 R >>", **common}),
+        "pdf-ref-to-self": raw_pdf(
+            {
+                1: b"<< /Type /Catalog /Pages 2 0 R >>",
+                2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                3: b"<< /Type /Page /Parent 2 0 R /MediaBox 3 0 R /Contents 3 0 R >>",
+                **common,
+            }
+        ),
         "pdf-xref-loop": _xref_loop_pdf(),
         "pdf-no-pages": raw_pdf({1: b"<< /Type /Catalog /Pages 2 0 R >>", 2: b"<< /Type /Pages /Kids [] /Count 0 >>"}),
         "pdf-root-missing": raw_pdf({1: b"<< /Type /Catalog /Pages 2 0 R >>"}, root=9),
@@ -403,18 +478,34 @@ def pdf_with_bomb_stream(megabytes: int) -> bytes:
     z = zlib.compressobj(9)
     chunk = b" " * (1 << 20)
     data = b"".join(z.compress(chunk) for _ in range(megabytes)) + z.compress(TEXT_CONTENT) + z.flush()
-    return raw_pdf({1: b"<< /Type /Catalog /Pages 2 0 R >>", 2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-                    3: PAGE3, 4: FONT, 5: _stream(data, b"/Filter /FlateDecode ")})
+    return raw_pdf(
+        {
+            1: b"<< /Type /Catalog /Pages 2 0 R >>",
+            2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            3: PAGE3,
+            4: FONT,
+            5: _stream(data, b"/Filter /FlateDecode "),
+        }
+    )
 
 
 def pdf_with_huge_image() -> bytes:
     """An image XObject declaring 100000×100000 RGB with a few bytes of data."""
-    img = _stream(zlib.compress(b"\x00" * 300), b"/Type /XObject /Subtype /Image /Width 100000 /Height 100000 "
-                                                 b"/ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter /FlateDecode ")
-    return raw_pdf({1: b"<< /Type /Catalog /Pages 2 0 R >>", 2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-                    3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 100] /Resources << /XObject << /Im1 6 0 R "
-                       b">> >> /Contents 5 0 R >>",
-                    5: _stream(b"q 300 0 0 100 0 0 cm /Im1 Do Q"), 6: img})
+    img = _stream(
+        zlib.compress(b"\x00" * 300),
+        b"/Type /XObject /Subtype /Image /Width 100000 /Height 100000 "
+        b"/ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter /FlateDecode ",
+    )
+    return raw_pdf(
+        {
+            1: b"<< /Type /Catalog /Pages 2 0 R >>",
+            2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 100] /Resources << /XObject << /Im1 6 0 R "
+            b">> >> /Contents 5 0 R >>",
+            5: _stream(b"q 300 0 0 100 0 0 cm /Im1 Do Q"),
+            6: img,
+        }
+    )
 
 
 def crafted() -> list[tuple[str, str, bytes, frozenset[str] | None, str]]:
@@ -441,26 +532,49 @@ def crafted() -> list[tuple[str, str, bytes, frozenset[str] | None, str]]:
     add("ELF header", "other", b"\x7fELF\x02\x01\x01" + bytes(120), {"unsupported_media"}, "wav")
     add("shell script", "other", b"#!/bin/sh\nrm -rf /\n", {"unsupported_media"}, "sh")
     # --- a magic number and nothing behind it
-    for magic, fam, ext in ((b"%PDF-1.7\n", "pdf", "pdf"), (b"\x89PNG\r\n\x1a\n", "image", "png"),
-                            (b"\xff\xd8\xff\xe0", "image", "jpg"), (b"GIF89a", "image", "gif"),
-                            (b"II*\x00", "image", "tif"), (b"MM\x00*", "image", "tif"),
-                            (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image", "webp"), (b"BM", "image", "bmp"),
-                            (b"RIFF\x24\x00\x00\x00WAVE", "audio", "wav"), (b"fLaC", "audio", "flac"),
-                            (b"OggS\x00\x02", "audio", "ogg"), (b"ID3\x04\x00\x00\x00\x00\x00\x00", "audio", "mp3"),
-                            (b"\xff\xfb\x90\x00", "audio", "mp3"), (b"\x1a\x45\xdf\xa3", "audio", "webm"),
-                            (b"\x00\x00\x00\x18ftypM4A \x00\x00\x00\x00", "audio", "m4a"),
-                            (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "image", "jp2")):
+    for magic, fam, ext in (
+        (b"%PDF-1.7\n", "pdf", "pdf"),
+        (b"\x89PNG\r\n\x1a\n", "image", "png"),
+        (b"\xff\xd8\xff\xe0", "image", "jpg"),
+        (b"GIF89a", "image", "gif"),
+        (b"II*\x00", "image", "tif"),
+        (b"MM\x00*", "image", "tif"),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image", "webp"),
+        (b"BM", "image", "bmp"),
+        (b"RIFF\x24\x00\x00\x00WAVE", "audio", "wav"),
+        (b"fLaC", "audio", "flac"),
+        (b"OggS\x00\x02", "audio", "ogg"),
+        (b"ID3\x04\x00\x00\x00\x00\x00\x00", "audio", "mp3"),
+        (b"\xff\xfb\x90\x00", "audio", "mp3"),
+        (b"\x1a\x45\xdf\xa3", "audio", "webm"),
+        (b"\x00\x00\x00\x18ftypM4A \x00\x00\x00\x00", "audio", "m4a"),
+        (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "image", "jp2"),
+    ):
         add(f"magic bytes only: {magic!r}", fam, magic, any_fail, ext)
         add(f"magic bytes then 2 KiB of zeros: {magic!r}", fam, magic + bytes(2048), any_fail, ext)
     # --- huge declared dimensions, decompression bombs
-    add("PNG header declaring 100000x100000 (no pixel data)", "image", png_bomb(100000, 100000, idat=False),
-        {"page_too_large"}, "png")
-    add("PNG decompression bomb 20000x20000 (1-bit zeros, compressed)", "image", png_bomb(20000, 20000),
-        {"page_too_large"}, "png")
-    add("PNG decompression bomb 8000x8000 (64 MP: under Pillow's limit, over max_pixels)", "image",
-        png_bomb(8000, 8000), {"page_too_large"}, "png")
-    add("PNG 4000x4000 of zeros (16 MP, within limits: decoded and OCRed)", "image", png_bomb(4000, 4000),
-        {S}, "png")
+    add(
+        "PNG header declaring 100000x100000 (no pixel data)",
+        "image",
+        png_bomb(100000, 100000, idat=False),
+        {"page_too_large"},
+        "png",
+    )
+    add(
+        "PNG decompression bomb 20000x20000 (1-bit zeros, compressed)",
+        "image",
+        png_bomb(20000, 20000),
+        {"page_too_large"},
+        "png",
+    )
+    add(
+        "PNG decompression bomb 8000x8000 (64 MP: under Pillow's limit, over max_pixels)",
+        "image",
+        png_bomb(8000, 8000),
+        {"page_too_large"},
+        "png",
+    )
+    add("PNG 4000x4000 of zeros (16 MP, within limits: decoded and OCRed)", "image", png_bomb(4000, 4000), {S}, "png")
     add("PNG declaring 0x0", "image", png_bomb(0, 0, idat=False), {F}, "png")
     add("PNG 1x1", "image", save_image(_page((1, 1)), "PNG"), {S}, "png")
     add("PNG 1x20000 (a line)", "image", png_bomb(1, 20000), {S, "page_too_large"}, "png")
@@ -471,9 +585,13 @@ def crafted() -> list[tuple[str, str, bytes, frozenset[str] | None, str]]:
     add("BMP declaring 100000x-100000 (top-down)", "image", bmp_huge(100000, -100000), {"page_too_large", F}, "bmp")
     add("TIFF IFD declaring 100000x100000", "image", tiff_huge(), {"page_too_large", F}, "tif")
     add("WebP VP8X canvas declaring 16384x16384", "image", webp_huge(16384, 16384), {"page_too_large", F}, "webp")
-    add("TIFF of 600 pages (over max_pages)", "image",
-        save_image(_page((8, 8)), "TIFF", save_all=True, append_images=[_page((8, 8))] * 599), {"too_many_pages"},
-        "tif")
+    add(
+        "TIFF of 600 pages (over max_pages)",
+        "image",
+        save_image(_page((8, 8)), "TIFF", save_all=True, append_images=[_page((8, 8))] * 599),
+        {"too_many_pages"},
+        "tif",
+    )
     # --- PDFs: self-referential, encrypted, giant pages, bombs
     for name, data in looping_pdfs().items():
         # A tree with no way down to a page is corrupt; PDFium repairs the rest (a wrong /Count, a page listed
@@ -481,8 +599,13 @@ def crafted() -> list[tuple[str, str, bytes, frozenset[str] | None, str]]:
         repairable = any(w in name for w in ("count", "twice", "ref-to-self", "xref-loop"))
         add(name, "pdf", data, {S, F, "too_many_pages"} if repairable else {F}, "pdf")
     add("PDF encrypted: user password, AES-256", "pdf", encrypted_pdf("secret"), {"encrypted_pdf"}, "pdf")
-    add("PDF encrypted: user password, RC4-128", "pdf", encrypted_pdf("secret", aes=False, r=3), {"encrypted_pdf"},
-        "pdf")
+    add(
+        "PDF encrypted: user password, RC4-128",
+        "pdf",
+        encrypted_pdf("secret", aes=False, r=3),
+        {"encrypted_pdf"},
+        "pdf",
+    )
     add("PDF encrypted: owner password only (opens without one)", "pdf", encrypted_pdf(""), {S}, "pdf")
     add("PDF with a 1e6 x 1e6 pt MediaBox", "pdf", text_pdf(b"[0 0 1000000 1000000]"), {"page_too_large"}, "pdf")
     add("PDF with a 0x0 MediaBox", "pdf", text_pdf(b"[0 0 0 0]"), {S, F}, "pdf")
@@ -491,40 +614,99 @@ def crafted() -> list[tuple[str, str, bytes, frozenset[str] | None, str]]:
     add("PDF of 600 pages (over max_pages)", "pdf", many_pages_pdf(600), {"too_many_pages"}, "pdf")
     add("PDF with a content stream inflating to 64 MB", "pdf", pdf_with_bomb_stream(64), {S, F}, "pdf")
     add("PDF with an image declaring 100000x100000", "pdf", pdf_with_huge_image(), {S, F}, "pdf")
-    add("PDF without an xref table", "pdf", raw_pdf({1: b"<< /Type /Catalog /Pages 2 0 R >>",
-                                                    2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>", 3: PAGE3,
-                                                    4: FONT, 5: _stream(TEXT_CONTENT)}, xref=False), {S, F}, "pdf")
+    add(
+        "PDF without an xref table",
+        "pdf",
+        raw_pdf(
+            {
+                1: b"<< /Type /Catalog /Pages 2 0 R >>",
+                2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                3: PAGE3,
+                4: FONT,
+                5: _stream(TEXT_CONTENT),
+            },
+            xref=False,
+        ),
+        {S, F},
+        "pdf",
+    )
     add("PDF header then a PNG", "pdf", b"%PDF-1.4\n" + seed["png-RGB"][1], {F}, "pdf")
     # --- audio: lengths that lie, no length, no audio
     flac = seed["flac"][1]
     add("FLAC with STREAMINFO total samples 0 (no length), 1 s", "audio", flac_total_samples(flac, 0), {S}, "flac")
     long_silence = encode_audio("flac", "flac", seconds=90, silence=True)
-    add("FLAC with no length, 90 s of silence (over the 60 s limit while decoding)", "audio",
-        flac_total_samples(long_silence, 0), {"audio_too_long"}, "flac")
+    add(
+        "FLAC with no length, 90 s of silence (over the 60 s limit while decoding)",
+        "audio",
+        flac_total_samples(long_silence, 0),
+        {"audio_too_long"},
+        "flac",
+    )
     add("FLAC 90 s of silence, length in the header", "audio", long_silence, {"audio_too_long"}, "flac")
-    add("FLAC declaring 2^36-1 samples, 1 s of data", "audio", flac_total_samples(flac, (1 << 36) - 1),
-        {S, "audio_too_long"}, "flac")
-    add("WAV 90 s of silence at 8 kHz u8", "audio", encode_audio("wav", "pcm_u8", rate=8000, seconds=90,
-                                                                silence=True, sample_fmt="u8"),
-        {"audio_too_long"}, "wav")
-    add("WAV data chunk declaring 4 GiB, 1 s of data", "audio",
+    add(
+        "FLAC declaring 2^36-1 samples, 1 s of data",
+        "audio",
+        flac_total_samples(flac, (1 << 36) - 1),
+        {S, "audio_too_long"},
+        "flac",
+    )
+    add(
+        "WAV 90 s of silence at 8 kHz u8",
+        "audio",
+        encode_audio("wav", "pcm_u8", rate=8000, seconds=90, silence=True, sample_fmt="u8"),
+        {"audio_too_long"},
+        "wav",
+    )
+    add(
+        "WAV data chunk declaring 4 GiB, 1 s of data",
+        "audio",
         wav_header(data_size=0xFFFFFFFF, riff_size=0xFFFFFFFF) + seed["wav-s16-16k"][1][44:],
-        {S, "audio_too_long"}, "wav")
+        {S, "audio_too_long"},
+        "wav",
+    )
     add("WAV header only, data size 0", "audio", wav_header(), {F, "no_audio"}, "wav")
     add("WAV with 0 channels", "audio", wav_header(channels=0, data_size=3200) + bytes(3200), {F, "no_audio"}, "wav")
     add("WAV with sample rate 0", "audio", wav_header(rate=0, data_size=3200) + bytes(3200), {F, "no_audio"}, "wav")
-    add("WAV with 1000 channels", "audio", wav_header(channels=1000, data_size=32000) + bytes(32000),
-        {F, "no_audio", S}, "wav")
-    add("WAV with an unknown format tag", "audio", wav_header(fmt_tag=0x1234, data_size=3200) + bytes(3200),
-        {F, "no_audio"}, "wav")
+    add(
+        "WAV with 1000 channels",
+        "audio",
+        wav_header(channels=1000, data_size=32000) + bytes(32000),
+        {F, "no_audio", S},
+        "wav",
+    )
+    add(
+        "WAV with an unknown format tag",
+        "audio",
+        wav_header(fmt_tag=0x1234, data_size=3200) + bytes(3200),
+        {F, "no_audio"},
+        "wav",
+    )
     add("MP4 with a video stream only", "audio", encode_video_only(), {"no_audio"}, "mp4")
-    add("ID3 tag declaring 256 MB, nothing else", "audio", b"ID3\x04\x00\x00\x7f\x7f\x7f\x7f" + bytes(64),
-        {F, "no_audio"}, "mp3")
-    add("Ogg page header then random bytes", "audio", b"OggS\x00\x02" + random.Random(7).randbytes(4000),
-        {F, "no_audio"}, "ogg")
+    add(
+        "ID3 tag declaring 256 MB, nothing else",
+        "audio",
+        b"ID3\x04\x00\x00\x7f\x7f\x7f\x7f" + bytes(64),
+        {F, "no_audio"},
+        "mp3",
+    )
+    add(
+        "Ogg page header then random bytes",
+        "audio",
+        b"OggS\x00\x02" + random.Random(7).randbytes(4000),
+        {F, "no_audio"},
+        "ogg",
+    )
     # --- well-formed, wrong extension: the content decides
-    for seed_name, ext in (("png-RGB", "wav"), ("wav-s16-16k", "pdf"), ("pdf-text", "mp3"), ("flac", "jpg"),
-                           ("jpeg-RGB", "flac"), ("mp3", "png"), ("tiff-3pages", "m4a"), ("ogg-opus", "tif")):
+    for seed_name, ext in (
+        ("png-RGB", "wav"),
+        ("wav-s16-16k", "pdf"),
+        ("pdf-text", "mp3"),
+        ("flac", "jpg"),
+        ("jpeg-RGB", "flac"),
+        ("mp3", "png"),
+        ("tiff-3pages", "m4a"),
+        ("ogg-opus", "tif"),
+    ):
         family, data = seed[seed_name]
         add(f"valid {seed_name} named .{ext}", family, data, {S}, ext)
     # --- two files in one
@@ -554,9 +736,22 @@ def mutate(data: bytes, rng: random.Random) -> tuple[bytes, str]:
     """One random kind of damage; returns the damaged bytes and what was done."""
     n = len(data)
     keep = min(32, n // 4)  # most damage spares the magic number, so the file reaches its decoder
-    kind = rng.choices(["truncate", "truncate-tail", "bitflip", "bitflip-anywhere", "zero-span", "random-span",
-                        "ff-span", "header+random", "splice", "drop-span", "repeat"],
-                       weights=[18, 6, 22, 4, 8, 8, 3, 10, 7, 8, 2])[0]
+    kind = rng.choices(
+        [
+            "truncate",
+            "truncate-tail",
+            "bitflip",
+            "bitflip-anywhere",
+            "zero-span",
+            "random-span",
+            "ff-span",
+            "header+random",
+            "splice",
+            "drop-span",
+            "repeat",
+        ],
+        weights=[18, 6, 22, 4, 8, 8, 3, 10, 7, 8, 2],
+    )[0]
     if kind == "truncate":
         cut = rng.randrange(1, n)
         return data[:cut], f"truncated to {cut} of {n} bytes"
@@ -576,7 +771,7 @@ def mutate(data: bytes, rng: random.Random) -> tuple[bytes, str]:
         start = rng.randrange(keep, n)
         length = rng.randint(1, max(1, min(n - start, rng.choice([4, 64, 1024, n]))))
         fill = {"zero-span": bytes(length), "ff-span": b"\xff" * length}.get(kind) or rng.randbytes(length)
-        return data[:start] + fill + data[start + length:], f"{kind} of {length} bytes at {start}"
+        return data[:start] + fill + data[start + length :], f"{kind} of {length} bytes at {start}"
     if kind == "header+random":
         h = rng.choice([4, 8, 16, 32, 64, 128])
         body = rng.randbytes(rng.choice([0, 16, 512, 4096, 32768]))
@@ -595,13 +790,58 @@ def mutate(data: bytes, rng: random.Random) -> tuple[bytes, str]:
 
 # ---------------------------------------------------------------------------------------------- names
 ODD_STEMS = [
-    "my file", "  leading and trailing spaces  ", "tab\there", "new\nline", "back\\slash", "quote'single",
-    'quote"double', "semi;colon", "$(reboot)", "`id`", "star*", "question?", "pipe|", "amp&amp", "100%", "%2e%2e%2f",
-    "..%2f..%2fetc%2fpasswd", "a..b", "...", "..", "-", "-rf", "--help", "-n", "—em—dash", "ünïcödé",
-    "日本語のファイル", "한국어", "plus+sign", "space%20encoded", "+",
-    "emoji 🎙️📄", "\u202egnp.exe", "e\u0301 nfd", "zero\u200bwidth", "․․", "＼fullwidth／", "ﬁligature",
-    "CON", "nul", "aux.", "name.", "#hash", "?query=1", "{brace}", "[bracket]", "<angle>", "~tilde", "=equals",
-    "x" * 200, "ü" * 100, "a b/c",  # the '/' becomes a full-width one: a name, not a folder
+    "my file",
+    "  leading and trailing spaces  ",
+    "tab\there",
+    "new\nline",
+    "back\\slash",
+    "quote'single",
+    'quote"double',
+    "semi;colon",
+    "$(reboot)",
+    "`id`",
+    "star*",
+    "question?",
+    "pipe|",
+    "amp&amp",
+    "100%",
+    "%2e%2e%2f",
+    "..%2f..%2fetc%2fpasswd",
+    "a..b",
+    "...",
+    "..",
+    "-",
+    "-rf",
+    "--help",
+    "-n",
+    "—em—dash",
+    "ünïcödé",
+    "日本語のファイル",
+    "한국어",
+    "plus+sign",
+    "space%20encoded",
+    "+",
+    "emoji 🎙️📄",
+    "\u202egnp.exe",
+    "e\u0301 nfd",
+    "zero\u200bwidth",
+    "․․",
+    "＼fullwidth／",
+    "ﬁligature",
+    "CON",
+    "nul",
+    "aux.",
+    "name.",
+    "#hash",
+    "?query=1",
+    "{brace}",
+    "[bracket]",
+    "<angle>",
+    "~tilde",
+    "=equals",
+    "x" * 200,
+    "ü" * 100,
+    "a b/c",  # the '/' becomes a full-width one: a name, not a folder
 ]
 
 
@@ -627,9 +867,26 @@ def odd_name(rng: random.Random, ext: str, i: int) -> str:
     return name.encode()[:240].decode(errors="ignore")  # a file-system name: at most 255 bytes
 
 
-_SEED_EXT = {"wav": "wav", "flac": "flac", "ogg": "ogg", "mp3": "mp3", "m4a": "m4a", "adts": "aac",
-             "webm": "webm", "aiff": "aiff", "caf": "caf", "wavpack": "wv", "png": "png", "jpeg": "jpg",
-             "tiff": "tif", "gif": "gif", "webp": "webp", "bmp": "bmp", "jp2": "jp2", "pdf": "pdf"}
+_SEED_EXT = {
+    "wav": "wav",
+    "flac": "flac",
+    "ogg": "ogg",
+    "mp3": "mp3",
+    "m4a": "m4a",
+    "adts": "aac",
+    "webm": "webm",
+    "aiff": "aiff",
+    "caf": "caf",
+    "wavpack": "wv",
+    "png": "png",
+    "jpeg": "jpg",
+    "tiff": "tif",
+    "gif": "gif",
+    "webp": "webp",
+    "bmp": "bmp",
+    "jp2": "jp2",
+    "pdf": "pdf",
+}
 
 
 def seed_ext(seed_name: str) -> str:

@@ -21,8 +21,7 @@ def reliability_figures(request: pytest.FixtureRequest) -> Callable[[str], None]
     return report
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int,
-                            config: pytest.Config) -> None:
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
     lines = config.stash.get(FIGURES, [])
     if lines:
         terminalreporter.section("reliability figures")

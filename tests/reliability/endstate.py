@@ -42,10 +42,12 @@ class EndState:
     problems: list[str] = field(default_factory=list)
 
     def figures(self) -> str:
-        return (f"jobs={self.inputs} lost={self.lost} stuck={self.stuck} duplicated_results={self.duplicated_results} "
-                f"redone={self.redone} runs={self.runs} max_runs={self.max_runs} expired={self.expired} "
-                f"dlq={self.dlq} failed={self.failed} "
-                f"left_in_queues={self.left_in_queues}")
+        return (
+            f"jobs={self.inputs} lost={self.lost} stuck={self.stuck} duplicated_results={self.duplicated_results} "
+            f"redone={self.redone} runs={self.runs} max_runs={self.max_runs} expired={self.expired} "
+            f"dlq={self.dlq} failed={self.failed} "
+            f"left_in_queues={self.left_in_queues}"
+        )
 
 
 def _by_input(records: Iterable[JobRecord]) -> dict[str, list[JobRecord]]:
@@ -80,8 +82,9 @@ async def wait_drained(rt: Runtime, timeout: float) -> int:
     return left
 
 
-async def end_state(rt: Runtime, keys: list[str], runs: Callable[[str], int], *,
-                    others: Iterable[str] = (), drain_timeout: float = 15.0) -> EndState:
+async def end_state(
+    rt: Runtime, keys: list[str], runs: Callable[[str], int], *, others: Iterable[str] = (), drain_timeout: float = 15.0
+) -> EndState:
     """Check every input in ``keys`` (object keys under the inbox) against the rules above. Inputs in ``others``
     were dropped too but are not checked (their messages were lost on purpose): their records and results are no
     problem."""
@@ -96,7 +99,7 @@ async def end_state(rt: Runtime, keys: list[str], runs: Callable[[str], int], *,
     by_input = _by_input(records)
     result_sets: dict[str, list[str]] = defaultdict(list)  # job id -> names under results/<job id>/
     async for info in rt.result_store.list(s.results_prefix):
-        job_id, _, name = info.key[len(s.results_prefix):].partition("/")
+        job_id, _, name = info.key[len(s.results_prefix) :].partition("/")
         result_sets[job_id].append(name)
     job_ids = {r.job_id for r in records}
     orphans = sorted(set(result_sets) - job_ids)
@@ -124,8 +127,10 @@ async def end_state(rt: Runtime, keys: list[str], runs: Callable[[str], int], *,
             state.max_runs = max(state.max_runs, n)
             if r.state in STUCK_STATES:
                 state.stuck += 1
-                state.problems.append(f"{key}: job {r.job_id} stuck {r.state.value} (attempts {r.attempts}, history "
-                                      f"{[a.outcome for a in r.history]}, lease_owner {r.lease_owner})")
+                state.problems.append(
+                    f"{key}: job {r.job_id} stuck {r.state.value} (attempts {r.attempts}, history "
+                    f"{[a.outcome for a in r.history]}, lease_owner {r.lease_owner})"
+                )
             elif r.state is JobState.failed:
                 state.failed += 1
                 state.problems.append(f"{key}: job {r.job_id} failed: {r.error}")
@@ -134,11 +139,15 @@ async def end_state(rt: Runtime, keys: list[str], runs: Callable[[str], int], *,
                 names = sorted(result_sets.get(r.job_id, []))
                 if names != RESULT_NAMES:
                     state.problems.append(f"{key}: job {r.job_id} succeeded with result files {names}")
-                elif r.job_id not in (text := (await rt.result_store.get(
-                        f"{s.results_prefix}{r.job_id}/result.txt")).decode(errors="replace")):
+                elif r.job_id not in (
+                    text := (await rt.result_store.get(f"{s.results_prefix}{r.job_id}/result.txt")).decode(
+                        errors="replace"
+                    )
+                ):
                     state.problems.append(f"{key}: job {r.job_id}'s result is another job's: {text[:80]!r}")
                 if sorted(r.results) != RESULT_NAMES or r.results["result.txt"] != (
-                        f"{s.results_prefix}{r.job_id}/result.txt"):
+                    f"{s.results_prefix}{r.job_id}/result.txt"
+                ):
                     state.problems.append(f"{key}: job {r.job_id} record names results {r.results}")
                 if n < 1:
                     state.problems.append(f"{key}: job {r.job_id} succeeded without a processor run")

@@ -56,9 +56,19 @@ WORKERS = 2
 #: limits below allow (peaks seen on 2 CPU cores: 0.85-1.2 GB), with room to spare.
 PEAK_RSS_LIMIT_MB = 2500
 #: Engines as in production, but one thread each (2 CI cores) and a 60-s audio limit (the duration cases are 90 s).
-ENGINES = {"stt_processor": "stt", "ocr_processor": "ocr", "stt_cpu_threads": 1, "ocr_threads": 1,
-           "stt_max_duration": 60, "concurrency": 2, "max_attempts": 3, "retry_base_delay": 0.2,
-           "retry_max_delay": 1, "visibility_timeout": 30, "live_max_streams": 0}
+ENGINES = {
+    "stt_processor": "stt",
+    "ocr_processor": "ocr",
+    "stt_cpu_threads": 1,
+    "ocr_threads": 1,
+    "stt_max_duration": 60,
+    "concurrency": 2,
+    "max_attempts": 3,
+    "retry_base_delay": 0.2,
+    "retry_max_delay": 1,
+    "visibility_timeout": 30,
+    "live_max_streams": 0,
+}
 SETTLE_TIMEOUT = 300.0
 #: Error codes that are not about the bytes but are clear: options an API client sent that no engine can honour.
 OPTION_ERROR_CODES = frozenset({"unsupported_language", "invalid_options", "unsupported_task"})
@@ -88,8 +98,13 @@ def outcome(r: JobRecord) -> str:
     return r.state.value
 
 
-def judge(r: JobRecord, inp: BadInput | None, what: str, extra_codes: frozenset[str] = frozenset(),
-          expect: frozenset[str] | None = None) -> list[str]:
+def judge(
+    r: JobRecord,
+    inp: BadInput | None,
+    what: str,
+    extra_codes: frozenset[str] = frozenset(),
+    expect: frozenset[str] | None = None,
+) -> list[str]:
     """What is wrong with the end of one input's job (empty when it ended clearly); ``expect`` overrides the input's
     own expected outcomes."""
     expect = expect if expect is not None else inp.expect if inp is not None else None
@@ -115,11 +130,12 @@ def judge(r: JobRecord, inp: BadInput | None, what: str, extra_codes: frozenset[
             problems.append(f"{where}: succeeded with results {sorted(r.results)}, not {sorted(wanted)}")
     history = [a.outcome.value if a.outcome else "running" for a in r.history]
     if r.attempts > 1 or any(h not in ("succeeded", "failed") for h in history):
-        problems.append(f"{where}: {r.attempts} attempts, history {history} "
-                        f"(a retry, a lost worker, or a crash)")
+        problems.append(f"{where}: {r.attempts} attempts, history {history} (a retry, a lost worker, or a crash)")
     if expect is not None and r.terminal and outcome(r) not in expect:
-        problems.append(f"{where}: ended {outcome(r)}, expected one of {sorted(expect)}"
-                        + (f" ({r.error.message[:200]})" if r.error else ""))
+        problems.append(
+            f"{where}: ended {outcome(r)}, expected one of {sorted(expect)}"
+            + (f" ({r.error.message[:200]})" if r.error else "")
+        )
     return problems
 
 
@@ -210,27 +226,64 @@ async def test_bad_inputs_through_the_drop_folder(tmp_path: Path, reliability_fi
         f"succeeded={outcomes[SUCCEEDED]} failed={sum(outcomes.values()) - outcomes[SUCCEEDED]} "
         f"outcomes={summarize(outcomes)} problems={len(problems)} workers_alive={sum(alive)}/{len(alive)} "
         f"tracebacks={tracebacks} peak_rss_mb={'/'.join(f'{x:.0f}' for x in peaks)} (limit {PEAK_RSS_LIMIT_MB}) "
-        f"seconds={seconds:.1f} rate={len(inputs) / seconds:.1f}/s")
+        f"seconds={seconds:.1f} rate={len(inputs) / seconds:.1f}/s"
+    )
     if problems:
         kept = keep_failures(tmp_path, failing)
-        pytest.fail(f"{len(problems)} problem(s) (seed {s}; inputs kept in {kept}):\n" + "\n".join(problems[:40])
-                    + "\n--- worker logs (tail)\n" + p.log_text()[-6000:])
+        pytest.fail(
+            f"{len(problems)} problem(s) (seed {s}; inputs kept in {kept}):\n"
+            + "\n".join(problems[:40])
+            + "\n--- worker logs (tail)\n"
+            + p.log_text()[-6000:]
+        )
 
 
 # ---------------------------------------------------------------------------------------------- REST API
 KEY = "bad-inputs-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 #: File names a client may send: paths, Windows paths, nothing, very long, control characters.
-API_NAMES = ["../../../etc/passwd", "/etc/shadow.png", "C:\\Windows\\System32\\evil.wav", "..\\..\\x.pdf", "",
-             " ", "....", "." * 300, "a" * 1000 + ".png", "%2e%2e%2f%2e%2e%2fx.wav", "CON.wav", "ｆｕｌｌ.png",
-             "line\nbreak.wav", "tab\t.pdf", "quote\".png", "semi;colon=1.jpg", "🎙️.flac", "\u202egnp.exe"]
-CONTENT_TYPES = {"audio": ["audio/wav", "audio/flac", "audio/mpeg", "audio/ogg", "video/mp4", "application/ogg"],
-                 "image": ["image/png", "image/jpeg", "image/tiff", "image/gif", "image/webp", "image/bmp"],
-                 "pdf": ["application/pdf"], "other": ["audio/wav", "image/png", "application/pdf"]}
-STT_OPTIONS = [{"language": "fr"}, {"language": "xx"}, {"language": "en", "word_timestamps": "true"},
-               {"hotwords": "ComfyUI " * 50}, {"initial_prompt": "\x00\x01 prompt"}, {"word_timestamps": "maybe"}]
-OCR_OPTIONS = [{"lang": "kor"}, {"lang": "zzz"}, {"lang": "eng+kor"}, {"engine": "tesseract"}, {"engine": "nope"},
-               {"lang": "auto"}]
+API_NAMES = [
+    "../../../etc/passwd",
+    "/etc/shadow.png",
+    "C:\\Windows\\System32\\evil.wav",
+    "..\\..\\x.pdf",
+    "",
+    " ",
+    "....",
+    "." * 300,
+    "a" * 1000 + ".png",
+    "%2e%2e%2f%2e%2e%2fx.wav",
+    "CON.wav",
+    "ｆｕｌｌ.png",
+    "line\nbreak.wav",
+    "tab\t.pdf",
+    'quote".png',
+    "semi;colon=1.jpg",
+    "🎙️.flac",
+    "\u202egnp.exe",
+]
+CONTENT_TYPES = {
+    "audio": ["audio/wav", "audio/flac", "audio/mpeg", "audio/ogg", "video/mp4", "application/ogg"],
+    "image": ["image/png", "image/jpeg", "image/tiff", "image/gif", "image/webp", "image/bmp"],
+    "pdf": ["application/pdf"],
+    "other": ["audio/wav", "image/png", "application/pdf"],
+}
+STT_OPTIONS = [
+    {"language": "fr"},
+    {"language": "xx"},
+    {"language": "en", "word_timestamps": "true"},
+    {"hotwords": "ComfyUI " * 50},
+    {"initial_prompt": "\x00\x01 prompt"},
+    {"word_timestamps": "maybe"},
+]
+OCR_OPTIONS = [
+    {"lang": "kor"},
+    {"lang": "zzz"},
+    {"lang": "eng+kor"},
+    {"engine": "tesseract"},
+    {"engine": "nope"},
+    {"lang": "auto"},
+]
 
 
 KIND_OF_FAMILY = {"audio": "stt", "image": "ocr", "pdf": "ocr"}
@@ -261,8 +314,13 @@ def _send(client: httpx.Client, inp: BadInput, rng: random.Random) -> dict[str, 
         options = dict(rng.choice(STT_OPTIONS if door == "stt" else OCR_OPTIONS))
     wait = 2 if rng.random() < 0.05 else 0
     path = "/stt/upload" if door == "stt" else "/ocr/process"
-    r = client.post(path, params={"wait": wait} if wait else None, headers=AUTH,
-                    files={"file": (name, inp.data, "application/octet-stream")}, data=options)
+    r = client.post(
+        path,
+        params={"wait": wait} if wait else None,
+        headers=AUTH,
+        files={"file": (name, inp.data, "application/octet-stream")},
+        data=options,
+    )
     sent.update(door=door, kind=door, status=r.status_code, answer=r, options=options, wait=wait)
     if r.status_code in (200, 202):
         sent["job_id"] = r.json()["job_id"]
@@ -285,7 +343,8 @@ def _answer_problems(sent: dict[str, Any]) -> list[str]:
             except ValueError:
                 doc = {}
             if not answer.headers.get("content-type", "").startswith("application/problem+json") or not doc.get(
-                    "detail"):
+                "detail"
+            ):
                 out.append(f"{where}: {status} is not a problem document: {answer.text[:200]}")
         elif status not in (200, 201, 202):
             out.append(f"{where}: answered {status}")
@@ -298,11 +357,20 @@ def test_bad_inputs_through_the_api(tmp_path: Path, reliability_figures: Any) ->
     inputs = generate(API_INPUTS, rng)
     port = free_port()
     data = tmp_path / "data"
-    env = cli_env(api_keys=KEY, data_dir=str(data), presign_secret="s" * 32, upload_max_size=512 * 1024,
-                  watch_interval=3600, wait_max=10, log_level="INFO", **ENGINES)
+    env = cli_env(
+        api_keys=KEY,
+        data_dir=str(data),
+        presign_secret="s" * 32,
+        upload_max_size=512 * 1024,
+        watch_interval=3600,
+        wait_max=10,
+        log_level="INFO",
+        **ENGINES,
+    )
     log = tmp_path / "up.log"
-    proc = subprocess.Popen(cli("up", "--port", str(port)), env=env, cwd=tmp_path, stdout=open(log, "wb"),
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        cli("up", "--port", str(port)), env=env, cwd=tmp_path, stdout=open(log, "wb"), stderr=subprocess.STDOUT
+    )
     try:
         wait_port(port, proc, timeout=120)  # the models load first
         t0 = time.monotonic()
@@ -367,8 +435,10 @@ def test_bad_inputs_through_the_api(tmp_path: Path, reliability_figures: Any) ->
     awaiting = [r for r in strays if r.state is JobState.awaiting_upload]  # refused PUTs
     others = [r for r in strays if r.state is not JobState.awaiting_upload]
     if len(others) != refused_by_wait or any(r.state is not JobState.failed for r in others):
-        problems.append(f"{len(others)} record(s) for no accepted request ({refused_by_wait} expected from ?wait "
-                        f"422s): {[(r.source.key, outcome(r)) for r in others[:5]]}")
+        problems.append(
+            f"{len(others)} record(s) for no accepted request ({refused_by_wait} expected from ?wait "
+            f"422s): {[(r.source.key, outcome(r)) for r in others[:5]]}"
+        )
     refused_puts = sum(1 for x in sent if x.get("put_status", 200) != 200)
     if len(awaiting) != refused_puts:
         problems.append(f"{len(awaiting)} upload(s) awaiting, but {refused_puts} PUT(s) were refused")
@@ -387,11 +457,16 @@ def test_bad_inputs_through_the_api(tmp_path: Path, reliability_figures: Any) ->
         f"answers={summarize(answers)} accepted={len(accepted)} records={len(records)} "
         f"succeeded={outcomes[SUCCEEDED]} failed={sum(outcomes.values()) - outcomes[SUCCEEDED]} "
         f"outcomes={summarize(outcomes)} problems={len(problems)} server_alive={int(alive)} tracebacks={tracebacks} "
-        f"peak_rss_mb={peak:.0f} (limit {PEAK_RSS_LIMIT_MB}) seconds={seconds:.1f}")
+        f"peak_rss_mb={peak:.0f} (limit {PEAK_RSS_LIMIT_MB}) seconds={seconds:.1f}"
+    )
     if problems:
         kept = keep_failures(tmp_path, failing)
-        pytest.fail(f"{len(problems)} problem(s) (seed {s}; inputs kept in {kept}):\n" + "\n".join(problems[:40])
-                    + "\n--- server log (tail)\n" + text[-6000:])
+        pytest.fail(
+            f"{len(problems)} problem(s) (seed {s}; inputs kept in {kept}):\n"
+            + "\n".join(problems[:40])
+            + "\n--- server log (tail)\n"
+            + text[-6000:]
+        )
 
 
 def read_records(data: Path) -> dict[str, JobRecord]:
@@ -412,8 +487,17 @@ def test_the_generator_is_seeded_and_covers_the_issue() -> None:
     assert [(x.name, x.recipe) for x in a] == [(x.name, x.recipe) for x in b]
     assert [x.data for x in a if "encrypted" not in x.recipe] == [x.data for x in b if "encrypted" not in x.recipe]
     recipes = " | ".join(x.recipe for x in a)
-    for needle in ("empty file", "100000x100000", "decompression bomb", "total samples 0", "pdf-pages-kids-self",
-                   "encrypted", "named .wav", "truncated", "bit(s) flipped"):
+    for needle in (
+        "empty file",
+        "100000x100000",
+        "decompression bomb",
+        "total samples 0",
+        "pdf-pages-kids-self",
+        "encrypted",
+        "named .wav",
+        "truncated",
+        "bit(s) flipped",
+    ):
         assert needle in recipes, needle
     assert json.dumps([x.name for x in a])  # every name is a str
 
@@ -427,9 +511,12 @@ async def test_pdf_jobs_at_once_in_one_worker(tmp_path: Path, reliability_figure
     encrypted, without pages) must each end as when taken alone, and the worker must live."""
     from .badinputs import encrypted_pdf, looping_pdfs, many_pages_pdf
 
-    kinds = {"readable": (many_pages_pdf(6), SUCCEEDED), "encrypted": (encrypted_pdf("secret"), "encrypted_pdf"),
-             "no-pages": (looping_pdfs()["pdf-no-pages"], "corrupt_media"),
-             "looping": (looping_pdfs()["pdf-pages-cycle-of-two"], "corrupt_media")}
+    kinds = {
+        "readable": (many_pages_pdf(6), SUCCEEDED),
+        "encrypted": (encrypted_pdf("secret"), "encrypted_pdf"),
+        "no-pages": (looping_pdfs()["pdf-no-pages"], "corrupt_media"),
+        "looping": (looping_pdfs()["pdf-pages-cycle-of-two"], "corrupt_media"),
+    }
     p = Pipeline(tmp_path, **{**ENGINES, "concurrency": 4})
     rt = await p.runtime()
     try:
@@ -454,9 +541,11 @@ async def test_pdf_jobs_at_once_in_one_worker(tmp_path: Path, reliability_figure
         await rt.close()
     got = {r.source.key: outcome(r) for r in records}
     wrong = {k: (got.get(k, "no record"), v) for k, v in wanted.items() if got.get(k) != v}
-    reliability_figures(f"RELIABILITY bad-inputs door=pdfs-at-once jobs={PDF_JOBS} concurrency=4 "
-                        f"outcomes={summarize(Counter(got.values()))} wrong={len(wrong)} worker_alive={int(alive)} "
-                        f"exit_code={exit_code} seconds={seconds:.1f}")
+    reliability_figures(
+        f"RELIABILITY bad-inputs door=pdfs-at-once jobs={PDF_JOBS} concurrency=4 "
+        f"outcomes={summarize(Counter(got.values()))} wrong={len(wrong)} worker_alive={int(alive)} "
+        f"exit_code={exit_code} seconds={seconds:.1f}"
+    )
     assert alive, f"the worker died (exit code {exit_code}) running PDF jobs at once\n{p.log_text()[-4000:]}"
     assert not wrong, f"outcomes (got, wanted): {wrong}"
 
@@ -495,10 +584,16 @@ def test_pdf_reading_is_safe_from_threads(tmp_path: Path) -> None:
     segfaults), and a PDF's error must be its own (PDFium's last error is process-wide and not always reset)."""
     from ..conftest import ROOT
 
-    run = subprocess.run([sys.executable, "-c", HAMMER], cwd=ROOT, env=cli_env(), capture_output=True, text=True,
-                         timeout=300)
-    assert run.returncode == 0, f"the process died reading PDFs from 8 threads (exit code {run.returncode}):\n" \
-                                f"{run.stderr[-3000:]}"
+    run = subprocess.run(
+        [sys.executable, "-c", HAMMER], cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, (
+        f"the process died reading PDFs from 8 threads (exit code {run.returncode}):\n{run.stderr[-3000:]}"
+    )
     seen = json.loads(run.stdout.strip().splitlines()[-1])
-    assert seen == {"readable:succeeded:2": 300, "encrypted:encrypted_pdf": 300, "no-pages:corrupt_media": 300,
-                    "looping:corrupt_media": 300}, seen
+    assert seen == {
+        "readable:succeeded:2": 300,
+        "encrypted:encrypted_pdf": 300,
+        "no-pages:corrupt_media": 300,
+        "looping:corrupt_media": 300,
+    }, seen

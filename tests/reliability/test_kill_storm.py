@@ -41,8 +41,13 @@ VISIBILITY = 2.0
 #: A kill takes every job of its worker; on SQS (jobs slower than the kill rate) one job was seen killed 7 times in
 #: a row. The storm is about nothing lost or stuck, not about running out of tries (test_faults covers that).
 MAX_ATTEMPTS = 50
-COMMON = {"visibility_timeout": VISIBILITY, "max_attempts": MAX_ATTEMPTS, "retry_base_delay": 0.2,
-          "retry_max_delay": 1, "shutdown_grace": 1}
+COMMON = {
+    "visibility_timeout": VISIBILITY,
+    "max_attempts": MAX_ATTEMPTS,
+    "retry_base_delay": 0.2,
+    "retry_max_delay": 1,
+    "shutdown_grace": 1,
+}
 
 
 def seed() -> int:
@@ -55,8 +60,9 @@ def inputs(n: int, rng: random.Random, prefix: str, sleep: tuple[float, float]) 
     for i in range(n):
         image = i % 4 == 3
         commands = f"sleep={rng.uniform(*sleep):.3f}"
-        out.append((f"{prefix}/{i:03d}.{'png' if image else 'wav'}",
-                    scripted_input(commands, header=PNG if image else WAV)))
+        out.append(
+            (f"{prefix}/{i:03d}.{'png' if image else 'wav'}", scripted_input(commands, header=PNG if image else WAV))
+        )
     return out
 
 
@@ -64,14 +70,23 @@ def inputs(n: int, rng: random.Random, prefix: str, sleep: tuple[float, float]) 
 async def storm(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[str, Pipeline, Runtime]]:
     extra: dict[str, object] = {}
     if request.param == "redis":
-        extra = {"queue": "redis", "redis_url": request.getfixturevalue("redis_url"),
-                 "queue_prefix": unique("storm") + "-"}
+        extra = {
+            "queue": "redis",
+            "redis_url": request.getfixturevalue("redis_url"),
+            "queue_prefix": unique("storm") + "-",
+        }
     elif request.param == "sqs":
         from streamprocess.setup_s3 import setup_s3
 
         moto = request.getfixturevalue("moto_url")
-        extra = {"store": "s3", "bucket": unique("storm"), "s3_endpoint_url": moto, "queue": "sqs",
-                 "sqs_endpoint_url": moto, "queue_prefix": unique("storm") + "-"}
+        extra = {
+            "store": "s3",
+            "bucket": unique("storm"),
+            "s3_endpoint_url": moto,
+            "queue": "sqs",
+            "sqs_endpoint_url": moto,
+            "queue_prefix": unique("storm") + "-",
+        }
     p = Pipeline(tmp_path, **COMMON, **extra)
     if request.param == "sqs":
         await setup_s3(p.settings)  # bucket, queues + DLQs + redrive, the bucket's notification to events
@@ -142,9 +157,11 @@ async def test_kill_storm(storm: tuple[str, Pipeline, Runtime], reliability_figu
     # Redeliveries that found the job running under a live lease (the case that used to end stuck), and attempts
     # that found their job taken over while they still ran (a lease that lapsed without a kill).
     busy, lease_lost = log.count("under a live lease"), log.count("another attempt took the job over")
-    reliability_figures(f"RELIABILITY kill-storm queue={name} kills={kills} {state.figures()} busy={busy} "
-                        f"lease_lost={lease_lost} storm_seconds={storm_seconds:.1f} seconds={seconds:.1f} "
-                        f"seed={run_seed}")
+    reliability_figures(
+        f"RELIABILITY kill-storm queue={name} kills={kills} {state.figures()} busy={busy} "
+        f"lease_lost={lease_lost} storm_seconds={storm_seconds:.1f} seconds={seconds:.1f} "
+        f"seed={run_seed}"
+    )
     assert not crashed, "workers exited on their own:\n" + "\n".join(crashed)
     assert kills >= MIN_KILLS
     assert state.problems == [], "\n".join(state.problems[:20]) + "\n" + log[-6000:]
@@ -170,8 +187,9 @@ class RestartableRedis:
 
     def start(self) -> None:
         with open(self.workdir / f"redis-{self.starts}.log", "wb") as log:
-            self.proc = subprocess.Popen(redis_command(self.port, self.workdir, appendonly=self.persistent),
-                                         stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                redis_command(self.port, self.workdir, appendonly=self.persistent), stdout=log, stderr=subprocess.STDOUT
+            )
         self.starts += 1
         wait_port(self.port, self.proc)
 
@@ -202,8 +220,9 @@ BEFORE_RESTART = 40  # dropped before Redis is killed; the rest after it is back
 OUTAGE = 3.0  # longer than the visibility timeout: leases and message deadlines pass while Redis is away
 
 
-async def test_redis_restarted_mid_run(restartable_redis: RestartableRedis, tmp_path: Path,
-                                       reliability_figures: Callable[[str], None]) -> None:
+async def test_redis_restarted_mid_run(
+    restartable_redis: RestartableRedis, tmp_path: Path, reliability_figures: Callable[[str], None]
+) -> None:
     """Workers ride out Redis being killed (-9) and started again. With its append-only file every job ends as it
     should; without it (Redis came back empty) the messages it held are gone, but the workers make their consumer
     group again and every input dropped after the restart is processed."""
@@ -250,7 +269,8 @@ async def test_redis_restarted_mid_run(restartable_redis: RestartableRedis, tmp_
             f"RELIABILITY redis-restart {'aof' if redis.persistent else 'empty'} "
             f"outage={OUTAGE:.1f}s running_at_kill={running_at_kill} messages_at_kill={messages_at_kill} "
             f"workers_alive={alive}/{len(workers)} {state.figures()} unfinished_all={unfinished} "
-            f"outage_log_lines={outage_errors} seconds={seconds:.1f} seed={run_seed}")
+            f"outage_log_lines={outage_errors} seconds={seconds:.1f} seed={run_seed}"
+        )
         assert alive == len(workers), "workers did not ride out the Redis outage:\n" + log[-8000:]
         assert state.problems == [], "\n".join(state.problems[:20]) + "\n" + log[-6000:]
         assert (state.succeeded, state.lost, state.stuck, state.duplicated_results) == (len(checked), 0, 0, 0)

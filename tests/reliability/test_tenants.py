@@ -78,10 +78,20 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("tenants")
     port, grpc_port = free_port(), free_port()
-    env = cli_env(api_keys=f"acme={ACME},globex={GLOBEX},{BARE}", events_token=EVENTS, presign_secret="p" * 32,
-                  drop_tenant="acme", upload_url_ttl=TTL, watch_interval=0.2, watch_settle=0.2,
-                  stt_processor="tests.processors:Echo", ocr_processor="tests.processors:Echo", live_max_streams=2,
-                  concurrency=4, data_dir=str(tmp / "data"))
+    env = cli_env(
+        api_keys=f"acme={ACME},globex={GLOBEX},{BARE}",
+        events_token=EVENTS,
+        presign_secret="p" * 32,
+        drop_tenant="acme",
+        upload_url_ttl=TTL,
+        watch_interval=0.2,
+        watch_settle=0.2,
+        stt_processor="tests.processors:Echo",
+        ocr_processor="tests.processors:Echo",
+        live_max_streams=2,
+        concurrency=4,
+        data_dir=str(tmp / "data"),
+    )
     env["STREAMPROCESS_GRPC_PORT"] = str(grpc_port)
     env["SP_TEST_STATE"] = str(tmp)
     with up_server(tmp, env, port, grpc_port) as log:
@@ -105,41 +115,59 @@ def test_every_door_keeps_each_tenants_jobs_to_itself(server: Server, reliabilit
         owners[r.json()["job_id"]] = GLOBEX
         r = c.post("/stt/upload", headers=auth(BARE), files={"file": ("bare.wav", wav_bytes())})
         owners[r.json()["job_id"]] = BARE
-        up = c.post("/uploads", headers=auth(GLOBEX), json={"filename": "globex presigned.png",
-                                                            "content_type": "image/png", "size": len(png())}).json()
+        up = c.post(
+            "/uploads",
+            headers=auth(GLOBEX),
+            json={"filename": "globex presigned.png", "content_type": "image/png", "size": len(png())},
+        ).json()
         assert httpx.put(up["upload"]["url"], content=png(), headers=up["upload"]["headers"]).status_code == 200
         owners[up["job_id"]] = GLOBEX
-        r = c.post("/v1/audio/transcriptions", headers=auth(GLOBEX),
-                   files={"file": ("openai call.wav", wav_bytes())}, data={"model": "whisper-1"})
+        r = c.post(
+            "/v1/audio/transcriptions",
+            headers=auth(GLOBEX),
+            files={"file": ("openai call.wav", wav_bytes())},
+            data={"model": "whisper-1"},
+        )
         assert r.status_code == 200 and r.json()["text"].startswith("stt of"), r.text
 
     async def grpc_document() -> ocr_pb2.OCRResponse:
         async with grpc.aio.insecure_channel(server.grpc) as channel:
             return await ocr_pb2_grpc.OCRServiceStub(channel).ProcessDocument(
                 ocr_pb2.DocumentRequest(request_id="g", content=png(), filename="grpc page.png"),
-                metadata=(("authorization", f"Bearer {BARE}"),), timeout=60)
+                metadata=(("authorization", f"Bearer {BARE}"),),
+                timeout=60,
+            )
 
     answer = asyncio.run(grpc_document())
     assert answer.ok, answer.error
     owners[answer.job_id] = BARE
 
     silence = np.zeros(8000, np.float32)
-    live = asyncio.run(caption(server.url.replace("http", "ws") + "/v1/stt/stream", GLOBEX, silence, speed=20,
-                               config={"save": True}))
+    live = asyncio.run(
+        caption(server.url.replace("http", "ws") + "/v1/stt/stream", GLOBEX, silence, speed=20, config={"save": True})
+    )
     owners[live.of("closed")[0]["job_id"]] = GLOBEX
 
     (server.data / "inbox").mkdir(exist_ok=True)
     (server.data / "inbox" / "dropped by hand.wav").write_bytes(wav_bytes())  # the drop tenant: acme
     deadline = time.monotonic() + 30
-    while not (dropped := [p for p in (server.data / "jobs").glob("*.json")
-                           if JobRecord.model_validate_json(p.read_text()).source.key.endswith("by hand.wav")]):
+    while not (
+        dropped := [
+            p
+            for p in (server.data / "jobs").glob("*.json")
+            if JobRecord.model_validate_json(p.read_text()).source.key.endswith("by hand.wav")
+        ]
+    ):
         assert time.monotonic() < deadline, "the dropped file did not become a job"
         time.sleep(0.1)
     owners[dropped[0].stem] = ACME
 
     tenant = {ACME: "acme", GLOBEX: "globex", BARE: tenant_of_key(BARE)}
-    openai_jobs = [r for p in (server.data / "jobs").glob("*.json")
-                   if (r := JobRecord.model_validate_json(p.read_text())).source.key.endswith("openai call.wav")]
+    openai_jobs = [
+        r
+        for p in (server.data / "jobs").glob("*.json")
+        if (r := JobRecord.model_validate_json(p.read_text())).source.key.endswith("openai call.wav")
+    ]
     assert [r.tenant for r in openai_jobs] == ["globex"]
 
     unknown = "0123456789abcdef" * 2
@@ -162,16 +190,18 @@ def test_every_door_keeps_each_tenants_jobs_to_itself(server: Server, reliabilit
                 refused += 3
     assert BARE not in "".join(p.read_text() for p in (server.data / "jobs").glob("*.json"))
     doors = "rest,presigned,openai,grpc,websocket,drop-folder"
-    reliability_figures(f"RELIABILITY tenants jobs={len(owners)} doors={doors} reads_checked={checks} "
-                        f"refused={refused} leaked=0")
+    reliability_figures(
+        f"RELIABILITY tenants jobs={len(owners)} doors={doors} reads_checked={checks} refused={refused} leaked=0"
+    )
 
 
 # ---------------------------------------------------------------------------------- (9) the record before the 202
 def test_status_answers_right_after_the_202(server: Server, reliability_figures: Report) -> None:
     def one(i: int) -> tuple[int, int]:
         with server.client() as c:
-            path, name, body = ("/stt/upload", f"c{i}.wav", wav_bytes()) if i % 2 else ("/ocr/process", f"c{i}.png",
-                                                                                          png())
+            path, name, body = (
+                ("/stt/upload", f"c{i}.wav", wav_bytes()) if i % 2 else ("/ocr/process", f"c{i}.png", png())
+            )
             r = c.post(path, headers=auth(ACME), files={"file": (name, body)})
             assert r.status_code == 202, r.text
             return r.status_code, c.get(f"/status/{r.json()['job_id']}", headers=auth(ACME)).status_code
@@ -179,16 +209,21 @@ def test_status_answers_right_after_the_202(server: Server, reliability_figures:
     with ThreadPoolExecutor(50) as pool:
         answers = list(pool.map(one, range(50)))
     assert [s for _, s in answers].count(404) == 0, answers
-    reliability_figures(f"RELIABILITY status-after-202 uploads={len(answers)} concurrent=50 "
-                        f"not_found={[s for _, s in answers].count(404)}")
+    reliability_figures(
+        f"RELIABILITY status-after-202 uploads={len(answers)} concurrent=50 "
+        f"not_found={[s for _, s in answers].count(404)}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------- (7) uploads
 def test_a_presigned_url_uploads_once(server: Server) -> None:
     first, second = wav_bytes(), wav_bytes()[:-2] + b"\x7f\x7f"
     with server.client() as c:
-        up = c.post("/uploads", headers=auth(ACME), json={"filename": "once.wav", "content_type": "audio/wav",
-                                                          "size": len(first)}).json()
+        up = c.post(
+            "/uploads",
+            headers=auth(ACME),
+            json={"filename": "once.wav", "content_type": "audio/wav", "size": len(first)},
+        ).json()
         url, headers = up["upload"]["url"], up["upload"]["headers"]
         assert httpx.put(url, content=first, headers=headers).status_code == 200
         stored = server.data / "inbox" / "uploads" / up["job_id"] / "once.wav"
@@ -201,19 +236,28 @@ def test_a_presigned_url_uploads_once(server: Server) -> None:
         assert c.get(f"/jobs/{up['job_id']}/result?format=txt", headers=auth(ACME)).text == result
 
         # Two PUTs racing on one URL: exactly one lands.
-        up = c.post("/uploads", headers=auth(ACME), json={"filename": "race.wav", "content_type": "audio/wav",
-                                                          "size": len(first)}).json()
+        up = c.post(
+            "/uploads",
+            headers=auth(ACME),
+            json={"filename": "race.wav", "content_type": "audio/wav", "size": len(first)},
+        ).json()
         with ThreadPoolExecutor(2) as pool:
-            codes = sorted(pool.map(lambda body: httpx.put(up["upload"]["url"], content=body,
-                                                           headers=up["upload"]["headers"]).status_code,
-                                    [first, second]))
+            codes = sorted(
+                pool.map(
+                    lambda body: (
+                        httpx.put(up["upload"]["url"], content=body, headers=up["upload"]["headers"]).status_code
+                    ),
+                    [first, second],
+                )
+            )
         assert codes == [200, 409], codes
 
 
 def test_an_upload_that_never_comes_fails_the_job(server: Server) -> None:
     with server.client() as c:
-        up = c.post("/uploads", headers=auth(GLOBEX), json={"filename": "never.wav", "content_type": "audio/wav",
-                                                            "size": 100}).json()
+        up = c.post(
+            "/uploads", headers=auth(GLOBEX), json={"filename": "never.wav", "content_type": "audio/wav", "size": 100}
+        ).json()
         job_id = up["job_id"]
         record = server.record(job_id)
         assert record.state == "awaiting_upload" and record.upload_expires_at is not None

@@ -26,16 +26,27 @@ if TYPE_CHECKING:
     from ..live.pool import LivePool
 
 
-def create_app(runtime: Runtime, api_keys: Mapping[str, str] | Iterable[str] | None = None,
-               live: LivePool | None = None) -> FastAPI:
+def create_app(
+    runtime: Runtime, api_keys: Mapping[str, str] | Iterable[str] | None = None, live: LivePool | None = None
+) -> FastAPI:
     """The API over ``runtime``; ``api_keys`` (key → tenant, or ``tenant=key``/bare-key entries) default to the
     settings' (``STREAMPROCESS_API_KEYS``); ``live`` is the hot pool behind ``/v1/stt/stream`` (off when None)."""
-    app = FastAPI(title="StreamProcess", version=__version__, docs_url=None, redoc_url=None,
-                  description="Media in, text out: speech-to-text and OCR jobs over an event-driven pipeline.")
+    app = FastAPI(
+        title="StreamProcess",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        description="Media in, text out: speech-to-text and OCR jobs over an event-driven pipeline.",
+    )
     app.state.runtime = runtime
     app.state.submissions = Submissions(runtime)
-    app.state.api_keys = (runtime.settings.api_key_tenants() if api_keys is None else dict(api_keys)
-                          if isinstance(api_keys, Mapping) else parse_api_keys(list(api_keys)))
+    app.state.api_keys = (
+        runtime.settings.api_key_tenants()
+        if api_keys is None
+        else dict(api_keys)
+        if isinstance(api_keys, Mapping)
+        else parse_api_keys(list(api_keys))
+    )
     app.state.live = live
     problems.install(app)
     app.include_router(routes.api)
@@ -66,8 +77,9 @@ def create_app(runtime: Runtime, api_keys: Mapping[str, str] | Iterable[str] | N
         for role, q in runtime.queues.items():
             await check(f"queue:{role}", q.depth())
         ok = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks},
-                            status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503
+        )
 
     @app.get("/metrics", tags=["ops"], dependencies=[Depends(require_api_key)])
     async def metrics() -> Response:
@@ -79,8 +91,10 @@ def create_app(runtime: Runtime, api_keys: Mapping[str, str] | Iterable[str] | N
 
 #: What /docs and /redoc may load: from this server only (ReDoc's sidebar would fetch Redocly's logo from a CDN),
 #: inline scripts and styles (both pages start that way), data: images and fonts, and ReDoc's search worker (blob:).
-DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-            "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'")
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'"
+)
 
 
 def _add_docs(app: FastAPI) -> None:
@@ -92,19 +106,26 @@ def _add_docs(app: FastAPI) -> None:
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "").rstrip("/")
-        page = get_swagger_ui_html(openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - Swagger UI",
-                                   swagger_js_url=f"{root}/docs-assets/swagger-ui-bundle.js",
-                                   swagger_css_url=f"{root}/docs-assets/swagger-ui.css",
-                                   swagger_favicon_url=f"{root}/favicon.ico")
+        page = get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{root}/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}/docs-assets/swagger-ui.css",
+            swagger_favicon_url=f"{root}/favicon.ico",
+        )
         page.headers["Content-Security-Policy"] = DOCS_CSP
         return page
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "").rstrip("/")
-        page = get_redoc_html(openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - ReDoc",
-                              redoc_js_url=f"{root}/docs-assets/redoc.standalone.js",
-                              redoc_favicon_url=f"{root}/favicon.ico", with_google_fonts=False)
+        page = get_redoc_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{root}/docs-assets/redoc.standalone.js",
+            redoc_favicon_url=f"{root}/favicon.ico",
+            with_google_fonts=False,
+        )
         page.headers["Content-Security-Policy"] = DOCS_CSP
         return page
 

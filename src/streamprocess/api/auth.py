@@ -24,11 +24,19 @@ def _token(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if not header:
-        raise ApiError(401, "missing credentials: send Authorization: Bearer <API key>", code="unauthenticated",
-                       headers={"WWW-Authenticate": 'Bearer realm="streamprocess"'})
+        raise ApiError(
+            401,
+            "missing credentials: send Authorization: Bearer <API key>",
+            code="unauthenticated",
+            headers={"WWW-Authenticate": 'Bearer realm="streamprocess"'},
+        )
     if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(401, "use the Bearer scheme: Authorization: Bearer <API key>", code="unauthenticated",
-                       headers={"WWW-Authenticate": 'Bearer realm="streamprocess", error="invalid_request"'})
+        raise ApiError(
+            401,
+            "use the Bearer scheme: Authorization: Bearer <API key>",
+            code="unauthenticated",
+            headers={"WWW-Authenticate": 'Bearer realm="streamprocess", error="invalid_request"'},
+        )
     return token.strip()
 
 
@@ -60,10 +68,18 @@ _INVALID = {"WWW-Authenticate": 'Bearer realm="streamprocess", error="invalid_to
 
 # The security schemes the OpenAPI document declares (Swagger UI's Authorize button). They only document: with
 # auto_error=False they never answer a request themselves; _token and credential decide, with their own problems.
-_api_key_scheme = HTTPBearer(scheme_name="ApiKey", auto_error=False, description=(
-    "An API key: one of STREAMPROCESS_API_KEYS, or the key `streamprocess up` prints when none is set."))
-_events_scheme = HTTPBearer(scheme_name="EventsToken", auto_error=False, description=(
-    "STREAMPROCESS_EVENTS_TOKEN, the token MinIO's webhook target sends (auth_token); only for POST /events/s3."))
+_api_key_scheme = HTTPBearer(
+    scheme_name="ApiKey",
+    auto_error=False,
+    description=("An API key: one of STREAMPROCESS_API_KEYS, or the key `streamprocess up` prints when none is set."),
+)
+_events_scheme = HTTPBearer(
+    scheme_name="EventsToken",
+    auto_error=False,
+    description=(
+        "STREAMPROCESS_EVENTS_TOKEN, the token MinIO's webhook target sends (auth_token); only for POST /events/s3."
+    ),
+)
 _Documented = HTTPAuthorizationCredentials | None
 
 

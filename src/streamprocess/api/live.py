@@ -22,8 +22,16 @@ from .auth import credential, keys
 router = APIRouter(tags=["live"])
 
 CONFIG_TIMEOUT = 10.0
-CLOSE_CODES = {"stop": 1000, "idle_timeout": 1000, "bad_config": 1007, "config_expected": 1007, "bad_audio": 1007,
-               "bad_request": 1007, "frame_too_large": 1009, "internal_error": 1011}
+CLOSE_CODES = {
+    "stop": 1000,
+    "idle_timeout": 1000,
+    "bad_config": 1007,
+    "config_expected": 1007,
+    "bad_audio": 1007,
+    "bad_request": 1007,
+    "frame_too_large": 1009,
+    "internal_error": 1011,
+}
 
 
 class _Refused(Exception):
@@ -40,8 +48,11 @@ def _authenticate(ws: WebSocket) -> str:
         raise _Refused(1008, "unauthenticated", "send Authorization: Bearer <API key> or ?token=<API key>")
     caller = credential(token, *keys(ws))
     if caller is None or caller.tenant is None:
-        raise _Refused(1008, "unauthenticated" if caller is None else "forbidden",
-                       "unknown API key" if caller is None else "the events token cannot open live streams")
+        raise _Refused(
+            1008,
+            "unauthenticated" if caller is None else "forbidden",
+            "unknown API key" if caller is None else "the events token cannot open live streams",
+        )
     return caller.tenant
 
 
@@ -59,8 +70,9 @@ async def stream(ws: WebSocket) -> None:
     try:
         tenant = _authenticate(ws)
         if pool is None:
-            raise _Refused(1008, "live_disabled",
-                           "live captioning is off on this server (STREAMPROCESS_LIVE_MAX_STREAMS=0)")
+            raise _Refused(
+                1008, "live_disabled", "live captioning is off on this server (STREAMPROCESS_LIVE_MAX_STREAMS=0)"
+            )
     except _Refused as r:
         await _refuse(ws, r)
         return

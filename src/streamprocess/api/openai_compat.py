@@ -20,22 +20,54 @@ from .routes import Subs, store_upload
 
 router = APIRouter(dependencies=[Depends(require_api_key)], tags=["openai"])
 
-LANGUAGE_NAMES = {"en": "english", "de": "german", "fr": "french", "es": "spanish", "it": "italian",
-                  "pt": "portuguese", "nl": "dutch", "ja": "japanese", "zh": "chinese", "ko": "korean",
-                  "ru": "russian", "pl": "polish", "tr": "turkish", "ar": "arabic", "hi": "hindi"}
+LANGUAGE_NAMES = {
+    "en": "english",
+    "de": "german",
+    "fr": "french",
+    "es": "spanish",
+    "it": "italian",
+    "pt": "portuguese",
+    "nl": "dutch",
+    "ja": "japanese",
+    "zh": "chinese",
+    "ko": "korean",
+    "ru": "russian",
+    "pl": "polish",
+    "tr": "turkish",
+    "ar": "arabic",
+    "hi": "hindi",
+}
 
 
 def verbose(transcript: dict[str, Any], words: bool) -> dict[str, Any]:
-    segments = [{"id": s["id"], "seek": 0, "start": s["start"], "end": s["end"], "text": s["text"], "tokens": [],
-                 "temperature": s.get("temperature") or 0.0, "avg_logprob": s["avg_logprob"],
-                 "compression_ratio": s.get("compression_ratio") or 0.0, "no_speech_prob": s["no_speech_prob"]}
-                for s in transcript["segments"]]
-    body: dict[str, Any] = {"task": "transcribe",
-                            "language": LANGUAGE_NAMES.get(transcript["language"], transcript["language"]),
-                            "duration": transcript["duration"], "text": transcript["text"], "segments": segments}
+    segments = [
+        {
+            "id": s["id"],
+            "seek": 0,
+            "start": s["start"],
+            "end": s["end"],
+            "text": s["text"],
+            "tokens": [],
+            "temperature": s.get("temperature") or 0.0,
+            "avg_logprob": s["avg_logprob"],
+            "compression_ratio": s.get("compression_ratio") or 0.0,
+            "no_speech_prob": s["no_speech_prob"],
+        }
+        for s in transcript["segments"]
+    ]
+    body: dict[str, Any] = {
+        "task": "transcribe",
+        "language": LANGUAGE_NAMES.get(transcript["language"], transcript["language"]),
+        "duration": transcript["duration"],
+        "text": transcript["text"],
+        "segments": segments,
+    }
     if words:
-        body["words"] = [{"word": w["word"].strip(), "start": w["start"], "end": w["end"]}
-                         for s in transcript["segments"] for w in (s.get("words") or [])]
+        body["words"] = [
+            {"word": w["word"].strip(), "start": w["start"], "end": w["end"]}
+            for s in transcript["segments"]
+            for w in (s.get("words") or [])
+        ]
     return body
 
 
@@ -56,13 +88,19 @@ async def transcriptions(
     granularities = set(timestamp_granularities or [])
     if granularities - {"word", "segment"}:
         raise ApiError(400, "timestamp_granularities[] takes word and/or segment", code="invalid_request")
-    options = {"initial-prompt": prompt, "language": language,
-               "word-timestamps": "true" if "word" in granularities else None}
+    options = {
+        "initial-prompt": prompt,
+        "language": language,
+        "word-timestamps": "true" if "word" in granularities else None,
+    }
     job_id = await store_upload(request, subs, file, "stt", options, tenant)
     record = await subs.wait(job_id, request.app.state.runtime.settings.wait_max, tenant)
     if record.state is JobState.failed:
-        raise ApiError(400, record.error.message if record.error else "transcription failed",
-                       code=record.error.code if record.error else "failed")
+        raise ApiError(
+            400,
+            record.error.message if record.error else "transcription failed",
+            code=record.error.code if record.error else "failed",
+        )
     if record.state is not JobState.succeeded:
         raise ApiError(504, f"job {job_id} did not finish in time; poll /status/{job_id}", code="timeout")
     if response_format in ("text", "srt", "vtt"):

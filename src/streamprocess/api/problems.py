@@ -16,10 +16,18 @@ PROBLEM = "application/problem+json"
 
 #: HTTP status for each error code the library raises; permanent errors are 422, others 503.
 STATUS_BY_CODE = {
-    "job_not_found": 404, "no_such_result": 404, "not_ready": 409, "unsupported_media_type": 415,
+    "job_not_found": 404,
+    "no_such_result": 404,
+    "not_ready": 409,
+    "unsupported_media_type": 415,
     "unsupported_media": 415,
-    "too_large": 413, "presign_invalid": 403, "invalid_options": 400, "unsupported_language": 400,
-    "invalid_event": 400, "upload_used": 409, "upload_expired": 409,
+    "too_large": 413,
+    "presign_invalid": 403,
+    "invalid_options": 400,
+    "unsupported_language": 400,
+    "invalid_event": 400,
+    "upload_used": 409,
+    "upload_expired": 409,
 }
 
 
@@ -29,10 +37,21 @@ class ApiError(Exception):
         self.status, self.detail, self.code, self.headers = status, detail, code, headers
 
 
-def problem(status: int, detail: str, *, instance: str | None = None, code: str | None = None,
-            headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
-    body: dict[str, Any] = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status,
-                            "detail": detail}
+def problem(
+    status: int,
+    detail: str,
+    *,
+    instance: str | None = None,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
     if instance:
         body["instance"] = instance
     if code:
@@ -60,5 +79,6 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(exc.status_code, str(exc.detail), instance=request.url.path,
-                       headers=getattr(exc, "headers", None))
+        return problem(
+            exc.status_code, str(exc.detail), instance=request.url.path, headers=getattr(exc, "headers", None)
+        )

@@ -29,10 +29,15 @@ public = APIRouter()  # authenticated otherwise: signed URLs, the events token
 class UploadRequest(BaseModel):
     filename: str = Field(..., max_length=255, examples=["meeting.m4a"])
     content_type: str = Field(..., examples=["audio/mp4"])
-    size: int | None = Field(None, gt=0, description=(
-        "Bytes. The embedded store's URL refuses more (default: the upload limit); an S3 URL is signed for exactly "
-        "this many, and S3 deployments require it."))
-    options: dict[str, str] = Field(default_factory=dict, description="Job options, e.g. {\"language\": \"en\"}.")
+    size: int | None = Field(
+        None,
+        gt=0,
+        description=(
+            "Bytes. The embedded store's URL refuses more (default: the upload limit); an S3 URL is signed for exactly "
+            "this many, and S3 deployments require it."
+        ),
+    )
+    options: dict[str, str] = Field(default_factory=dict, description='Job options, e.g. {"language": "en"}.')
 
 
 class UploadTarget(BaseModel):
@@ -67,9 +72,21 @@ class JobStatus(BaseModel):
     @classmethod
     def of(cls, r: JobRecord) -> JobStatus:
         ready = [fmt for fmt, name in RESULT_FILES.get(r.kind, {}).items() if name in r.results]
-        return cls(job_id=r.job_id, kind=r.kind, state=r.state, source_key=r.source.key, attempts=r.attempts,
-                   progress=r.progress, timings=r.timings, error=r.error, results=ready, summary=r.summary,
-                   created_at=r.created_at, updated_at=r.updated_at, finished_at=r.finished_at)
+        return cls(
+            job_id=r.job_id,
+            kind=r.kind,
+            state=r.state,
+            source_key=r.source.key,
+            attempts=r.attempts,
+            progress=r.progress,
+            timings=r.timings,
+            error=r.error,
+            results=ready,
+            summary=r.summary,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+            finished_at=r.finished_at,
+        )
 
 
 class Accepted(BaseModel):
@@ -95,7 +112,8 @@ async def create_upload(body: UploadRequest, request: Request, subs: Subs, tenan
     upload = await subs.create_upload(body.filename, body.content_type, body.size, body.options, tenant=tenant)
     r = upload.request
     return UploadResponse(
-        job_id=upload.job_id, status_url=str(request.url_for("job_status", job_id=upload.job_id)),
+        job_id=upload.job_id,
+        status_url=str(request.url_for("job_status", job_id=upload.job_id)),
         upload=UploadTarget(url=r.url, method=r.method, headers=r.headers, fields=r.fields, expires_at=r.expires_at),
     )
 
@@ -119,9 +137,13 @@ async def local_store_put(key: str, request: Request) -> Response:
     if not isinstance(store, LocalObjectStore):
         raise ApiError(404, "this deployment stores uploads in S3; use the URL /uploads returned")
     length = request.headers.get("content-length")
-    metadata = store.verify_presigned("PUT", key, dict(request.query_params),
-                                      content_type=request.headers.get("content-type"),
-                                      content_length=int(length) if length and length.isdigit() else None)
+    metadata = store.verify_presigned(
+        "PUT",
+        key,
+        dict(request.query_params),
+        content_type=request.headers.get("content-type"),
+        content_length=int(length) if length and length.isdigit() else None,
+    )
     subs: Submissions = request.app.state.submissions
     await subs.check_upload(metadata.get("job-id"))  # refuse a used URL before receiving its body
     limit = int(request.query_params.get("max", 0)) or request.app.state.runtime.settings.upload_max_size
@@ -130,21 +152,24 @@ async def local_store_put(key: str, request: Request) -> Response:
         await spool(request.stream(), path, limit, "the upload is over the URL's")
         await subs.check_upload(metadata.get("job-id"))
         try:  # create-only: atomic against another use of this URL, under the store's lock
-            info = await store.put(key, path, content_type=request.headers.get("content-type"), metadata=metadata,
-                                   if_none_match=True)
+            info = await store.put(
+                key, path, content_type=request.headers.get("content-type"), metadata=metadata, if_none_match=True
+            )
         except WriteConflict:
             raise UploadUsed("this upload URL was used already: a presigned upload URL uploads once") from None
     return Response(status_code=200, headers={"ETag": f'"{info.etag}"'})
 
 
 # ---------------------------------------------------------------------------------------------- direct submissions
-async def store_upload(request: Request, subs: Submissions, file: UploadFile, kind: str,
-                       options: dict[str, str | None], tenant: str) -> str:
+async def store_upload(
+    request: Request, subs: Submissions, file: UploadFile, kind: str, options: dict[str, str | None], tenant: str
+) -> str:
     """Spool a multipart file to disk within the size limit and submit it; returns the job id."""
     settings = request.app.state.runtime.settings
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > settings.upload_max_size + 64 * 1024:
         raise ApiError(413, f"the request is over the {settings.upload_max_size}-byte upload limit", code="too_large")
+
     async def chunks() -> AsyncIterator[bytes]:
         while chunk := await file.read(1 << 20):
             yield chunk
@@ -152,12 +177,14 @@ async def store_upload(request: Request, subs: Submissions, file: UploadFile, ki
     with tempfile.TemporaryDirectory(prefix="sp-upload-") as tmp:
         path = Path(tmp) / "file"
         await spool(chunks(), path, settings.upload_max_size, "the file is over the")
-        return await subs.submit(path, file.filename or "upload", kind,
-                                 {k: v for k, v in options.items() if v is not None}, tenant=tenant)
+        return await subs.submit(
+            path, file.filename or "upload", kind, {k: v for k, v in options.items() if v is not None}, tenant=tenant
+        )
 
 
-async def _submit(kind: str, file: UploadFile, request: Request, subs: Subs, wait: float,
-                  options: dict[str, str | None], tenant: str) -> JSONResponse:
+async def _submit(
+    kind: str, file: UploadFile, request: Request, subs: Subs, wait: float, options: dict[str, str | None], tenant: str
+) -> JSONResponse:
     job_id = await store_upload(request, subs, file, kind, options, tenant)
     status_url = str(request.url_for("job_status", job_id=job_id))
     record = await subs.wait(job_id, wait, tenant) if wait > 0 else None
@@ -168,32 +195,60 @@ async def _submit(kind: str, file: UploadFile, request: Request, subs: Subs, wai
     state = record.state if record is not None else JobState.queued
     if record is not None and record.state is JobState.failed and record.error:
         raise ApiError(422, record.error.message, code=record.error.code)
-    return JSONResponse(Accepted(job_id=job_id, state=state, status_url=status_url).model_dump(mode="json"),
-                        status_code=202, headers={"Location": status_url})
+    return JSONResponse(
+        Accepted(job_id=job_id, state=state, status_url=status_url).model_dump(mode="json"),
+        status_code=202,
+        headers={"Location": status_url},
+    )
 
 
 Wait = Annotated[float, Query(ge=0, description="Seconds to wait for the result (returned inline when done).")]
 
 
-@api.post("/stt/upload", response_model=Accepted, status_code=202, tags=["jobs"],
-          responses={200: {"model": Accepted, "description": "Finished within ?wait"}})
-async def stt_upload(request: Request, subs: Subs, tenant: Tenant, file: Annotated[UploadFile, File()], wait: Wait = 0,
-                     language: Annotated[str | None, Form()] = None,
-                     word_timestamps: Annotated[bool | None, Form()] = None,
-                     hotwords: Annotated[str | None, Form()] = None,
-                     initial_prompt: Annotated[str | None, Form()] = None) -> JSONResponse:
+@api.post(
+    "/stt/upload",
+    response_model=Accepted,
+    status_code=202,
+    tags=["jobs"],
+    responses={200: {"model": Accepted, "description": "Finished within ?wait"}},
+)
+async def stt_upload(
+    request: Request,
+    subs: Subs,
+    tenant: Tenant,
+    file: Annotated[UploadFile, File()],
+    wait: Wait = 0,
+    language: Annotated[str | None, Form()] = None,
+    word_timestamps: Annotated[bool | None, Form()] = None,
+    hotwords: Annotated[str | None, Form()] = None,
+    initial_prompt: Annotated[str | None, Form()] = None,
+) -> JSONResponse:
     """Transcribe an audio file (multipart). 202 with the job id, or the transcript when it finishes in ?wait."""
-    options = {"language": language, "hotwords": hotwords, "initial-prompt": initial_prompt,
-               "word-timestamps": None if word_timestamps is None else str(word_timestamps).lower()}
+    options = {
+        "language": language,
+        "hotwords": hotwords,
+        "initial-prompt": initial_prompt,
+        "word-timestamps": None if word_timestamps is None else str(word_timestamps).lower(),
+    }
     return await _submit("stt", file, request, subs, wait, options, tenant)
 
 
-@api.post("/ocr/process", response_model=Accepted, status_code=202, tags=["jobs"],
-          responses={200: {"model": Accepted, "description": "Finished within ?wait"}})
-async def ocr_process(request: Request, subs: Subs, tenant: Tenant, file: Annotated[UploadFile, File()],
-                      wait: Wait = 0,
-                      lang: Annotated[str | None, Form()] = None,
-                      engine: Annotated[str | None, Form()] = None) -> JSONResponse:
+@api.post(
+    "/ocr/process",
+    response_model=Accepted,
+    status_code=202,
+    tags=["jobs"],
+    responses={200: {"model": Accepted, "description": "Finished within ?wait"}},
+)
+async def ocr_process(
+    request: Request,
+    subs: Subs,
+    tenant: Tenant,
+    file: Annotated[UploadFile, File()],
+    wait: Wait = 0,
+    lang: Annotated[str | None, Form()] = None,
+    engine: Annotated[str | None, Form()] = None,
+) -> JSONResponse:
     """OCR an image or PDF (multipart). 202 with the job id, or the OCR JSON when it finishes in ?wait."""
     return await _submit("ocr", file, request, subs, wait, {"lang": lang, "engine": engine}, tenant)
 
@@ -205,10 +260,18 @@ async def job_status(job_id: str, subs: Subs, tenant: Tenant) -> JobStatus:
     return JobStatus.of(await subs.get(job_id, tenant))
 
 
-@api.get("/jobs/{job_id}/result", tags=["jobs"], response_class=Response,
-         responses={200: {"content": {"application/json": {}, "text/plain": {}, "application/pdf": {}}}})
-async def job_result(job_id: str, subs: Subs, tenant: Tenant,
-                     format: Annotated[str, Query(pattern="^(json|txt|srt|vtt|hocr|pdf)$")] = "json") -> Response:
+@api.get(
+    "/jobs/{job_id}/result",
+    tags=["jobs"],
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}, "text/plain": {}, "application/pdf": {}}}},
+)
+async def job_result(
+    job_id: str,
+    subs: Subs,
+    tenant: Tenant,
+    format: Annotated[str, Query(pattern="^(json|txt|srt|vtt|hocr|pdf)$")] = "json",
+) -> Response:
     """A finished job's result: json, txt, srt or vtt (speech); json, txt, hocr or pdf (OCR)."""
     data, media_type = await subs.result(await subs.get(job_id, tenant), format)
     return Response(content=data, media_type=media_type)

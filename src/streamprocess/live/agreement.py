@@ -23,8 +23,15 @@ def text_of(words: list[Word]) -> str:
 class LocalAgreement:
     """Hypotheses in, committed words out. Times are absolute (seconds of stream audio)."""
 
-    def __init__(self, overlap_tolerance: float = 0.1, max_ngram: int = 5, overlap: float = 2.0,
-                 history: int = 30, match_drift: float = 1.0, lookahead: float = 0.5) -> None:
+    def __init__(
+        self,
+        overlap_tolerance: float = 0.1,
+        max_ngram: int = 5,
+        overlap: float = 2.0,
+        history: int = 30,
+        match_drift: float = 1.0,
+        lookahead: float = 0.5,
+    ) -> None:
         self.committed: list[Word] = []  # committed, not yet handed out as a final
         self.tail: list[Word] = []  # the previous hypothesis after the committed words
         self.history: list[Word] = []  # the last committed words, finals included (for overlap removal)
@@ -53,9 +60,12 @@ class LocalAgreement:
             blocks = [b for b in SequenceMatcher(a=mine, b=theirs, autojunk=False).get_matching_blocks() if b.size]
             if blocks:
                 last = blocks[-1]
-                if (last.a + last.size >= len(mine) - 1 and last.size >= min(2, len(mine))
-                        and abs(near[last.b].start - self.history[last.a].start) <= self.match_drift):
-                    rest = words[last.b + last.size:]
+                if (
+                    last.a + last.size >= len(mine) - 1
+                    and last.size >= min(2, len(mine))
+                    and abs(near[last.b].start - self.history[last.a].start) <= self.match_drift
+                ):
+                    rest = words[last.b + last.size :]
                     if last.a + last.size < len(mine):  # the last committed word heard differently this time
                         rest = [w for w in rest if w.start > self.last_end - self.tolerance]
                     return rest
@@ -90,7 +100,7 @@ class LocalAgreement:
     def commit(self, words: list[Word]) -> None:
         if words:
             self.committed.extend(words)
-            self.history = (self.history + words)[-self.history_size:]
+            self.history = (self.history + words)[-self.history_size :]
             self.last_end = max(self.last_end, words[-1].end)
 
     def take_sentences(self, heard_until: float, margin: float = 2.0) -> list[Word]:
@@ -102,7 +112,7 @@ class LocalAgreement:
             last = self.committed[i]
             settled = i + 1 < len(self.committed) or last.end <= heard_until - margin
             if settled and last.word.strip().endswith(SENTENCE_END):
-                done, self.committed = self.committed[: i + 1], self.committed[i + 1:]
+                done, self.committed = self.committed[: i + 1], self.committed[i + 1 :]
                 return done
         return []
 

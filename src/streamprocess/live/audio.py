@@ -20,17 +20,23 @@ class PcmDecoder:
         self.width = config.bytes_per_sample
         self.rate = config.sample_rate
         self.max_frame_bytes = int(max_frame_seconds * self.rate) * self.width
-        self._resampler = (None if self.rate == SAMPLE_RATE
-                           else av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE))
+        self._resampler = (
+            None if self.rate == SAMPLE_RATE else av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        )
 
     def __call__(self, frame: bytes) -> np.ndarray:
         if len(frame) % self.width:
             raise ProtocolError(
                 f"an audio frame of {len(frame)} bytes is not a whole number of {self.encoding} samples "
-                f"({self.width} bytes each)", code="bad_audio")
+                f"({self.width} bytes each)",
+                code="bad_audio",
+            )
         if len(frame) > self.max_frame_bytes:
-            raise ProtocolError(f"an audio frame of {len(frame)} bytes is over the {self.max_frame_bytes}-byte "
-                                "limit; send 20–250 ms per frame", code="frame_too_large")
+            raise ProtocolError(
+                f"an audio frame of {len(frame)} bytes is over the {self.max_frame_bytes}-byte "
+                "limit; send 20–250 ms per frame",
+                code="frame_too_large",
+            )
         if self.encoding == "pcm_s16le":
             samples = np.frombuffer(frame, "<i2").astype(np.float32) / 32768.0
         else:
@@ -89,12 +95,12 @@ class StreamingVad:
     def feed(self, samples: np.ndarray) -> list[VadEvent]:
         audio = np.concatenate([self._pending, samples]) if self._pending.size else samples
         n = audio.size // self.WINDOW
-        self._pending = audio[n * self.WINDOW:].copy()
+        self._pending = audio[n * self.WINDOW :].copy()
         if n == 0:
             return []
         windows = audio[: n * self.WINDOW].reshape(n, self.WINDOW)
-        contexts = np.concatenate([self._context[None, :], windows[:-1, -self.CONTEXT:]], axis=0)
-        self._context = windows[-1, -self.CONTEXT:].copy()
+        contexts = np.concatenate([self._context[None, :], windows[:-1, -self.CONTEXT :]], axis=0)
+        self._context = windows[-1, -self.CONTEXT :].copy()
         batch = np.concatenate([contexts, windows], axis=1).astype(np.float32)
         out, self._h, self._c = self.model.session.run(None, {"input": batch, "h": self._h, "c": self._c})
         events: list[VadEvent] = []

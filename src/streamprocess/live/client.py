@@ -56,9 +56,19 @@ def encode(samples: np.ndarray, encoding: str = "pcm_s16le") -> bytes:
     return (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
 
 
-async def caption(url: str, api_key: str, samples: np.ndarray, *, speed: float = 1.0, frame_ms: int = 100,
-                  config: dict[str, Any] | None = None, on_event: Callable[[dict[str, Any]], None] | None = None,
-                  tail_silence: float = 0.0, sample_rate: int = SAMPLE_RATE, encoding: str = "pcm_s16le") -> Captioned:
+async def caption(
+    url: str,
+    api_key: str,
+    samples: np.ndarray,
+    *,
+    speed: float = 1.0,
+    frame_ms: int = 100,
+    config: dict[str, Any] | None = None,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    tail_silence: float = 0.0,
+    sample_rate: int = SAMPLE_RATE,
+    encoding: str = "pcm_s16le",
+) -> Captioned:
     """Streams mono float32 ``samples`` (at ``sample_rate``) to ``url`` (``ws://host:port/v1/stt/stream``) at
     ``speed`` × real time as ``encoding``, then ``stop``; returns every event. ``tail_silence`` seconds of silence
     follow the audio (as a live microphone would)."""
@@ -66,8 +76,7 @@ async def caption(url: str, api_key: str, samples: np.ndarray, *, speed: float =
         samples = np.concatenate([samples, np.zeros(int(tail_silence * sample_rate), np.float32)])
     result = Captioned()
     frame = sample_rate * frame_ms // 1000
-    async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {api_key}"},
-                                  max_size=None) as ws:
+    async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {api_key}"}, max_size=None) as ws:
         t0 = time.monotonic()
 
         async def receive() -> None:
@@ -83,7 +92,7 @@ async def caption(url: str, api_key: str, samples: np.ndarray, *, speed: float =
         await ws.send(json.dumps({"sample_rate": sample_rate, "encoding": encoding, **(config or {})}))
         start = time.monotonic()
         for i in range(0, samples.size, frame):
-            chunk = samples[i:i + frame]
+            chunk = samples[i : i + frame]
             due = start + (i + chunk.size) / sample_rate / speed  # a live source has the frame once it is over
             await asyncio.sleep(max(0.0, due - time.monotonic()))
             if receiver.done():

@@ -67,9 +67,17 @@ class Hypothesis:
 class WhisperDecoder:
     """Decodes batches of :class:`DecodeRequest` on one faster-whisper model (greedy, no timestamps tokens)."""
 
-    def __init__(self, model: WhisperModel, *, pad_seconds: float = 0.5, min_seconds: float = 10.0,
-                 tokens_base: int = 4,
-                 tokens_per_second: float = 6.0, no_repeat_ngram_size: int = 3, prompt_tokens: int = 64) -> None:
+    def __init__(
+        self,
+        model: WhisperModel,
+        *,
+        pad_seconds: float = 0.5,
+        min_seconds: float = 10.0,
+        tokens_base: int = 4,
+        tokens_per_second: float = 6.0,
+        no_repeat_ngram_size: int = 3,
+        prompt_tokens: int = 64,
+    ) -> None:
         self.model = model
         self.pad = int(pad_seconds * SAMPLE_RATE)
         self.min_samples = int(min(min_seconds, MAX_SECONDS) * SAMPLE_RATE)
@@ -84,8 +92,9 @@ class WhisperDecoder:
         key = language if self.multilingual else "en"
         tok = self._tokenizers.get(key)
         if tok is None:
-            tok = self._tokenizers[key] = Tokenizer(self.model.hf_tokenizer, self.multilingual,
-                                                    task="transcribe", language=key)
+            tok = self._tokenizers[key] = Tokenizer(
+                self.model.hf_tokenizer, self.multilingual, task="transcribe", language=key
+            )
         return tok
 
     @property
@@ -95,8 +104,10 @@ class WhisperDecoder:
     def window(self, request: DecodeRequest) -> float:
         """Seconds of audio the encoder sees for ``request`` (what its decode costs): the buffer and the pad, no
         less than the floor. Buffers under the floor all cost the same and batch together freely."""
-        return max(min(request.audio.size, int(MAX_SECONDS * SAMPLE_RATE) - self.pad) + self.pad,
-                   self.min_samples) / SAMPLE_RATE
+        return (
+            max(min(request.audio.size, int(MAX_SECONDS * SAMPLE_RATE) - self.pad) + self.pad, self.min_samples)
+            / SAMPLE_RATE
+        )
 
     def token_cap(self, seconds: float) -> int:
         return self.tokens_base + math.ceil(self.tokens_per_second * seconds)
@@ -124,14 +135,22 @@ class WhisperDecoder:
         languages = self._languages(requests, encoded)
         tokenizers = [self.tokenizer(lang) for lang in languages]
         prompts = self._prompts(tokenizers, requests)
-        prefixes = [tok.encode(" " + r.prefix.strip()) if (r.prefix or "").strip() else []
-                    for tok, r in zip(tokenizers, requests, strict=True)]
-        caps = [max(self.token_cap(min(r.seconds, MAX_SECONDS)), len(f) + self.tokens_base)
-                for r, f in zip(requests, prefixes, strict=True)]
+        prefixes = [
+            tok.encode(" " + r.prefix.strip()) if (r.prefix or "").strip() else []
+            for tok, r in zip(tokenizers, requests, strict=True)
+        ]
+        caps = [
+            max(self.token_cap(min(r.seconds, MAX_SECONDS)), len(f) + self.tokens_base)
+            for r, f in zip(requests, prefixes, strict=True)
+        ]
         results = self.model.model.generate(
-            encoded, [p + f for p, f in zip(prompts, prefixes, strict=True)], beam_size=1,
+            encoded,
+            [p + f for p, f in zip(prompts, prefixes, strict=True)],
+            beam_size=1,
             max_length=max(len(p) + c for p, c in zip(prompts, caps, strict=True)),
-            no_repeat_ngram_size=self.no_repeat_ngram_size, return_scores=True, return_no_speech_prob=True,
+            no_repeat_ngram_size=self.no_repeat_ngram_size,
+            return_scores=True,
+            return_no_speech_prob=True,
             suppress_blank=True,
         )
         t_gen = time.perf_counter()
@@ -143,13 +162,24 @@ class WhisperDecoder:
             avg_logprob = float(res.scores[0]) if res.scores else 0.0
             silent = res.no_speech_prob > 0.6 and avg_logprob < -1.0  # faster-whisper's no-speech rule
             tokens.append([] if silent else ids)
-            hyps.append(Hypothesis(words=[], language=lang, avg_logprob=round(avg_logprob, 4),
-                                   no_speech_prob=round(float(res.no_speech_prob), 4),
-                                   truncated=len(res.sequences_ids[0]) >= cap))
+            hyps.append(
+                Hypothesis(
+                    words=[],
+                    language=lang,
+                    avg_logprob=round(avg_logprob, 4),
+                    no_speech_prob=round(float(res.no_speech_prob), 4),
+                    truncated=len(res.sequences_ids[0]) >= cap,
+                )
+            )
         self._align(requests, encoded, mel, frames, tokens, tokenizers, hyps)
         t_done = time.perf_counter()
-        timing = {"features": t_feat - t0, "encode": t_enc - t_feat, "generate": t_gen - t_enc,
-                  "align": t_done - t_gen, "batch": float(len(requests))}
+        timing = {
+            "features": t_feat - t0,
+            "encode": t_enc - t_feat,
+            "generate": t_gen - t_enc,
+            "align": t_done - t_gen,
+            "batch": float(len(requests)),
+        }
         for h in hyps:
             h.timings = timing
         return hyps
@@ -177,13 +207,13 @@ class WhisperDecoder:
         for tok, r in zip(tokenizers, requests, strict=True):
             hot = tok.encode(" " + r.hotwords.strip()) if (r.hotwords or "").strip() else []
             text = (r.prompt or "").strip()
-            previous = tok.encode(" " + text)[-self.prompt_tokens:] if text else []
+            previous = tok.encode(" " + text)[-self.prompt_tokens :] if text else []
             contexts.append((hot[: self.prompt_tokens], previous))
         keep = min(len(h) + len(p) for h, p in contexts)
         prompts = []
         for tok, (hot, previous) in zip(tokenizers, contexts, strict=True):
             cut = len(hot) + len(previous) - keep
-            previous = previous[min(cut, len(previous)):]
+            previous = previous[min(cut, len(previous)) :]
             hot = hot[: keep - len(previous)]
             head = [tok.sot_prev, *hot, *previous] if keep else []
             prompts.append([*head, *tok.sot_sequence, tok.no_timestamps])
@@ -200,13 +230,21 @@ class WhisperDecoder:
             whole = len(idx) == len(requests)
             features = encoded if whole else self.model.encode(mel[idx])  # a StorageView cannot be sliced
             alignments = self.model.find_alignment(
-                tokenizers[idx[0]], [tokens[i] for i in idx], features, [frames[i] for i in idx],  # type: ignore[arg-type]
+                tokenizers[idx[0]],
+                [tokens[i] for i in idx],
+                features,
+                [frames[i] for i in idx],  # type: ignore[arg-type]
             )
             for i, alignment in zip(idx, alignments, strict=True):
                 merge_punctuations(alignment, PREPEND_PUNCTUATION, APPEND_PUNCTUATION)
                 limit = requests[i].seconds
                 hyps[i].words = [
-                    Word(start=round(float(a["start"]), 3), end=round(min(float(a["end"]), limit), 3),
-                         word=a["word"], probability=round(float(a["probability"]), 4))
-                    for a in alignment if a["word"].strip() and float(a["start"]) < limit - 0.02  # not in the pad
+                    Word(
+                        start=round(float(a["start"]), 3),
+                        end=round(min(float(a["end"]), limit), 3),
+                        word=a["word"],
+                        probability=round(float(a["probability"]), 4),
+                    )
+                    for a in alignment
+                    if a["word"].strip() and float(a["start"]) < limit - 0.02  # not in the pad
                 ]

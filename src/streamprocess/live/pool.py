@@ -40,13 +40,28 @@ class Archive:
 
     async def __call__(self, session: LiveSession, tenant: str | None = None) -> str:
         job_id = session.id
-        segments = [Segment(id=f["id"], start=f["start"], end=f["end"], text=" " + f["text"], avg_logprob=0.0,
-                            no_speech_prob=0.0, words=[Word(**w) for w in f["words"]]) for f in session.finals]
+        segments = [
+            Segment(
+                id=f["id"],
+                start=f["start"],
+                end=f["end"],
+                text=" " + f["text"],
+                avg_logprob=0.0,
+                no_speech_prob=0.0,
+                words=[Word(**w) for w in f["words"]],
+            )
+            for f in session.finals
+        ]
         duration = round(session.received / SAMPLE_RATE, 3)
-        transcript = Transcript(text=" ".join(f["text"] for f in session.finals), language=session.language or "en",
-                                language_probability=1.0, duration=duration, model=session.model,
-                                options={"live": True, **session.config.model_dump(exclude={"save", "save_audio"})},
-                                segments=segments)
+        transcript = Transcript(
+            text=" ".join(f["text"] for f in session.finals),
+            language=session.language or "en",
+            language_probability=1.0,
+            duration=duration,
+            model=session.model,
+            options={"live": True, **session.config.model_dump(exclude={"save", "save_audio"})},
+            segments=segments,
+        )
         results: dict[str, str] = {}
         for fmt in FORMATS:
             key = f"{self.prefix}{job_id}/transcript.{fmt}"
@@ -58,30 +73,54 @@ class Archive:
             results["audio.wav"] = key
         ended = now_utc()
         record = JobRecord(
-            job_id=job_id, kind="stt", state=JobState.succeeded, media_type="audio/pcm", tenant=tenant,
-            source=SourceRef(bucket=self.bucket, key=f"live/{job_id}"), options=transcript.options,
-            started_at=session.started_at, finished_at=ended, results=results, attempts=1,
-            summary={"live": True, "language": transcript.language, "duration": duration,
-                     "segments": len(segments), "model": session.model},
+            job_id=job_id,
+            kind="stt",
+            state=JobState.succeeded,
+            media_type="audio/pcm",
+            tenant=tenant,
+            source=SourceRef(bucket=self.bucket, key=f"live/{job_id}"),
+            options=transcript.options,
+            started_at=session.started_at,
+            finished_at=ended,
+            results=results,
+            attempts=1,
+            summary={
+                "live": True,
+                "language": transcript.language,
+                "duration": duration,
+                "segments": len(segments),
+                "model": session.model,
+            },
         )
         await self.jobs.create(record)
         return job_id
 
 
 class LivePool:
-    def __init__(self, settings: Settings, *, decoder: Decoder | None = None, archive: Archive | None = None,
-                 limits: SessionLimits | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        decoder: Decoder | None = None,
+        archive: Archive | None = None,
+        limits: SessionLimits | None = None,
+    ) -> None:
         self.settings = settings
         self.model_name = settings.live_model or settings.stt_model
         if decoder is None:
-            spec = models.resolve(self.model_name, settings.stt_device, settings.stt_compute_type,
-                                  settings.stt_cpu_threads)
+            spec = models.resolve(
+                self.model_name, settings.stt_device, settings.stt_compute_type, settings.stt_cpu_threads
+            )
             decoder = WhisperDecoder(models.load(spec, replica="live"))
         self.decoder = decoder
-        self.scheduler = BatchScheduler(decoder, max_batch=settings.live_max_batch or self.auto_batch(decoder),
-                                        max_wait=settings.live_max_wait_ms / 1000)
-        self.limits = limits or SessionLimits(step=settings.live_step, buffer_max=settings.live_buffer_max,
-                                              idle_timeout=settings.live_idle_timeout)
+        self.scheduler = BatchScheduler(
+            decoder,
+            max_batch=settings.live_max_batch or self.auto_batch(decoder),
+            max_wait=settings.live_max_wait_ms / 1000,
+        )
+        self.limits = limits or SessionLimits(
+            step=settings.live_step, buffer_max=settings.live_buffer_max, idle_timeout=settings.live_idle_timeout
+        )
         self.max_streams = settings.live_max_streams
         self.archive = archive
         self.active: dict[str, Admission] = {}
@@ -136,7 +175,8 @@ class Admission:
         """``tenant``: whose job the saved session becomes."""
         pool = self.pool
         saver = functools.partial(pool.archive, tenant=tenant) if pool.archive is not None and config.save else None
-        self.session = LiveSession(self.id, config, pool.scheduler.decode, pool.limits, model=pool.model_name,
-                                   saver=saver)
+        self.session = LiveSession(
+            self.id, config, pool.scheduler.decode, pool.limits, model=pool.model_name, saver=saver
+        )
         self.session.start()
         return self.session

@@ -77,8 +77,7 @@ class PoolFull(StreamProcessError):
 def parse_config(raw: str | bytes | dict[str, Any]) -> StreamConfig:
     """The config from the first frame, or a :class:`ProtocolError` saying what is wrong."""
     if isinstance(raw, bytes):
-        raise ProtocolError("the first frame must be the JSON config (a text frame), not audio",
-                            code="config_expected")
+        raise ProtocolError("the first frame must be the JSON config (a text frame), not audio", code="config_expected")
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
@@ -90,8 +89,7 @@ def parse_config(raw: str | bytes | dict[str, Any]) -> StreamConfig:
     try:
         return StreamConfig.model_validate(raw)
     except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}"
-                             for err in e.errors())
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}" for err in e.errors())
         raise ProtocolError(f"bad config: {problems}", code="bad_config") from None
 
 

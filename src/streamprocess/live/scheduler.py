@@ -46,8 +46,15 @@ class _Item:
 
 
 class BatchScheduler:
-    def __init__(self, decoder: Decoder, *, max_batch: int = 8, max_wait: float = 0.01,
-                 length_ratio: float = 1.5, length_slack: float = 2.0) -> None:
+    def __init__(
+        self,
+        decoder: Decoder,
+        *,
+        max_batch: int = 8,
+        max_wait: float = 0.01,
+        length_ratio: float = 1.5,
+        length_slack: float = 2.0,
+    ) -> None:
         self.decoder = decoder
         self.max_batch = max_batch
         self.max_wait = max_wait
@@ -125,8 +132,7 @@ class BatchScheduler:
                 metrics.LIVE_QUEUE_WAIT.observe(started - item.enqueued)
             metrics.LIVE_BATCH_SIZE.observe(len(batch))
             try:
-                results = await loop.run_in_executor(self._executor, self.decoder.decode,
-                                                     [i.request for i in batch])
+                results = await loop.run_in_executor(self._executor, self.decoder.decode, [i.request for i in batch])
             except Exception as e:  # the model failed: every request of the batch hears it
                 log.exception("live decode failed for a batch of %d", len(batch))
                 for item in batch:
@@ -162,8 +168,10 @@ class BatchScheduler:
         anchor = live[0]
         key = self.decoder.batch_key(anchor.request)
         window = self.decoder.window
-        alike = sorted((i for i in live[1:] if self.decoder.batch_key(i.request) == key),
-                       key=lambda i: abs(window(i.request) - window(anchor.request)))
+        alike = sorted(
+            (i for i in live[1:] if self.decoder.batch_key(i.request) == key),
+            key=lambda i: abs(window(i.request) - window(anchor.request)),
+        )
         batch = [anchor]
         lo = hi = window(anchor.request)
         for item in alike:

@@ -104,8 +104,16 @@ Saver = Callable[["LiveSession"], Awaitable[str]]  # saves the transcript; retur
 
 
 class LiveSession:
-    def __init__(self, session_id: str, config: StreamConfig, decode: Decode, limits: SessionLimits,
-                 *, model: str = "", saver: Saver | None = None) -> None:
+    def __init__(
+        self,
+        session_id: str,
+        config: StreamConfig,
+        decode: Decode,
+        limits: SessionLimits,
+        *,
+        model: str = "",
+        saver: Saver | None = None,
+    ) -> None:
         self.id = session_id
         self.config = config
         self.model = model
@@ -141,8 +149,15 @@ class LiveSession:
 
     # ------------------------------------------------------------------ transport side
     def start(self) -> None:
-        self.events.put_nowait({"type": "ready", "session_id": self.id, "model": self.model,
-                                "sample_rate": self.config.sample_rate, "encoding": self.config.encoding})
+        self.events.put_nowait(
+            {
+                "type": "ready",
+                "session_id": self.id,
+                "model": self.model,
+                "sample_rate": self.config.sample_rate,
+                "encoding": self.config.encoding,
+            }
+        )
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"live-{self.id}")
 
     async def feed(self, frame: bytes) -> None:
@@ -175,8 +190,7 @@ class LiveSession:
                 return
             self.inbound.put_nowait(_Gap(self._gap))
             self._gap = None
-        elif (frames >= self.limits.backlog_frames
-              or seconds + samples.size / SAMPLE_RATE > self.limits.backlog):
+        elif frames >= self.limits.backlog_frames or seconds + samples.size / SAMPLE_RATE > self.limits.backlog:
             self._gap = samples.size
             return
         self._keep(samples)
@@ -241,13 +255,17 @@ class LiveSession:
                 if get is None and not self._buffer_full():
                     get = asyncio.ensure_future(self.inbound.get())
                 waits = {t for t in (get, self._decode) if t is not None}
-                done, _ = await asyncio.wait(waits, timeout=self._timeout(idle_since),
-                                             return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(
+                    waits, timeout=self._timeout(idle_since), return_when=asyncio.FIRST_COMPLETED
+                )
                 if not done:
                     if time.monotonic() - idle_since >= self.limits.idle_timeout:
                         self.close_reason = "idle_timeout"
-                        await self._emit(error_event(
-                            "idle_timeout", f"no audio for {self.limits.idle_timeout:.0f} s: closing the stream"))
+                        await self._emit(
+                            error_event(
+                                "idle_timeout", f"no audio for {self.limits.idle_timeout:.0f} s: closing the stream"
+                            )
+                        )
                         break
                     if self._has_pending_speech():  # the client paused mid-utterance: do not leave it hanging
                         await self._finalize(None)
@@ -335,11 +353,16 @@ class LiveSession:
             self.vad = StreamingVad(self.config.vad)
             self.vad.position = self.vad.heard_until = self.received
             self.in_speech = False
-        await self._emit({
-            "type": "warning", "code": "audio_dropped", "start": round(start / SAMPLE_RATE, 3),
-            "end": round(self.received / SAMPLE_RATE, 3),
-            "message": f"{samples / SAMPLE_RATE:.1f} s of audio dropped: it came faster than the stream could "
-                       f"process it (at most {self.limits.backlog:.0f} s may wait); send audio in real time"})
+        await self._emit(
+            {
+                "type": "warning",
+                "code": "audio_dropped",
+                "start": round(start / SAMPLE_RATE, 3),
+                "end": round(self.received / SAMPLE_RATE, 3),
+                "message": f"{samples / SAMPLE_RATE:.1f} s of audio dropped: it came faster than the stream could "
+                f"process it (at most {self.limits.backlog:.0f} s may wait); send audio in real time",
+            }
+        )
 
     def _trim_to(self, sample: int) -> None:
         cut = min(max(sample - self.buf_start, 0), self.buffer.size)
@@ -349,8 +372,13 @@ class LiveSession:
 
     # ------------------------------------------------------------------ decoding
     def _request(self, audio: np.ndarray) -> DecodeRequest:
-        return DecodeRequest(audio=audio, language=self.config.language, prompt=self.prompt,
-                             hotwords=self.config.hotwords, prefix=text_of(self.la.committed))
+        return DecodeRequest(
+            audio=audio,
+            language=self.config.language,
+            prompt=self.prompt,
+            hotwords=self.config.hotwords,
+            prefix=text_of(self.la.committed),
+        )
 
     def _maybe_decode(self) -> None:
         if self._decode is not None or not self.in_speech:
@@ -375,8 +403,10 @@ class LiveSession:
 
     def _absolute(self, words: list[Word], offset: int) -> list[Word]:
         t = offset / SAMPLE_RATE
-        return [Word(start=round(w.start + t, 3), end=round(w.end + t, 3), word=w.word, probability=w.probability)
-                for w in words]
+        return [
+            Word(start=round(w.start + t, 3), end=round(w.end + t, 3), word=w.word, probability=w.probability)
+            for w in words
+        ]
 
     async def _take_decode(self) -> None:
         task, self._decode = self._decode, None
@@ -387,8 +417,9 @@ class LiveSession:
         if start != self.buf_start:  # a final cut the buffer while this ran: its times no longer fit
             return
         heard = (end - start) / SAMPLE_RATE
-        self.la.insert(self._absolute(hyp.words, start), commit=heard >= self.limits.commit_min,
-                       heard_until=end / SAMPLE_RATE)
+        self.la.insert(
+            self._absolute(hyp.words, start), commit=heard >= self.limits.commit_min, heard_until=end / SAMPLE_RATE
+        )
         sentences = self.la.take_sentences(end / SAMPLE_RATE) if heard >= self.limits.sentence_trim else []
         if sentences:
             await self._emit_final(sentences, end, arrival)
@@ -400,10 +431,16 @@ class LiveSession:
             committed = len(self.la.committed)
             self.counts["partials"] += 1
             metrics.LIVE_PARTIAL_LATENCY.observe(time.monotonic() - arrival)
-            await self._emit({
-                "type": "partial", "text": text_of(pending), "start": pending[0].start, "end": pending[-1].end,
-                "stability": round(committed / len(pending), 3), "audio_end": round(end / SAMPLE_RATE, 3),
-            })
+            await self._emit(
+                {
+                    "type": "partial",
+                    "text": text_of(pending),
+                    "start": pending[0].start,
+                    "end": pending[-1].end,
+                    "stability": round(committed / len(pending), 3),
+                    "audio_end": round(end / SAMPLE_RATE, 3),
+                }
+            )
 
     async def _cut(self, end: int, arrival: float) -> None:
         """The buffer is full: hand out its committed words (else the older words of the hypothesis) as a final
@@ -411,7 +448,7 @@ class LiveSession:
         if not self.la.committed:
             older = [w for w in self.la.tail if w.end <= end / SAMPLE_RATE - 1.0]
             self.la.commit(older)
-            self.la.tail = self.la.tail[len(older):]
+            self.la.tail = self.la.tail[len(older) :]
         words = self.la.take_committed()
         if words:
             await self._emit_final(words, end, arrival)
@@ -445,17 +482,30 @@ class LiveSession:
         if not text:
             return
         metrics.LIVE_PARTIAL_LATENCY.observe(time.monotonic() - arrival)
-        final = {"type": "final", "id": len(self.finals), "start": words[0].start, "end": words[-1].end,
-                 "text": text, "words": [w.model_dump() for w in words], "audio_end": round(end / SAMPLE_RATE, 3)}
+        final = {
+            "type": "final",
+            "id": len(self.finals),
+            "start": words[0].start,
+            "end": words[-1].end,
+            "text": text,
+            "words": [w.model_dump() for w in words],
+            "audio_end": round(end / SAMPLE_RATE, 3),
+        }
         self.finals.append(final)
         self.prompt = ((self.prompt or "") + " " + text).strip()[-400:]
         await self._emit(final)
 
     async def _closed_event(self) -> dict[str, Any]:
         event: dict[str, Any] = {
-            "type": "closed", "reason": self.close_reason, "audio_seconds": round(self.received / SAMPLE_RATE, 3),
-            "finals": len(self.finals), "partials": self.counts["partials"], "decodes": self.counts["decodes"],
-            "dropped_seconds": round(self.dropped / SAMPLE_RATE, 3), "text": " ".join(f["text"] for f in self.finals)}
+            "type": "closed",
+            "reason": self.close_reason,
+            "audio_seconds": round(self.received / SAMPLE_RATE, 3),
+            "finals": len(self.finals),
+            "partials": self.counts["partials"],
+            "decodes": self.counts["decodes"],
+            "dropped_seconds": round(self.dropped / SAMPLE_RATE, 3),
+            "text": " ".join(f["text"] for f in self.finals),
+        }
         if self._saver is not None and self.config.save:
             try:
                 event["job_id"] = await self._saver(self)

@@ -10,5 +10,16 @@ from .inputs import DocumentError, EncryptedDocument, PageTooLarge, TooManyPages
 from .options import OcrOptions
 from .types import Block, Document, Line, Page, Word
 
-__all__ = ["Block", "Document", "DocumentError", "EncryptedDocument", "Line", "OcrEngine", "OcrOptions", "Page",
-           "PageTooLarge", "TooManyPages", "Word"]
+__all__ = [
+    "Block",
+    "Document",
+    "DocumentError",
+    "EncryptedDocument",
+    "Line",
+    "OcrEngine",
+    "OcrOptions",
+    "Page",
+    "PageTooLarge",
+    "TooManyPages",
+    "Word",
+]

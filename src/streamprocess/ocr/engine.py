@@ -22,14 +22,28 @@ from .types import Block, Document, Line, Page
 ProgressFn = Callable[[int, int], None]  # (pages done, pages total)
 
 # Tesseract OSD script names → languages.
-_SCRIPT_LANGUAGES = {"Korean": ["kor"], "Hangul": ["kor"], "Japanese": ["jpn"], "Katakana": ["jpn"],
-                     "Hiragana": ["jpn"], "Han": ["chi_sim"], "Latin": ["eng"]}
+_SCRIPT_LANGUAGES = {
+    "Korean": ["kor"],
+    "Hangul": ["kor"],
+    "Japanese": ["jpn"],
+    "Katakana": ["jpn"],
+    "Hiragana": ["jpn"],
+    "Han": ["chi_sim"],
+    "Latin": ["eng"],
+}
 _CJK = {"chi_sim", "chi_tra", "jpn", "kor"}
 
 
 class OcrEngine:
-    def __init__(self, *, det_side: int = 960, threads: int = 0, runtime: str = "auto",
-                 max_pixels: int = 50_000_000, max_pages: int = 500) -> None:
+    def __init__(
+        self,
+        *,
+        det_side: int = 960,
+        threads: int = 0,
+        runtime: str = "auto",
+        max_pixels: int = 50_000_000,
+        max_pages: int = 500,
+    ) -> None:
         self.det_side, self.threads, self.runtime = det_side, threads, runtime
         self.max_pixels, self.max_pages = max_pixels, max_pages
         self.tesseract = TesseractEngine()
@@ -67,23 +81,37 @@ class OcrEngine:
             return
         unknown = [lang for lang in options.languages if lang not in self.tesseract.languages | PPOCREngine.languages]
         if unknown:
-            raise InvalidOcrOptions(f"no OCR engine here reads {', '.join(unknown)}; installed Tesseract languages: "
-                                    f"{', '.join(sorted(self.tesseract.languages - {'osd'}))}",
-                                    code="unsupported_language")
+            raise InvalidOcrOptions(
+                f"no OCR engine here reads {', '.join(unknown)}; installed Tesseract languages: "
+                f"{', '.join(sorted(self.tesseract.languages - {'osd'}))}",
+                code="unsupported_language",
+            )
         if options.engine == "ppocr" and not set(options.languages) <= PPOCREngine.languages:
-            raise InvalidOcrOptions(f"PP-OCR reads {', '.join(sorted(PPOCREngine.languages))}, not "
-                                    f"{', '.join(sorted(set(options.languages) - PPOCREngine.languages))}",
-                                    code="unsupported_language")
+            raise InvalidOcrOptions(
+                f"PP-OCR reads {', '.join(sorted(PPOCREngine.languages))}, not "
+                f"{', '.join(sorted(set(options.languages) - PPOCREngine.languages))}",
+                code="unsupported_language",
+            )
 
     def recognize_page(self, page: PageImage, options: OcrOptions) -> Page:
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
         if options.text_layer and page.text_layer:
-            lines = [Line(text=t.strip(), bbox=(0, 0, page.image.width, page.image.height), confidence=1.0)
-                     for t in page.text_layer.splitlines() if t.strip()]
+            lines = [
+                Line(text=t.strip(), bbox=(0, 0, page.image.width, page.image.height), confidence=1.0)
+                for t in page.text_layer.splitlines()
+                if t.strip()
+            ]
             block = Block(bbox=(0, 0, page.image.width, page.image.height), lines=lines)
-            return Page(index=page.index, width=page.image.width, height=page.image.height, dpi=page.dpi,
-                        engine="text-layer", blocks=[block], timings={"total": round(time.perf_counter() - t0, 4)})
+            return Page(
+                index=page.index,
+                width=page.image.width,
+                height=page.image.height,
+                dpi=page.dpi,
+                engine="text-layer",
+                blocks=[block],
+                timings={"total": round(time.perf_counter() - t0, 4)},
+            )
         image, rotation, script = page.image, 0, None
         if options.orientation or options.auto_language:
             rotation, script = detect_orientation(image)
@@ -99,11 +127,25 @@ class OcrEngine:
         blocks = reading_order(lines, cjk=bool(set(languages) & _CJK))
         timings["layout"] = round(time.perf_counter() - t2, 4)
         timings["total"] = round(time.perf_counter() - t0, 4)
-        return Page(index=page.index, width=image.width, height=image.height, dpi=page.dpi, engine=engine_name,
-                    languages=languages, rotation=rotation, blocks=blocks, timings=timings)
+        return Page(
+            index=page.index,
+            width=image.width,
+            height=image.height,
+            dpi=page.dpi,
+            engine=engine_name,
+            languages=languages,
+            rotation=rotation,
+            blocks=blocks,
+            timings=timings,
+        )
 
-    def process(self, path: Path, options: OcrOptions | None = None, progress: ProgressFn | None = None,
-                on_page: Callable[[PageImage, Page], None] | None = None) -> Document:
+    def process(
+        self,
+        path: Path,
+        options: OcrOptions | None = None,
+        progress: ProgressFn | None = None,
+        on_page: Callable[[PageImage, Page], None] | None = None,
+    ) -> Document:
         """OCR every page of ``path``, one page in memory at a time; ``on_page`` sees each image and its result
         (to keep the images for a searchable PDF)."""
         options = options or OcrOptions()
@@ -111,13 +153,18 @@ class OcrEngine:
         t0 = time.perf_counter()
         total = count_pages(path) if progress else 0
         pages = []
-        for page in load_pages(path, dpi=options.dpi, max_pixels=self.max_pixels, max_pages=self.max_pages,
-                               text_layer=options.text_layer):
+        for page in load_pages(
+            path, dpi=options.dpi, max_pixels=self.max_pixels, max_pages=self.max_pages, text_layer=options.text_layer
+        ):
             pages.append(self.recognize_page(page, options))
             if on_page is not None:
                 on_page(page, pages[-1])
             if progress:
                 progress(len(pages), total)
         engines = sorted({p.engine for p in pages})
-        return Document(pages=pages, engine="+".join(engines), languages=options.languages,
-                        timings={"total": round(time.perf_counter() - t0, 4)})
+        return Document(
+            pages=pages,
+            engine="+".join(engines),
+            languages=options.languages,
+            timings={"total": round(time.perf_counter() - t0, 4)},
+        )

@@ -51,8 +51,10 @@ def _words(line: Line) -> Iterator[Word]:
 
 
 def _page_hocr(page: Page) -> str:
-    out = [f'<div class="ocr_page" id="page_{page.index}" title="{_bbox((0, 0, page.width, page.height))}; '
-           f'ppageno {page.index - 1}; scan_res {int(page.dpi)} {int(page.dpi)}">']
+    out = [
+        f'<div class="ocr_page" id="page_{page.index}" title="{_bbox((0, 0, page.width, page.height))}; '
+        f'ppageno {page.index - 1}; scan_res {int(page.dpi)} {int(page.dpi)}">'
+    ]
     for b_i, block in enumerate(page.blocks, 1):
         bid = f"{page.index}_{b_i}"
         out.append(f'<div class="ocr_carea" id="block_{bid}" title="{_bbox(block.bbox)}">')
@@ -61,8 +63,10 @@ def _page_hocr(page: Page) -> str:
             lid = f"{bid}_{l_i}"
             out.append(f'<span class="ocr_line" id="line_{lid}" title="{_bbox(line.bbox)}; baseline 0 0">')
             for w_i, word in enumerate(_words(line), 1):
-                out.append(f'<span class="ocrx_word" id="word_{lid}_{w_i}" title="{_bbox(word.bbox)}; '
-                           f'x_wconf {round(word.confidence * 100)}">{html.escape(word.text)}</span>')
+                out.append(
+                    f'<span class="ocrx_word" id="word_{lid}_{w_i}" title="{_bbox(word.bbox)}; '
+                    f'x_wconf {round(word.confidence * 100)}">{html.escape(word.text)}</span>'
+                )
             out.append("</span>")
         out.append("</p></div>")
     out.append("</div>")
@@ -70,14 +74,16 @@ def _page_hocr(page: Page) -> str:
 
 
 def to_hocr(doc: Document) -> str:
-    head = ('<?xml version="1.0" encoding="UTF-8"?>\n'
-            '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" '
-            '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">\n'
-            '<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="en" lang="en">\n<head>\n<title></title>\n'
-            '<meta http-equiv="Content-Type" content="text/html;charset=utf-8"/>\n'
-            f'<meta name="ocr-system" content="streamprocess {html.escape(doc.engine)}"/>\n'
-            '<meta name="ocr-capabilities" content="ocr_page ocr_carea ocr_par ocr_line ocrx_word"/>\n'
-            '</head>\n<body>\n')
+    head = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" '
+        '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">\n'
+        '<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="en" lang="en">\n<head>\n<title></title>\n'
+        '<meta http-equiv="Content-Type" content="text/html;charset=utf-8"/>\n'
+        f'<meta name="ocr-system" content="streamprocess {html.escape(doc.engine)}"/>\n'
+        '<meta name="ocr-capabilities" content="ocr_page ocr_carea ocr_par ocr_line ocrx_word"/>\n'
+        "</head>\n<body>\n"
+    )
     return head + "\n".join(_page_hocr(p) for p in doc.pages) + "\n</body>\n</html>\n"
 
 
@@ -107,8 +113,9 @@ def write_searchable_pdf(doc: Document, images: list[Path], out: Path) -> None:
             hocr.write_text(to_hocr(Document(pages=[page], engine=doc.engine)), encoding="utf-8")
             single = Path(tmp) / f"page-{page.index}.pdf"
             parsed = HocrParser(hocr).parse()
-            Fpdf2PdfRenderer(page=parsed, dpi=page.dpi, multi_font_manager=fonts, invisible_text=True,
-                             image=image).render(single)
+            Fpdf2PdfRenderer(
+                page=parsed, dpi=page.dpi, multi_font_manager=fonts, invisible_text=True, image=image
+            ).render(single)
             with pikepdf.open(single) as src:
                 merged.pages.extend(src.pages)
         merged.save(out)

@@ -75,8 +75,14 @@ def _frame_count(im: Image.Image) -> int:
         raise DocumentError(f"its pages cannot be read (truncated or corrupt): {e or type(e).__name__}") from None
 
 
-def load_pages(path: Path, *, dpi: float = DEFAULT_DPI, max_pixels: int = 50_000_000, max_pages: int = 500,
-               text_layer: bool = False) -> Iterator[PageImage]:
+def load_pages(
+    path: Path,
+    *,
+    dpi: float = DEFAULT_DPI,
+    max_pixels: int = 50_000_000,
+    max_pages: int = 500,
+    text_layer: bool = False,
+) -> Iterator[PageImage]:
     """Each page as an RGB image, lazily (one page in memory at a time)."""
     if path.stat().st_size == 0:
         raise DocumentError("the file is empty (0 bytes)")
@@ -103,7 +109,7 @@ def _mentions_encrypt(path: Path, chunk: int = 1 << 20) -> bool:
         while block := f.read(chunk):
             if needle in tail + block:
                 return True
-            tail = block[-len(needle):]
+            tail = block[-len(needle) :]
     return False
 
 
@@ -152,14 +158,15 @@ def _render_page(pdf, i: int, dpi: float, max_pixels: int, text_layer: bool):  #
     try:
         page = pdf[i]
     except _PDF_ERRORS as e:
-        raise DocumentError(f"cannot read page {i + 1} of the PDF (a damaged or looping page tree?): "
-                            f"{e}") from None
+        raise DocumentError(f"cannot read page {i + 1} of the PDF (a damaged or looping page tree?): {e}") from None
     try:
         w_pt, h_pt = page.get_size()
         pixels = (w_pt * dpi / 72) * (h_pt * dpi / 72)
         if pixels > max_pixels:
-            raise PageTooLarge(f"page {i + 1} would be {pixels / 1e6:.0f} megapixels at {dpi:.0f} DPI; "
-                               f"the limit is {max_pixels / 1e6:.0f}")
+            raise PageTooLarge(
+                f"page {i + 1} would be {pixels / 1e6:.0f} megapixels at {dpi:.0f} DPI; "
+                f"the limit is {max_pixels / 1e6:.0f}"
+            )
         text = None
         if text_layer:
             textpage = page.get_textpage()
@@ -186,8 +193,9 @@ def _bomb_guard(what: str) -> Iterator[None]:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             yield
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise PageTooLarge(f"{what} is over {Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels "
-                           "(a decompression bomb?)") from None
+        raise PageTooLarge(
+            f"{what} is over {Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels (a decompression bomb?)"
+        ) from None
 
 
 def _open_image(path: Path) -> Image.Image:
@@ -216,8 +224,9 @@ def _image_pages(path: Path, max_pixels: int, max_pages: int) -> Iterator[PageIm
             frame = im
             w, h = frame.size
             if w * h > max_pixels:
-                raise PageTooLarge(f"page {i + 1} is {w}×{h} = {w * h / 1e6:.0f} megapixels; "
-                                   f"the limit is {max_pixels / 1e6:.0f}")
+                raise PageTooLarge(
+                    f"page {i + 1} is {w}×{h} = {w * h / 1e6:.0f} megapixels; the limit is {max_pixels / 1e6:.0f}"
+                )
             try:
                 frame.load()
                 rgb = (ImageOps.exif_transpose(frame) or frame).convert("RGB")

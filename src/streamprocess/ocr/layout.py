@@ -76,8 +76,12 @@ def _join_row(row: list[Line], cjk: bool) -> Line:
     sep = "" if cjk else " "
     words: list[Word] = [w for line in row for w in line.words]
     conf = sum(line.confidence for line in row) / len(row)
-    return Line(text=sep.join(line.text for line in row), bbox=_union([line.bbox for line in row]),
-                confidence=round(conf, 4), words=words)
+    return Line(
+        text=sep.join(line.text for line in row),
+        bbox=_union([line.bbox for line in row]),
+        confidence=round(conf, 4),
+        words=words,
+    )
 
 
 def _rows(lines: list[Line], cjk: bool) -> list[Line]:

@@ -9,8 +9,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..errors import PermanentError
 
-ALIASES = {"en": "eng", "english": "eng", "zh": "chi_sim", "zh-cn": "chi_sim", "ch": "chi_sim", "chinese": "chi_sim",
-           "ja": "jpn", "jp": "jpn", "japanese": "jpn", "ko": "kor", "kr": "kor", "korean": "kor"}
+ALIASES = {
+    "en": "eng",
+    "english": "eng",
+    "zh": "chi_sim",
+    "zh-cn": "chi_sim",
+    "ch": "chi_sim",
+    "chinese": "chi_sim",
+    "ja": "jpn",
+    "jp": "jpn",
+    "japanese": "jpn",
+    "ko": "kor",
+    "kr": "kor",
+    "korean": "kor",
+}
 
 
 class InvalidOcrOptions(PermanentError):
@@ -20,8 +32,9 @@ class InvalidOcrOptions(PermanentError):
 class OcrOptions(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    languages: list[str] = Field(default_factory=lambda: ["eng"],
-                                 description="Tesseract codes or ISO 639-1 (`eng`, `en`, `kor+jpn`), or `auto`.")
+    languages: list[str] = Field(
+        default_factory=lambda: ["eng"], description="Tesseract codes or ISO 639-1 (`eng`, `en`, `kor+jpn`), or `auto`."
+    )
     engine: Literal["auto", "ppocr", "tesseract"] = "auto"
     dpi: float = Field(200, ge=50, le=600, description="Resolution PDF pages are rendered at.")
     text_layer: bool = Field(False, description="Use a PDF page's own text instead of OCR when it has some.")

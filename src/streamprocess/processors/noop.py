@@ -25,5 +25,6 @@ class NoopProcessor:
         out = ctx.output("noop.json")
         summary = {"bytes": size, "sha256": digest.hexdigest(), "media_type": ctx.media_type}
         out.write_text(json.dumps({"job_id": ctx.job_id, "source_key": ctx.source_key, **summary}, indent=2))
-        return ProcessResult(outputs={"noop.json": out}, summary=summary,
-                             content_types={"noop.json": "application/json"})
+        return ProcessResult(
+            outputs={"noop.json": out}, summary=summary, content_types={"noop.json": "application/json"}
+        )

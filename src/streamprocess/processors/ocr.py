@@ -24,13 +24,19 @@ CONTENT_TYPES = {
 
 
 def default_options(settings: Settings) -> OcrOptions:
-    return OcrOptions.from_mapping({"languages": settings.ocr_languages, "engine": settings.ocr_engine,
-                                    "dpi": settings.ocr_dpi})
+    return OcrOptions.from_mapping(
+        {"languages": settings.ocr_languages, "engine": settings.ocr_engine, "dpi": settings.ocr_dpi}
+    )
 
 
 def engine_from(settings: Settings) -> OcrEngine:
-    return OcrEngine(det_side=settings.ocr_det_side, threads=settings.ocr_threads, runtime=settings.ocr_runtime,
-                     max_pixels=settings.ocr_max_pixels, max_pages=settings.ocr_max_pages)
+    return OcrEngine(
+        det_side=settings.ocr_det_side,
+        threads=settings.ocr_threads,
+        runtime=settings.ocr_runtime,
+        max_pixels=settings.ocr_max_pixels,
+        max_pages=settings.ocr_max_pages,
+    )
 
 
 class OcrProcessor:
@@ -51,14 +57,22 @@ class OcrProcessor:
             page.image.save(path, quality=90)
             images.append(path)
 
-        doc = self.engine.process(ctx.input_path, options,
-                                  progress=lambda done, total: ctx.report_progress(done, total, "pages"), on_page=keep)
+        doc = self.engine.process(
+            ctx.input_path,
+            options,
+            progress=lambda done, total: ctx.report_progress(done, total, "pages"),
+            on_page=keep,
+        )
         outputs = {}
         for name, text in (("ocr.json", to_json(doc)), ("ocr.txt", to_txt(doc)), ("ocr.hocr", to_hocr(doc))):
             outputs[name] = ctx.output(name)
             outputs[name].write_text(text, encoding="utf-8")
         outputs["ocr.pdf"] = ctx.output("ocr.pdf")
         write_searchable_pdf(doc, images, outputs["ocr.pdf"])
-        summary = {"pages": len(doc.pages), "engine": doc.engine, "languages": doc.languages,
-                   "characters": sum(len(p.text) for p in doc.pages)}
+        summary = {
+            "pages": len(doc.pages),
+            "engine": doc.engine,
+            "languages": doc.languages,
+            "characters": sum(len(p.text) for p in doc.pages),
+        }
         return ProcessResult(outputs=outputs, summary=summary, content_types=CONTENT_TYPES)

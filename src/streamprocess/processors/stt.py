@@ -14,16 +14,22 @@ from .base import JobContext, ProcessResult
 
 def default_options(settings: Settings) -> TranscribeOptions:
     return TranscribeOptions(
-        language=settings.stt_language, vad_filter=settings.stt_vad_filter,
-        word_timestamps=settings.stt_word_timestamps, beam_size=settings.stt_beam_size,
-        batched=settings.stt_batched, batch_size=settings.stt_batch_size,
+        language=settings.stt_language,
+        vad_filter=settings.stt_vad_filter,
+        word_timestamps=settings.stt_word_timestamps,
+        beam_size=settings.stt_beam_size,
+        batched=settings.stt_batched,
+        batch_size=settings.stt_batch_size,
     )
 
 
 def engine_from(settings: Settings) -> SttEngine:
     return SttEngine(
-        settings.stt_model, device=settings.stt_device, compute_type=settings.stt_compute_type,
-        cpu_threads=settings.stt_cpu_threads, max_duration=settings.stt_max_duration,
+        settings.stt_model,
+        device=settings.stt_device,
+        compute_type=settings.stt_compute_type,
+        cpu_threads=settings.stt_cpu_threads,
+        max_duration=settings.stt_max_duration,
     )
 
 

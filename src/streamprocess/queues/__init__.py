@@ -5,8 +5,16 @@ from __future__ import annotations
 from ..config import QueueBackend, Settings
 from .base import Message, MessageLost, Queue, QueueDepth, dlq_name
 
-__all__ = ["Message", "MessageLost", "Queue", "QueueDepth", "dlq_name", "embedded_queue_path", "make_queue",
-           "max_receives"]
+__all__ = [
+    "Message",
+    "MessageLost",
+    "Queue",
+    "QueueDepth",
+    "dlq_name",
+    "embedded_queue_path",
+    "make_queue",
+    "max_receives",
+]
 
 ROLES = ("events", "stt", "ocr")
 

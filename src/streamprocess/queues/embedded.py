@@ -186,10 +186,14 @@ class EmbeddedQueue(Queue):
         def select() -> list[tuple[str, str, float, int, str | None]]:
             return self._db.execute(
                 "SELECT id, body, sent_at, receive_count, dead_reason FROM messages WHERE queue = ? ORDER BY seq "
-                "LIMIT ?", (self.name, max_messages)).fetchall()
+                "LIMIT ?",
+                (self.name, max_messages),
+            ).fetchall()
 
-        return [Message(id=i, body=b, receive_count=c, receipt="", sent_at=t, attributes={"reason": r} if r else {})
-                for i, b, t, c, r in await self._run(select)]
+        return [
+            Message(id=i, body=b, receive_count=c, receipt="", sent_at=t, attributes={"reason": r} if r else {})
+            for i, b, t, c, r in await self._run(select)
+        ]
 
     def _update(self, message: Message, sql: str, args: tuple[object, ...]) -> int:
         return self._db.execute(sql + " WHERE id = ? AND receipt = ?", (*args, message.id, message.receipt)).rowcount
@@ -199,7 +203,9 @@ class EmbeddedQueue(Queue):
 
     async def nack(self, message: Message, *, delay: float = 0) -> None:
         await self._run(
-            self._update, message, "UPDATE messages SET in_flight = 0, receipt = NULL, visible_at = ?",
+            self._update,
+            message,
+            "UPDATE messages SET in_flight = 0, receipt = NULL, visible_at = ?",
             (time.time() + max(0.0, delay),),
         )
         if delay <= 0:
@@ -214,7 +220,8 @@ class EmbeddedQueue(Queue):
 
     async def dead_letter(self, message: Message, reason: str) -> None:
         await self._run(
-            self._update, message,
+            self._update,
+            message,
             "UPDATE messages SET queue = ?, visible_at = ?, receive_count = 0, in_flight = 0, receipt = NULL, "
             "dead_reason = ?",
             (dlq_name(self.name), time.time(), reason),
@@ -239,7 +246,10 @@ class EmbeddedQueue(Queue):
     def dlq(self) -> EmbeddedQueue:
         if self._dlq is None:
             self._dlq = EmbeddedQueue(
-                self.path, dlq_name(self.name), visibility_timeout=self.visibility_timeout, max_receives=None,
+                self.path,
+                dlq_name(self.name),
+                visibility_timeout=self.visibility_timeout,
+                max_receives=None,
                 poll_interval=self.poll_interval,
             )
         return self._dlq

@@ -126,7 +126,10 @@ class RedisStreamQueue(Queue):
         # 2. New entries.
         if len(out) < max_messages:
             resp = await self.redis.xreadgroup(
-                GROUP, self.consumer, {self.stream: ">"}, count=max_messages - len(out),
+                GROUP,
+                self.consumer,
+                {self.stream: ">"},
+                count=max_messages - len(out),
                 block=None if out else block_ms,
             )
             for _stream, entries in resp or []:
@@ -179,8 +182,12 @@ class RedisStreamQueue(Queue):
 
     async def nack(self, message: Message, *, delay: float = 0) -> None:
         if delay >= self.visibility_timeout:
-            fields = {"body": message.body, "mid": message.id, "sent_at": repr(message.sent_at or time.time()),
-                      "rc": str(message.receive_count)}
+            fields = {
+                "body": message.body,
+                "mid": message.id,
+                "sent_at": repr(message.sent_at or time.time()),
+                "rc": str(message.receive_count),
+            }
             await self._park(fields, delay)
             await self.ack(message)
             return
@@ -193,9 +200,17 @@ class RedisStreamQueue(Queue):
         dlq = self.dlq
         await dlq._ensure_once()
         async with self.redis.pipeline(transaction=True) as p:
-            p.xadd(dlq.stream, {"body": message.body, "mid": message.id,
-                                "sent_at": repr(message.sent_at or time.time()), "rc": "0", "reason": reason,
-                                "source": self.name})
+            p.xadd(
+                dlq.stream,
+                {
+                    "body": message.body,
+                    "mid": message.id,
+                    "sent_at": repr(message.sent_at or time.time()),
+                    "rc": "0",
+                    "reason": reason,
+                    "source": self.name,
+                },
+            )
             p.xack(self.stream, GROUP, message.receipt)
             p.xdel(self.stream, message.receipt)
             await p.execute()
@@ -224,12 +239,16 @@ class RedisStreamQueue(Queue):
     def dlq(self) -> RedisStreamQueue:
         if self._dlq is None:
             self._dlq = RedisStreamQueue(
-                dlq_name(self.name), url=self.url, client=self.redis, visibility_timeout=self.visibility_timeout,
-                max_receives=None, key_prefix=self.key_prefix, consumer=self.consumer,
+                dlq_name(self.name),
+                url=self.url,
+                client=self.redis,
+                visibility_timeout=self.visibility_timeout,
+                max_receives=None,
+                key_prefix=self.key_prefix,
+                consumer=self.consumer,
             )
         return self._dlq
 
     async def close(self) -> None:
         if self._own_client:
             await self.redis.aclose()
-

@@ -15,8 +15,12 @@ from botocore.exceptions import ClientError
 from ..aws import LazyClient
 from .base import Message, MessageLost, Queue, QueueDepth, dlq_name
 
-_LOST = {"ReceiptHandleIsInvalid", "MessageNotInflight", "AWS.SimpleQueueService.MessageNotInflight",
-         "InvalidParameterValue"}
+_LOST = {
+    "ReceiptHandleIsInvalid",
+    "MessageNotInflight",
+    "AWS.SimpleQueueService.MessageNotInflight",
+    "InvalidParameterValue",
+}
 
 
 class SQSQueue(Queue):
@@ -59,16 +63,16 @@ class SQSQueue(Queue):
         name = dlq_name(self.name)
         try:
             if create:
-                url = (await client.create_queue(QueueName=name,
-                                                 Attributes={"MessageRetentionPeriod": "1209600"}))["QueueUrl"]
+                url = (await client.create_queue(QueueName=name, Attributes={"MessageRetentionPeriod": "1209600"}))[
+                    "QueueUrl"
+                ]
             else:
                 url = (await client.get_queue_url(QueueName=name))["QueueUrl"]
         except ClientError:
             if create:
                 raise
             return None
-        return (await client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"]))["Attributes"][
-            "QueueArn"]
+        return (await client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"]))["Attributes"]["QueueArn"]
 
     async def wanted_attributes(self, *, create_dlq: bool = False) -> dict[str, str]:
         """The attributes this queue should have: visibility timeout and the redrive policy to its DLQ."""
@@ -113,8 +117,7 @@ class SQSQueue(Queue):
         out = []
         for m in resp.get("Messages", []):
             attrs = dict(m.get("Attributes", {}))
-            attrs.update({k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()
-                          if "StringValue" in v})
+            attrs.update({k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items() if "StringValue" in v})
             out.append(
                 Message(
                     id=m["MessageId"],
@@ -149,7 +152,8 @@ class SQSQueue(Queue):
         client = await self.client()
         try:
             await client.change_message_visibility(
-                QueueUrl=await self.url(), ReceiptHandle=message.receipt,
+                QueueUrl=await self.url(),
+                ReceiptHandle=message.receipt,
                 VisibilityTimeout=max(0, min(43200, math.ceil(seconds))),
             )
         except ClientError as e:
@@ -166,9 +170,13 @@ class SQSQueue(Queue):
     async def dead_letter(self, message: Message, reason: str) -> None:
         dlq = self.dlq
         await (await dlq.client()).send_message(
-            QueueUrl=await dlq.url(), MessageBody=message.body,
-            MessageAttributes={"reason": {"DataType": "String", "StringValue": reason[:1000] or "-"},
-                               "source": {"DataType": "String", "StringValue": self.name}})
+            QueueUrl=await dlq.url(),
+            MessageBody=message.body,
+            MessageAttributes={
+                "reason": {"DataType": "String", "StringValue": reason[:1000] or "-"},
+                "source": {"DataType": "String", "StringValue": self.name},
+            },
+        )
         await self.ack(message)
 
     async def depth(self) -> QueueDepth:
@@ -193,7 +201,11 @@ class SQSQueue(Queue):
     def dlq(self) -> SQSQueue:
         if self._dlq is None:
             self._dlq = SQSQueue(
-                dlq_name(self.name), endpoint_url=self.endpoint_url, region=self.region,
-                visibility_timeout=self.visibility_timeout, max_receives=None, _client=self._client,
+                dlq_name(self.name),
+                endpoint_url=self.endpoint_url,
+                region=self.region,
+                visibility_timeout=self.visibility_timeout,
+                max_receives=None,
+                _client=self._client,
             )
         return self._dlq

@@ -206,8 +206,14 @@ class LocalObjectStore(ObjectStore):
                 fcntl.flock(f, fcntl.LOCK_UN)
 
     def _put_conditional(
-        self, key: str, path: Path, data: bytes | Path, content_type: str | None, metadata: dict[str, str],
-        if_match: str | None, if_none_match: bool,
+        self,
+        key: str,
+        path: Path,
+        data: bytes | Path,
+        content_type: str | None,
+        metadata: dict[str, str],
+        if_match: str | None,
+        if_none_match: bool,
     ) -> ObjectInfo:
         with self._key_lock(key):
             try:
@@ -401,9 +407,7 @@ class LocalObjectStore(ObjectStore):
     # ------------------------------------------------------------------ events
     async def _emit(self, info: ObjectInfo) -> None:
         assert self.notify is not None
-        await self.notify(
-            make_object_created_event(bucket=self.bucket, key=info.key, size=info.size, etag=info.etag)
-        )
+        await self.notify(make_object_created_event(bucket=self.bucket, key=info.key, size=info.size, etag=info.etag))
 
     async def scan_once(self, pending: dict[str, tuple[int, int]], settle: float) -> list[str]:
         """One pass over the notify prefixes: announce files dropped by hand once they stop changing.
@@ -533,7 +537,8 @@ class LocalObjectStore(ObjectStore):
                     continue
                 if not stat.S_ISREG(st.st_mode):
                     scan.refused[key] = UnreadableObject(
-                        f"{key!r} cannot be read: it is not a regular file (a FIFO, socket or device)")
+                        f"{key!r} cannot be read: it is not a regular file (a FIFO, socket or device)"
+                    )
                     continue
                 scan.found[key] = (st.st_size, st.st_mtime_ns)
         return scan
@@ -565,8 +570,9 @@ class LocalObjectStore(ObjectStore):
             await asyncio.sleep(interval)
 
     # ------------------------------------------------------------------ signed URLs
-    def _signature(self, method: str, key: str, expires: int, content_type: str, max_size: int,
-                   metadata: dict[str, str]) -> str:
+    def _signature(
+        self, method: str, key: str, expires: int, content_type: str, max_size: int, metadata: dict[str, str]
+    ) -> str:
         meta = "&".join(f"{k}={v}" for k, v in sorted(metadata.items()))
         msg = "\n".join([method, self.bucket, key, str(expires), content_type, str(max_size), meta])
         return hmac.new(self._secret, msg.encode(), hashlib.sha256).hexdigest()
@@ -592,16 +598,27 @@ class LocalObjectStore(ObjectStore):
         self.path_for(key)
         expires = int(time.time()) + int(expires_in)
         ct, size, meta = content_type or "", max_size or 0, {k.lower(): v for k, v in (metadata or {}).items()}
-        query: dict[str, object] = {"method": method, "expires": expires, "ct": ct, "max": size,
-                                    **{f"meta.{k}": v for k, v in meta.items()},
-                                    "sig": self._signature(method, key, expires, ct, size, meta)}
+        query: dict[str, object] = {
+            "method": method,
+            "expires": expires,
+            "ct": ct,
+            "max": size,
+            **{f"meta.{k}": v for k, v in meta.items()},
+            "sig": self._signature(method, key, expires, ct, size, meta),
+        }
         url = f"{self.public_base_url}/local-store/{quote(key, safe='/')}?{urlencode(query)}"
         headers = {"Content-Type": content_type} if (content_type and method == "PUT") else {}
-        return PresignedRequest(url=url, method=method, expires_at=datetime.fromtimestamp(expires, UTC),
-                                headers=headers)
+        return PresignedRequest(
+            url=url, method=method, expires_at=datetime.fromtimestamp(expires, UTC), headers=headers
+        )
 
     def verify_presigned(
-        self, method: str, key: str, query: dict[str, str], *, content_type: str | None = None,
+        self,
+        method: str,
+        key: str,
+        query: dict[str, str],
+        *,
+        content_type: str | None = None,
         content_length: int | None = None,
     ) -> dict[str, str]:
         """Check a request against a URL from :meth:`presign`; raises :class:`PresignError` saying why not.

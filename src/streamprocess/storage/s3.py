@@ -29,8 +29,9 @@ class S3ObjectStore(ObjectStore):
         self.bucket = bucket
         self.endpoint_url = endpoint_url
         # Path-style addressing works with MinIO and moto as well as AWS.
-        self._client = LazyClient("s3", endpoint_url=endpoint_url, region=region,
-                                  s3={"addressing_style": "path"}, signature_version="s3v4")
+        self._client = LazyClient(
+            "s3", endpoint_url=endpoint_url, region=region, s3={"addressing_style": "path"}, signature_version="s3v4"
+        )
 
     async def client(self) -> Any:
         return await self._client.get()
@@ -197,8 +198,9 @@ class S3ObjectStore(ObjectStore):
             return PresignedRequest(url=url, method="PUT", expires_at=expires_at, headers=headers)
         if method == "POST":
             if create_only:
-                raise PermanentError("a presigned POST cannot refuse to replace an object; use PUT",
-                                     code="presign_invalid")
+                raise PermanentError(
+                    "a presigned POST cannot refuse to replace an object; use PUT", code="presign_invalid"
+                )
             # A presigned POST is the only S3 upload that can enforce a size range on the storage side.
             fields: dict[str, str] = dict(meta)
             conditions: list[Any] = [{k: v} for k, v in meta.items()]

@@ -79,8 +79,10 @@ def load_audio(path: Path, *, max_duration: float | None = None) -> np.ndarray:
         _decode(path, samples)
     except _OverLimit:
         header = "no length" if duration is None else f"{duration:.0f} s"
-        raise TooLong(f"the audio is over the {max_duration:.0f} s limit (decoding stopped there; "
-                      f"the file's header gave {header})") from None
+        raise TooLong(
+            f"the audio is over the {max_duration:.0f} s limit (decoding stopped there; "
+            f"the file's header gave {header})"
+        ) from None
     except av.error.FFmpegError as e:
         raise CorruptAudio(f"cannot decode the audio: {_ffmpeg_message(e)}") from None
     except (ValueError, IndexError) as e:  # PyAV on streams with no decodable frames

@@ -43,8 +43,9 @@ class SttEngine:
     def _check(self, options: TranscribeOptions) -> None:
         if self.is_multilingual:
             if options.language is not None and options.language not in self.model.supported_languages:
-                raise InvalidOptions(f"language {options.language!r} is not one Whisper knows",
-                                     code="unsupported_language")
+                raise InvalidOptions(
+                    f"language {options.language!r} is not one Whisper knows", code="unsupported_language"
+                )
             return
         if options.language not in (None, "en"):
             raise InvalidOptions(
@@ -53,8 +54,9 @@ class SttEngine:
                 code="unsupported_language",
             )
         if options.task == "translate":
-            raise InvalidOptions(f"model {self.spec.name!r} is English-only: it cannot translate",
-                                 code="unsupported_task")
+            raise InvalidOptions(
+                f"model {self.spec.name!r} is English-only: it cannot translate", code="unsupported_task"
+            )
 
     def pipeline(self, options: TranscribeOptions) -> WhisperModel | BatchedInferencePipeline:
         if not options.batched:
@@ -92,13 +94,23 @@ class SttEngine:
         for seg in segments_iter:  # a generator: the work happens while iterating
             words = None
             if seg.words is not None:
-                words = [Word(start=round(w.start, 3), end=round(w.end, 3), word=w.word,
-                              probability=round(w.probability, 4)) for w in seg.words]
-            segments.append(Segment(
-                id=len(segments), start=round(seg.start, 3), end=round(seg.end, 3), text=seg.text,
-                avg_logprob=round(seg.avg_logprob, 4), no_speech_prob=round(seg.no_speech_prob, 4),
-                compression_ratio=round(seg.compression_ratio, 3), temperature=seg.temperature, words=words,
-            ))
+                words = [
+                    Word(start=round(w.start, 3), end=round(w.end, 3), word=w.word, probability=round(w.probability, 4))
+                    for w in seg.words
+                ]
+            segments.append(
+                Segment(
+                    id=len(segments),
+                    start=round(seg.start, 3),
+                    end=round(seg.end, 3),
+                    text=seg.text,
+                    avg_logprob=round(seg.avg_logprob, 4),
+                    no_speech_prob=round(seg.no_speech_prob, 4),
+                    compression_ratio=round(seg.compression_ratio, 3),
+                    temperature=seg.temperature,
+                    words=words,
+                )
+            )
             if progress is not None:
                 progress(min(seg.end, duration), duration)
         if progress is not None:

@@ -49,7 +49,8 @@ class ChunkedFeatureExtractor(FeatureExtractor):
             lo, hi = start * hop, (stop - 1) * hop + n_fft
             segment = self._padded(waveform, padding, half, lo, hi)
             frames = np.lib.stride_tricks.as_strided(
-                segment, (stop - start, n_fft), (hop * segment.strides[0], segment.strides[0]), writeable=False)
+                segment, (stop - start, n_fft), (hop * segment.strides[0], segment.strides[0]), writeable=False
+            )
             spectrum = np.fft.rfft(frames * window, n=n_fft, axis=-1).astype("complex64").T
             magnitudes = np.abs(spectrum) ** 2
             block = np.log10(np.clip(self.mel_filters @ magnitudes, a_min=1e-10, a_max=None))
@@ -64,7 +65,7 @@ class ChunkedFeatureExtractor(FeatureExtractor):
     def _padded(waveform: np.ndarray, padding: int, half: int, lo: int, hi: int) -> np.ndarray:
         """Samples [lo, hi) of reflect_pad(zero_pad(waveform, padding), half), built without the whole signal."""
         if lo - half >= 0 and hi - half <= len(waveform):  # inside the recording: a view, no copy
-            return waveform[lo - half:hi - half]
+            return waveform[lo - half : hi - half]
         body = len(waveform) + padding
 
         def raw(i: np.ndarray) -> np.ndarray:  # the zero-padded signal at indices i (0 <= i < body)

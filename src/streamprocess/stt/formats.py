@@ -44,8 +44,10 @@ def to_txt(transcript: Transcript) -> str:
 
 
 def to_srt(transcript: Transcript) -> str:
-    blocks = [f"{i}\n{_timestamp(s, ',')} --> {_timestamp(e, ',')}\n{text}\n"
-              for i, (s, e, text) in enumerate(cues(transcript), 1)]
+    blocks = [
+        f"{i}\n{_timestamp(s, ',')} --> {_timestamp(e, ',')}\n{text}\n"
+        for i, (s, e, text) in enumerate(cues(transcript), 1)
+    ]
     return "\n".join(blocks)
 
 

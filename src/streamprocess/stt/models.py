@@ -81,7 +81,10 @@ def load(spec: ModelSpec, replica: str = "jobs") -> WhisperModel:
             offline = Path(spec.source).is_dir()
             try:
                 model = WhisperModel(
-                    spec.source, device=spec.device, compute_type=spec.compute_type, cpu_threads=spec.cpu_threads,
+                    spec.source,
+                    device=spec.device,
+                    compute_type=spec.compute_type,
+                    cpu_threads=spec.cpu_threads,
                     local_files_only=offline or os.environ.get("HF_HUB_OFFLINE") == "1",
                 )
             except Exception as e:

@@ -38,8 +38,9 @@ def installed_languages() -> frozenset[str]:
     exe = shutil.which("tesseract")
     if exe is None:
         return frozenset()
-    return parse_list_langs(subprocess.run([exe, "--list-langs"], capture_output=True, text=True,
-                                           check=False).stdout)[1]
+    return parse_list_langs(subprocess.run([exe, "--list-langs"], capture_output=True, text=True, check=False).stdout)[
+        1
+    ]
 
 
 def _run(image: Image.Image, args: list[str], timeout: float = 120, output: str = "stdout") -> str:
@@ -49,11 +50,13 @@ def _run(image: Image.Image, args: list[str], timeout: float = 120, output: str 
     buf = io.BytesIO()
     image.save(buf, format="PNG")
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
-    proc = subprocess.run([exe, "stdin", output, *args], input=buf.getvalue(), capture_output=True,
-                          timeout=timeout, env=env, check=False)
+    proc = subprocess.run(
+        [exe, "stdin", output, *args], input=buf.getvalue(), capture_output=True, timeout=timeout, env=env, check=False
+    )
     if proc.returncode != 0:
-        raise StreamProcessError(f"tesseract failed: {proc.stderr.decode(errors='replace').strip()[:300]}",
-                                 code="engine_error")
+        raise StreamProcessError(
+            f"tesseract failed: {proc.stderr.decode(errors='replace').strip()[:300]}", code="engine_error"
+        )
     return proc.stdout.decode("utf-8", errors="replace")
 
 
@@ -81,16 +84,18 @@ class TesseractEngine:
         missing = [lang for lang in languages if lang not in self.languages]
         if missing:
             packages = " ".join("tesseract-ocr-" + m.replace("_", "-") for m in missing)
-            raise TesseractUnavailable(f"tesseract language pack(s) not installed: {', '.join(missing)} "
-                                       f"(apt-get install {packages})")
+            raise TesseractUnavailable(
+                f"tesseract language pack(s) not installed: {', '.join(missing)} (apt-get install {packages})"
+            )
         cjk = any(lang in ("chi_sim", "chi_tra", "jpn", "kor") for lang in languages)
         with tempfile.TemporaryDirectory(prefix="sp-tess-") as tmp:
             # One run, two renderings: TSV for the boxes, text for the words as Tesseract spaces them (its TSV
             # cuts CJK words into pieces and does not say which pieces belong together).
             _run(image, ["-l", "+".join(languages) or "eng", "--psm", "3", "txt", "tsv"], output=f"{tmp}/out")
             tsv = Path(tmp, "out.tsv").read_text(encoding="utf-8", errors="replace")
-            texts = [t for t in Path(tmp, "out.txt").read_text(encoding="utf-8", errors="replace").splitlines()
-                     if t.strip()]
+            texts = [
+                t for t in Path(tmp, "out.txt").read_text(encoding="utf-8", errors="replace").splitlines() if t.strip()
+            ]
         lines: dict[tuple[int, int, int], list[Word]] = {}
         for row in csv.DictReader(io.StringIO(tsv), delimiter="\t", quoting=csv.QUOTE_NONE):
             text = (row.get("text") or "").strip()
@@ -98,13 +103,18 @@ class TesseractEngine:
                 continue
             x, y, w, h = (int(row[k]) for k in ("left", "top", "width", "height"))
             key = (int(row["block_num"]), int(row["par_num"]), int(row["line_num"]))
-            lines.setdefault(key, []).append(Word(text=text, bbox=(x, y, x + w, y + h),
-                                                  confidence=round(max(0.0, float(row["conf"])) / 100, 4)))
+            lines.setdefault(key, []).append(
+                Word(text=text, bbox=(x, y, x + w, y + h), confidence=round(max(0.0, float(row["conf"])) / 100, 4))
+            )
         out = []
         use_text = len(texts) == len(lines)
         for i, words in enumerate(lines.values()):
-            box = (min(w.bbox[0] for w in words), min(w.bbox[1] for w in words),
-                   max(w.bbox[2] for w in words), max(w.bbox[3] for w in words))
+            box = (
+                min(w.bbox[0] for w in words),
+                min(w.bbox[1] for w in words),
+                max(w.bbox[2] for w in words),
+                max(w.bbox[3] for w in words),
+            )
             conf = sum(w.confidence for w in words) / len(words)
             if use_text:
                 text = texts[i].strip()
