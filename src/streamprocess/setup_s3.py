@@ -145,14 +145,11 @@ async def _notification(client: Any, settings: Settings, arn: str) -> Step:
 
 
 def _same_rule(have: dict[str, Any], want: dict[str, Any]) -> bool:
-    rules = lambda c: sorted(
-        (r["Name"].lower(), r["Value"])
-        for r in c.get("Filter", {})
-        .get("Key", {})
-        .get(  # noqa: E731
-            "FilterRules", []
+    def rules(c: dict[str, Any]) -> list[tuple[str, str]]:
+        return sorted(
+            (r["Name"].lower(), r["Value"]) for r in c.get("Filter", {}).get("Key", {}).get("FilterRules", [])
         )
-    )
+
     return (
         have.get("QueueArn") == want["QueueArn"]
         and sorted(have.get("Events", [])) == sorted(want["Events"])
