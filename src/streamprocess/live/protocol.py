@@ -30,6 +30,8 @@ from ..errors import PermanentError, StreamProcessError
 
 Encoding = Literal["pcm_s16le", "pcm_f32le"]
 BYTES_PER_SAMPLE = {"pcm_s16le": 2, "pcm_f32le": 4}
+#: Seconds a client has to send its config (the first frame) before the stream is refused.
+CONFIG_TIMEOUT = 10.0
 
 
 class ProtocolError(PermanentError):
