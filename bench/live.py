@@ -36,14 +36,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-import jiwer
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))  # tests.scoring: the one WER
 
 from streamprocess.live.client import caption  # noqa: E402
 from streamprocess.stt.audio import load_audio  # noqa: E402
+from tests.scoring import wer  # noqa: E402
 
 AUDIO = ROOT.parent / "shared" / "testdata" / "audio"
 KEY = "bench"
@@ -54,13 +55,6 @@ ESPEAK = [
     "The weather service expects heavy rain along the northern coast tonight. Drivers should allow extra time "
     "for the morning commute.",
 ]
-_norm = jiwer.Compose(
-    [jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.Strip(), jiwer.ReduceToListOfListOfWords()]
-)
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    return jiwer.wer(reference, hypothesis or "-", reference_transform=_norm, hypothesis_transform=_norm)
 
 
 # ---------------------------------------------------------------------------------------------- server side
@@ -70,7 +64,6 @@ def serve(design: str, port: int, data: str) -> None:
     from streamprocess.api import create_app
     from streamprocess.config import Settings
     from streamprocess.live.decoder import Hypothesis
-    from streamprocess.live.pool import LivePool
     from streamprocess.runtime import Runtime
     from streamprocess.stt import models
     from streamprocess.stt.types import Word
@@ -114,7 +107,8 @@ def serve(design: str, port: int, data: str) -> None:
 
     async def main() -> None:
         async with Runtime(settings) as rt:
-            pool = LivePool(settings, decoder=NaiveDecoder() if design == "naive" else None)
+            pool = rt.live_pool(decoder=NaiveDecoder() if design == "naive" else None)
+            assert pool is not None  # live_max_streams is set above
             await pool.warm_up()
             (Path(data) / "max_batch").write_text(str(pool.scheduler.max_batch))  # for the report
             server = uvicorn.Server(
@@ -153,7 +147,7 @@ async def level(url: str, n: int, clips: list[tuple[str, np.ndarray, str]]) -> d
         await asyncio.sleep(float(rng.uniform(0, 1)))
         name, audio, reference = clips[i % len(clips)]
         result = await caption(url, KEY, audio, speed=1.0, tail_silence=1.0)
-        return result.latencies(), wer(reference, result.text), result.close_code, result.text
+        return result.latencies(), wer(reference, result.text or "-"), result.close_code, result.text
 
     results = await asyncio.gather(*(one(i) for i in range(n)))
     latencies = sorted(x for lat, *_ in results for x in lat)

@@ -22,7 +22,6 @@ import asyncio
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -33,7 +32,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import jiwer
 import numpy as np
 from PIL import Image
 
@@ -47,14 +45,7 @@ from streamprocess.ocr.inputs import PageImage  # noqa: E402
 from streamprocess.processors.ocr import OcrProcessor  # noqa: E402
 from streamprocess.runtime import Runtime  # noqa: E402
 from tests import documents as docs  # noqa: E402
-
-
-def norm(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def cer(ref: str, hyp: str) -> float:
-    return round(jiwer.cer(norm(ref), norm(hyp)), 4)
+from tests.scoring import cer  # noqa: E402
 
 
 def dense_page() -> tuple[Image.Image, str]:
@@ -157,7 +148,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 entry: dict[str, Any] = {"page": name, "languages": languages, "engine_used": page.engine}
                 for mode, values in page_times.items():
                     times[mode] += values
-                    entry[mode] = {"p50_s": round(statistics.median(values), 3), "cer": cer(ref, texts[mode])}
+                    entry[mode] = {"p50_s": round(statistics.median(values), 3), "cer": round(cer(ref, texts[mode]), 4)}
                 print(
                     f"{name}: "
                     + ", ".join(f"{m} {entry[m]['p50_s']} s (CER {entry[m]['cer']:.1%})" for m in page_times),

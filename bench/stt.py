@@ -31,7 +31,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import jiwer
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,11 +38,13 @@ sys.path.insert(0, str(ROOT))
 
 from streamprocess.config import Settings  # noqa: E402
 from streamprocess.jobs import JobState, job_id_for  # noqa: E402
+from streamprocess.live.pcm import to_s16le  # noqa: E402
 from streamprocess.processors.base import JobContext  # noqa: E402
 from streamprocess.processors.stt import SttProcessor  # noqa: E402
 from streamprocess.runtime import Runtime  # noqa: E402
 from streamprocess.stt import TranscribeOptions  # noqa: E402
 from streamprocess.stt.audio import SAMPLE_RATE, load_audio  # noqa: E402
+from tests.scoring import wer  # noqa: E402
 
 AUDIO = ROOT.parent / "shared" / "testdata" / "audio"
 REFERENCES = {
@@ -59,19 +60,6 @@ REFERENCES = {
     "contract back before the end of the week. The weather service expects heavy rain along the "
     "northern coast tonight.",
 }
-_norm = jiwer.Compose(
-    [
-        jiwer.ToLowerCase(),
-        jiwer.RemovePunctuation(),
-        jiwer.SubstituteRegexes({r"\s+": " "}),
-        jiwer.Strip(),
-        jiwer.ReduceToListOfListOfWords(),
-    ]
-)
-
-
-def wer(ref: str, hyp: str) -> float:
-    return round(jiwer.wer(ref, hyp, reference_transform=_norm, hypothesis_transform=_norm), 4)
 
 
 def stats(values: list[float]) -> dict[str, float]:
@@ -166,7 +154,7 @@ def make_long(workdir: Path) -> tuple[Path, str]:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(SAMPLE_RATE)
-        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+        w.writeframes(to_s16le(samples))
     return path, REFERENCES["jfk.flac"] + " " + LONG_TEXT
 
 
@@ -210,7 +198,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     s["ratio_to_raw"] = round(s["median_s"] / raw_median, 3)
                     entry[mode] = s
                 if path.name in REFERENCES:
-                    entry["wer"] = {mode: wer(REFERENCES[path.name], text) for mode, text in texts.items()}
+                    entry["wer"] = {mode: round(wer(REFERENCES[path.name], text), 4) for mode, text in texts.items()}
                 print(
                     f"{path.name}: raw {entry['raw']['median_s']} s, engine ×{entry['engine']['ratio_to_raw']}, "
                     f"pipeline ×{entry['pipeline']['ratio_to_raw']}",
@@ -235,7 +223,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 runs.append(time.perf_counter() - t0)
             s = stats(runs)
             s["rtf"] = round(s["median_s"] / long["audio_s"], 4)
-            s["wer"] = wer(long_ref, text)
+            s["wer"] = round(wer(long_ref, text), 4)
             long[name] = s
         long["batched_speedup"] = round(long["sequential"]["median_s"] / long["batched (batch 8)"]["median_s"], 3)
     return {"files": per_file, "long": long}

@@ -1,23 +1,20 @@
-"""Shared fixtures: real servers (redis-server, moto's S3/SQS server) on 127.0.0.1, and settings for each backend."""
+"""Shared fixtures: real servers (redis-server, moto's S3/SQS server, one `streamprocess up` for the modules that
+can share it) on 127.0.0.1, and the test tiers (``--tier fast``: tests/fast, in-process, seconds; ``--tier rest``:
+the others). Shared helpers live in helpers.py."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from infra.local_services import free_port, moto_server, redis_server, wait_port
+from infra.local_services import free_port, moto_server, redis_server
 
-__all__ = ["free_port", "wait_port"]
+from .helpers import SHARED_UP_EVENTS_TOKEN, SHARED_UP_KEYS, SharedUp, cli_env, unique, up_server
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED_AUDIO = ROOT.parent / "shared" / "testdata" / "audio"
+FAST_DIR = Path(__file__).resolve().parent / "fast"
 
 # moto and botocore need credentials; these are fake and only ever sent to 127.0.0.1.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -28,6 +25,30 @@ for _var in list(os.environ):  # a developer's own settings must not leak into t
         del os.environ[_var]
 
 
+# ---------------------------------------------------------------------------------------------- tiers
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--tier",
+        choices=("all", "fast", "rest"),
+        default="all",
+        help="fast: only tests/fast (in-process, seconds); rest: everything else; all (default): both",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tier = config.getoption("--tier")
+    keep, drop = [], []
+    for item in items:
+        fast = item.path.is_relative_to(FAST_DIR)
+        if fast:
+            item.add_marker(pytest.mark.fast)
+        (keep if tier == "all" or (tier == "fast") == fast else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+# ---------------------------------------------------------------------------------------------- servers
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     with redis_server() as url:
@@ -41,8 +62,20 @@ def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+@pytest.fixture(scope="session")
+def shared_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedUp]:
+    """One `streamprocess up` (HTTP and gRPC, the live model loaded once) for the modules whose tests need only
+    default settings, an API key of their own and the events token: started by the first that asks, once."""
+    tmp = tmp_path_factory.mktemp("shared-up")
+    http, grpc_port = free_port(), free_port()
+    env = cli_env(
+        api_keys=",".join(SHARED_UP_KEYS),
+        events_token=SHARED_UP_EVENTS_TOKEN,
+        data_dir=str(tmp / "data"),
+        grpc_port=grpc_port,
+    )
+    with up_server(tmp, env, http, grpc_port) as log:
+        yield SharedUp(f"http://127.0.0.1:{http}", f"127.0.0.1:{grpc_port}", log)
 
 
 @pytest.fixture
@@ -56,35 +89,3 @@ def s3_bucket(moto_url: str, bucket_name: str) -> str:
 
     boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1").create_bucket(Bucket=bucket_name)
     return bucket_name
-
-
-def cli_env(**settings: object) -> dict[str, str]:
-    """Environment for a `streamprocess` subprocess: this interpreter's, plus STREAMPROCESS_* settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMPROCESS_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    env["PYTHONUNBUFFERED"] = "1"
-    env["STREAMPROCESS_GRPC_PORT"] = "0"  # servers under test share the machine: no fixed ports
-    for k, v in settings.items():
-        if v is not None:
-            env[f"STREAMPROCESS_{k.upper()}"] = str(v)
-    return env
-
-
-def cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "streamprocess", *args]
-
-
-@contextlib.contextmanager
-def up_server(tmp: Path, env: dict[str, str], port: int, *wait_also: int) -> Iterator[Path]:
-    """`streamprocess up --port PORT` as a subprocess in ``tmp`` (log in ``tmp/up.log``), until the block ends."""
-    log = tmp / "up.log"
-    proc = subprocess.Popen(
-        cli("up", "--port", str(port)), env=env, cwd=tmp, stdout=open(log, "wb"), stderr=subprocess.STDOUT
-    )
-    try:
-        for p in (port, *wait_also):
-            wait_port(p, proc)
-        yield log
-    finally:
-        proc.terminate()
-        proc.wait(30)

@@ -1,21 +1,128 @@
-"""Drive a pipeline from a test: settings for a data dir, worker subprocesses, and waiting on job records."""
+"""What the tests share: paths, `streamprocess` subprocesses and servers, test media, and driving a pipeline
+(settings for a data dir, worker subprocesses, waiting on job records). Test modules import from here, never from
+each other; the fixtures live in conftest.py."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import json
+import os
+import struct
 import subprocess
+import sys
 import time
+import uuid
+import wave
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pytest
+
+from infra.local_services import wait_port
 from streamprocess.config import Settings
 from streamprocess.jobs import JobRecord, JobState
+from streamprocess.live.pcm import to_s16le
 from streamprocess.runtime import Runtime
 
-from .conftest import ROOT, cli, cli_env
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_AUDIO = ROOT.parent / "shared" / "testdata" / "audio"
 
 
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+# ---------------------------------------------------------------------------------------------- subprocesses
+def cli_env(**settings: object) -> dict[str, str]:
+    """Environment for a `streamprocess` subprocess: this interpreter's, plus STREAMPROCESS_* settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMPROCESS_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["PYTHONUNBUFFERED"] = "1"
+    env["STREAMPROCESS_GRPC_PORT"] = "0"  # servers under test share the machine: no fixed ports
+    for k, v in settings.items():
+        if v is not None:
+            env[f"STREAMPROCESS_{k.upper()}"] = str(v)
+    return env
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "streamprocess", *args]
+
+
+@contextlib.contextmanager
+def up_server(tmp: Path, env: dict[str, str], port: int, *wait_also: int) -> Iterator[Path]:
+    """`streamprocess up --port PORT` as a subprocess in ``tmp`` (log in ``tmp/up.log``), until the block ends."""
+    log = tmp / "up.log"
+    proc = subprocess.Popen(
+        cli("up", "--port", str(port)), env=env, cwd=tmp, stdout=open(log, "wb"), stderr=subprocess.STDOUT
+    )
+    try:
+        for p in (port, *wait_also):
+            wait_port(p, proc)
+        yield log
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+@dataclass(frozen=True)
+class SharedUp:
+    """The session's shared `streamprocess up` (the ``shared_up`` fixture)."""
+
+    http: str  # http://127.0.0.1:PORT
+    grpc: str  # 127.0.0.1:PORT
+    log: Path
+
+
+#: The API keys of the modules that use the shared server, each its own (none is another's "wrong key").
+SHARED_UP_KEYS = ("grpc-key", "page-key", "docs-key")
+SHARED_UP_EVENTS_TOKEN = "tok"
+
+
+# ---------------------------------------------------------------------------------------------- test media
+JFK = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
+
+
+def wav_bytes() -> bytes:
+    """100 samples of 16 kHz mono s16 WAV: audio by its header, too short to say anything."""
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(struct.pack("<100h", *range(100)))
+    return buf.getvalue()
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int = 16000) -> Path:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(to_s16le(samples))
+    return path
+
+
+def shared(name: str) -> Path:
+    """A recording from the shared test data beside the checkout (the test is skipped without it)."""
+    path = SHARED_AUDIO / name
+    if not path.exists():
+        pytest.skip(f"{path} is absent (the shared recordings live beside the checkout)")
+    return path
+
+
+def jfk() -> bytes:
+    """The JFK clip's bytes (its text is :data:`JFK`), or :func:`wav_bytes` where the shared data is absent."""
+    path = SHARED_AUDIO / "jfk.flac"
+    return path.read_bytes() if path.exists() else wav_bytes()
+
+
+# ---------------------------------------------------------------------------------------------- pipelines
 class Pipeline:
     """A pipeline on a data dir: the test drops files in-process, workers run as real subprocesses."""
 

@@ -63,17 +63,21 @@ class Echo:
 
     def process(self, ctx: JobContext) -> ProcessResult:
         import hashlib
-        import json
+
+        from streamprocess.ocr.types import Block, Document, Line, Page
+        from streamprocess.stt.types import Transcript
 
         data = ctx.input_path.read_bytes()
         text = f"{ctx.kind} of {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()[:16]}"
-        if ctx.kind == "stt":
-            files = {
-                "transcript.json": json.dumps({"text": text, "language": "en", "duration": 0.0, "segments": []}),
-                "transcript.txt": text + "\n",
-            }
-        else:
-            files = {"ocr.json": json.dumps({"text": text, "pages": []}), "ocr.txt": text + "\n"}
+        if ctx.kind == "stt":  # a valid transcript.json: the doors read it back as a Transcript
+            transcript = Transcript(text=text, language="en", language_probability=1.0, duration=0.0, model="echo")
+            files = {"transcript.json": transcript.model_dump_json(), "transcript.txt": text + "\n"}
+        else:  # one page holding one line of the text
+            line = Line(text=text, bbox=(0, 0, 1, 1), confidence=1.0)
+            page = Page(
+                index=1, width=1, height=1, dpi=72, engine="echo", blocks=[Block(bbox=(0, 0, 1, 1), lines=[line])]
+            )
+            files = {"ocr.json": Document(pages=[page], engine="echo").model_dump_json(), "ocr.txt": text + "\n"}
         outputs = {}
         for name, body in files.items():
             outputs[name] = ctx.output(name)

@@ -15,11 +15,11 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 
+from infra.local_services import free_port, wait_port
 from streamprocess.storage.local import LocalObjectStore
 
 from . import documents as docs
-from .conftest import ROOT, SHARED_AUDIO, cli, cli_env, free_port, wait_port
-from .test_media import wav_bytes
+from .helpers import ROOT, SHARED_AUDIO, cli, cli_env, jfk
 
 pytestmark = pytest.mark.slow
 
@@ -58,11 +58,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     finally:
         proc.terminate()
         proc.wait(30)
-
-
-def jfk() -> bytes:
-    path = SHARED_AUDIO / "jfk.flac"
-    return path.read_bytes() if path.exists() else wav_bytes()
 
 
 def wait_state(client: httpx.Client, job_id: str, states: tuple[str, ...], timeout: float = 120) -> dict:

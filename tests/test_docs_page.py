@@ -8,14 +8,13 @@ import json
 import re
 import shutil
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
 
-from .conftest import cli_env, free_port, up_server
+from .helpers import SharedUp
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator
@@ -27,12 +26,9 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("docs")
-    port = free_port()
-    env = cli_env(api_keys=KEY, data_dir=str(tmp / "data"), live_max_streams=0)  # no live model to load
-    with up_server(tmp, env, port):
-        yield f"http://127.0.0.1:{port}"
+def base_url(shared_up: SharedUp) -> str:
+    """The session's shared server (its keys include KEY)."""
+    return shared_up.http
 
 
 def get(url: str) -> tuple[int, str, bytes]:

@@ -14,11 +14,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from infra.local_services import free_port
+from streamprocess.backends import NET_TIMEOUT
 from streamprocess.cli import app
 from streamprocess.config import Settings
-from streamprocess.doctor import NET_TIMEOUT, Status, check_tesseract, probe_tesseract
+from streamprocess.doctor import Status
+from streamprocess.doctor.ocr import check_tesseract, probe_tesseract
 
-from .conftest import cli, cli_env, free_port
+from .helpers import cli, cli_env
 
 TESSERACT = probe_tesseract()
 

@@ -10,6 +10,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,12 @@ import pytest
 from streamprocess.errors import PermanentError
 from streamprocess.events import make_object_created_event, parse_records
 from streamprocess.jobs import JobState
-from streamprocess.storage import LocalObjectStore
+from streamprocess.storage import DropFolderWatcher, LocalObjectStore, ObjectCreated
 
 from .helpers import Pipeline
 from .processors import scripted_input
 
-LOGGER = "streamprocess.storage.local"
+LOGGER = "streamprocess.storage.watcher"
 BAD_NAME = b"bad-\xff\xfe-name.wav"  # not valid UTF-8
 LONG_DIRS = ["d" * 250] * 5  # each segment under 255 bytes; the key is over 1,024 bytes
 
@@ -73,21 +74,22 @@ async def test_hostile_items_do_not_stall_the_watcher_and_warn_once(
     caplog.set_level(logging.DEBUG, logger=LOGGER)
     events: list[str] = []
 
-    async def sink(event: dict) -> None:  # type: ignore[type-arg]
+    async def sink(created: ObjectCreated) -> None:  # as the runtime puts it on the events queue
+        event = make_object_created_event(**asdict(created))
         events.append(event["Records"][0]["s3"]["object"]["key"])
 
-    store = LocalObjectStore(tmp_path / "store", notify=sink, notify_prefixes=["inbox/"])
+    drop = DropFolderWatcher(LocalObjectStore(tmp_path / "store", notify=sink, notify_prefixes=["inbox/"]))
     hostile = make_hostile_inbox(tmp_path / "store", tmp_path / "outside")
     scans = 0
-    scan_once = store.scan_once
+    scan_once = drop.scan_once
 
     async def counting(pending: dict, settle: float) -> list[str]:  # type: ignore[type-arg]
         nonlocal scans
         scans += 1
         return await scan_once(pending, settle)
 
-    store.scan_once = counting  # type: ignore[method-assign]
-    watcher = asyncio.create_task(store.watch(interval=0.05, settle=0.05))
+    drop.scan_once = counting  # type: ignore[method-assign]
+    watcher = asyncio.create_task(drop.watch(interval=0.05, settle=0.05))
     try:
         await asyncio.sleep(0.2)
         (tmp_path / "store" / "inbox" / "good.wav").write_bytes(b"RIFF-good")  # dropped next to the bad ones
@@ -115,41 +117,42 @@ async def test_hostile_items_do_not_stall_the_watcher_and_warn_once(
     assert not [r for r in caplog.records if r.exc_info], "a traceback was logged:\n" + caplog.text
 
     # Memory stays bounded: items that are gone are forgotten (and warned about again if they come back).
-    assert set(store._rejected) == set(hostile["keyed"]) and len(store._warned) == 2
+    assert set(drop._rejected) == set(hostile["keyed"]) and len(drop._warned) == 2
     os.unlink(hostile["bad_name"])
     os.unlink(hostile["long_dir"] / "long.wav")
     for key in hostile["keyed"]:
         os.unlink(tmp_path / "store" / key)
-    await store.scan_once({}, 0)
-    assert not store._rejected and not store._warned
+    await drop.scan_once({}, 0)
+    assert not drop._rejected and not drop._warned
     caplog.clear()
     fd = os.open(hostile["bad_name"], os.O_WRONLY | os.O_CREAT, 0o644)
     os.close(fd)
     for _ in range(3):
-        await store.scan_once({}, 0)
+        await drop.scan_once({}, 0)
     assert len(warnings_about(caplog.records, "bad-\\xff\\xfe-name.wav")) == 1, caplog.text
 
 
 async def test_each_scan_skips_hostile_items_without_raising(tmp_path: Path) -> None:
     events: list[str] = []
 
-    async def sink(event: dict) -> None:  # type: ignore[type-arg]
+    async def sink(created: ObjectCreated) -> None:  # as the runtime puts it on the events queue
+        event = make_object_created_event(**asdict(created))
         events.append(event["Records"][0]["s3"]["object"]["key"])
 
-    store = LocalObjectStore(tmp_path / "store", notify=sink, notify_prefixes=["inbox/"])
+    drop = DropFolderWatcher(LocalObjectStore(tmp_path / "store", notify=sink, notify_prefixes=["inbox/"]))
     hostile = make_hostile_inbox(tmp_path / "store", tmp_path / "outside")
     (tmp_path / "store" / "inbox" / "good.wav").write_bytes(b"RIFF-good")
     pending: dict[str, tuple[int, int]] = {}
     announced = []
     for _ in range(10):
-        announced += await store.scan_once(pending, settle=0)
+        announced += await drop.scan_once(pending, settle=0)
         time.sleep(0.005)
     assert announced == ["inbox/good.wav"]
     assert sorted(events) == sorted([*hostile["keyed"], "inbox/good.wav"])
 
     # After a restart nothing is announced again: the sidecars remember the good file and the refused items.
     events.clear()
-    again = LocalObjectStore(tmp_path / "store", notify=sink, notify_prefixes=["inbox/"])
+    again = DropFolderWatcher(LocalObjectStore(tmp_path / "store", notify=sink, notify_prefixes=["inbox/"]))
     for _ in range(3):
         assert await again.scan_once({}, settle=0) == []
     assert events == []
@@ -210,7 +213,8 @@ async def test_pipeline_gives_each_keyed_bad_item_one_failed_record(embedded: Pi
     rt = await embedded.runtime()
     data = Path(embedded.settings.data_dir)
     hostile = make_hostile_inbox(data, embedded.tmp / "outside")
-    watcher = asyncio.create_task(rt.store.watch(0.1, 0.1))
+    assert isinstance(rt.store, LocalObjectStore)
+    watcher = asyncio.create_task(DropFolderWatcher(rt.store).watch(0.1, 0.1))
     try:
         embedded.start_worker()
         (data / "inbox" / "good.wav").write_bytes(scripted_input())

@@ -13,13 +13,13 @@ import boto3
 import httpx
 import pytest
 
+from infra.local_services import free_port, wait_port
 from streamprocess.config import Settings
 from streamprocess.jobs import JobRecord, job_id_for
 from streamprocess.runtime import Runtime
 
-from .conftest import ROOT, SHARED_AUDIO, cli, cli_env, free_port, unique, wait_port
+from .helpers import ROOT, SHARED_AUDIO, cli, cli_env, unique, wav_bytes
 from .processors import PNG
-from .test_media import wav_bytes
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import pytest
 from streamprocess.errors import InvalidEvent
 from streamprocess.events import make_object_created_event, parse_records
 
-from .conftest import ROOT
+from .helpers import ROOT
 
 EVENTS = ROOT / "events"
 KEY = "inbox/Team Meeting (final)+notes ü.wav"

@@ -15,8 +15,7 @@ import pytest
 
 from streamprocess.jobs import JobState
 
-from .conftest import ROOT, cli
-from .helpers import Pipeline, as_json, dlq_bodies
+from .helpers import ROOT, Pipeline, as_json, cli, dlq_bodies
 from .processors import PNG, scripted_input
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ import io
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
@@ -18,7 +18,7 @@ import pytest
 from streamprocess.v1 import ocr_pb2, ocr_pb2_grpc
 
 from . import documents as docs
-from .conftest import ROOT, cli_env, free_port, up_server
+from .helpers import ROOT, SharedUp
 
 pytestmark = pytest.mark.slow
 KEY = "grpc-key"
@@ -26,13 +26,9 @@ META = (("authorization", f"Bearer {KEY}"),)
 
 
 @pytest.fixture(scope="module")
-def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("grpc")
-    http, port = free_port(), free_port()
-    env = cli_env(api_keys=KEY, events_token="tok", data_dir=str(tmp / "data"))
-    env["STREAMPROCESS_GRPC_PORT"] = str(port)
-    with up_server(tmp, env, http, port):
-        yield f"127.0.0.1:{port}"
+def target(shared_up: SharedUp) -> str:
+    """The session's shared server (its keys include KEY; its events token is "tok")."""
+    return shared_up.grpc
 
 
 def png(page=docs.prose_page) -> bytes:  # type: ignore[no-untyped-def]

@@ -19,9 +19,10 @@ from typing import Any
 import grpc
 import pytest
 
+from infra.local_services import free_port
 from streamprocess.v1 import ocr_pb2, ocr_pb2_grpc, stt_pb2, stt_pb2_grpc
 
-from .conftest import cli_env, free_port, up_server
+from .helpers import cli_env, up_server
 
 pytestmark = pytest.mark.slow
 KEY = "refusals-key"
@@ -164,7 +165,7 @@ def test_a_full_pool_is_resource_exhausted_never_internal(target: str) -> None:
 def test_a_refused_client_that_never_stops_sending_is_cut_off_in_bounded_time(target: str) -> None:
     """The drain is bounded: a refused client that keeps sending (or keeps its stream open) gets its answer within
     the drain limit, and the server is not held."""
-    from streamprocess.grpc_server import DRAIN_SECONDS
+    from streamprocess.grpc_server.refusals import DRAIN_SECONDS
 
     async def endless() -> AsyncIterator[stt_pb2.AudioChunk]:
         yield CONFIG

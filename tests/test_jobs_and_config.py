@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from streamprocess.config import Settings
 from streamprocess.jobs import JobMessage, JobRecord, is_job_id, job_id_for, schema_files
 
-from .conftest import ROOT
+from .helpers import ROOT
 
 
 def test_job_id_is_deterministic_and_distinct() -> None:

@@ -15,7 +15,7 @@ import pytest
 from streamprocess.config import get_settings
 from streamprocess.events import make_object_created_event
 
-from .test_media import wav_bytes
+from .helpers import wav_bytes
 
 
 @pytest.fixture

@@ -178,6 +178,8 @@ def handler(rt: Runtime, worker: str = "w") -> JobHandler:
         source_store=rt.store,
         result_store=rt.result_store,
         jobs=rt.jobs,
+        results_prefix=rt.settings.results_prefix,
+        max_file_size=rt.settings.max_file_size,
         visibility_timeout=rt.settings.visibility_timeout,
         worker=worker,
     )

@@ -17,15 +17,17 @@ import numpy as np
 import pytest
 import websockets
 
+from infra.local_services import free_port
 from streamprocess.live.agreement import LocalAgreement, norm
-from streamprocess.live.client import Captioned, caption, encode
+from streamprocess.live.client import Captioned, caption
+from streamprocess.live.pcm import encode
 from streamprocess.stt import models
 from streamprocess.stt.audio import load_audio
 from streamprocess.stt.types import Word
 from streamprocess.v1 import stt_pb2, stt_pb2_grpc
 
-from .conftest import cli_env, free_port, up_server
-from .test_stt import JFK, shared, wer
+from .helpers import JFK, cli_env, shared, up_server
+from .scoring import wer
 
 pytestmark = pytest.mark.slow
 KEY = "live-key"

@@ -20,15 +20,19 @@ from types import TracebackType
 import numpy as np
 import pytest
 
-from streamprocess.live.client import caption, encode
+from infra.local_services import free_port
+from streamprocess.live import events as live_events
+from streamprocess.live.client import caption
 from streamprocess.live.decoder import DecodeRequest, Hypothesis
+from streamprocess.live.limits import SessionLimits
+from streamprocess.live.pcm import encode
 from streamprocess.live.protocol import StreamConfig
-from streamprocess.live.session import LiveSession, SessionLimits
+from streamprocess.live.session import LiveSession
 from streamprocess.stt.audio import load_audio
 from streamprocess.stt.types import Word
 
-from .conftest import cli_env, free_port, up_server
-from .test_stt import JFK, shared, wer
+from .helpers import JFK, cli_env, shared, up_server
+from .scoring import wer
 
 KEY = "fast-key"
 SR = 16000
@@ -155,7 +159,7 @@ async def run(session: LiveSession, send) -> tuple[list[dict], dict, int]:  # ty
 
     async def read() -> dict:
         while True:
-            event = await session.next_event()
+            event = live_events.to_json(await session.next_event())  # as the WebSocket sends it
             if event["type"] == "closed":
                 return event
             events.append(event)

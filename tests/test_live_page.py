@@ -4,7 +4,6 @@ the page's AudioWorklet sends 16 kHz PCM over the WebSocket, and captions with t
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +11,7 @@ import pytest
 
 from streamprocess.stt.audio import load_audio
 
-from .conftest import cli_env, free_port, up_server
-from .test_stt import shared, write_wav
+from .helpers import SharedUp, shared, write_wav
 
 pytestmark = pytest.mark.slow
 KEY = "page-key"
@@ -21,11 +19,9 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("page")
-    port = free_port()
-    with up_server(tmp, cli_env(api_keys=KEY, data_dir=str(tmp / "data")), port):
-        yield f"http://127.0.0.1:{port}"
+def base_url(shared_up: SharedUp) -> str:
+    """The session's shared server (its keys include KEY)."""
+    return shared_up.http
 
 
 def test_live_page_captions_the_microphone(base_url: str, tmp_path: Path) -> None:

@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-import io
-import struct
-import wave
-
 import pytest
 
 from streamprocess.errors import UnsupportedMedia
 from streamprocess.media import SNIFF_BYTES, detect
 
-from .conftest import SHARED_AUDIO
-
-
-def wav_bytes() -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(struct.pack("<100h", *range(100)))
-    return buf.getvalue()
-
+from .helpers import SHARED_AUDIO, wav_bytes
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 64
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 64

@@ -17,7 +17,7 @@ from streamprocess.errors import PermanentError
 from streamprocess.ocr.inputs import DocumentError, count_pages, load_pages
 from streamprocess.stt.audio import SAMPLE_RATE, TooLong, load_audio, probe_duration
 
-from .conftest import ROOT, SHARED_AUDIO, cli_env
+from .helpers import ROOT, SHARED_AUDIO, cli_env
 
 
 # ---------------------------------------------------------------------------------------------- audio

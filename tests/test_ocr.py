@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import subprocess
 import time
 from pathlib import Path
 
-import jiwer
 import pypdfium2 as pdfium
 import pytest
 from PIL import Image
@@ -27,18 +25,10 @@ from streamprocess.ocr.formats import to_hocr, to_txt, write_searchable_pdf
 from streamprocess.ocr.options import InvalidOcrOptions
 
 from . import documents as docs
-from .conftest import ROOT, cli, cli_env
+from .helpers import ROOT, cli, cli_env
+from .scoring import cer, normalise_spaces
 
 pytestmark = pytest.mark.slow
-
-
-def norm(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def cer(reference: str, hypothesis: str) -> float:
-    """Character error rate with the spaces between words kept (runs of white space become one space)."""
-    return jiwer.cer(norm(reference), norm(hypothesis))
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +84,7 @@ def test_two_columns_read_in_order(engine: OcrEngine, tmp_path: Path) -> None:
     image, ref = docs.two_column_page()
     doc = ocr_image(engine, tmp_path, image)
     assert cer(ref, doc.pages[0].text) <= 0.05, doc.pages[0].text
-    text = norm(doc.pages[0].text)
+    text = normalise_spaces(doc.pages[0].text)
     assert text.index("returns stayed flat") < text.index("Customer calls fell")  # the left column ends first
 
 
@@ -226,6 +216,37 @@ def test_unknown_language_is_a_clear_error(engine: OcrEngine, tmp_path: Path) ->
         engine.process(tmp_path / "missing.png", OcrOptions(languages="kor", engine="ppocr"))
     opts = OcrOptions.from_mapping({"lang": "en,ja", "dpi": "300", "text-layer": "true"})
     assert (opts.languages, opts.dpi, opts.text_layer) == (["eng", "jpn"], 300, True)
+
+
+def test_document_loads_from_its_json() -> None:
+    """ocr.json (as the ocr processor writes it) reads back into the same typed Document."""
+    from streamprocess.ocr.formats import to_json
+    from streamprocess.ocr.types import Block, Line, Page, Word
+
+    line = Line(
+        text="Hello world",
+        bbox=(10, 20, 200, 40),
+        polygon=[(10.0, 20.0), (200.0, 20.0), (200.0, 40.0), (10.0, 40.0)],
+        confidence=0.97,
+        words=[
+            Word(text="Hello", bbox=(10, 20, 90, 40), confidence=0.98),
+            Word(text="world", bbox=(100, 20, 200, 40), confidence=0.96),
+        ],
+    )
+    page = Page(
+        index=1,
+        width=640,
+        height=480,
+        dpi=200.0,
+        engine="ppocr",
+        languages=["eng"],
+        blocks=[Block(bbox=(10, 20, 200, 40), lines=[line])],
+        timings={"total": 0.1},
+    )
+    doc = Document(pages=[page], engine="ppocr", languages=["eng"], timings={"total": 0.1})
+    text = to_json(doc)
+    assert Document.from_json(text) == doc
+    assert Document.from_json(text.encode()).text == "Hello world"
 
 
 # ---------------------------------------------------------------------------------------------- CLI and pipeline

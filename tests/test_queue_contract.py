@@ -14,7 +14,7 @@ from streamprocess.queues.embedded import EmbeddedQueue
 from streamprocess.queues.redis_streams import RedisStreamQueue
 from streamprocess.queues.sqs import SQSQueue
 
-from .conftest import unique
+from .helpers import unique
 
 MakeQueue = Callable[..., Awaitable[Queue]]
 

@@ -14,7 +14,7 @@ from streamprocess.ingest import RejectedInputs
 from streamprocess.jobs import JobError, JobMessage, JobState
 from streamprocess.runtime import Runtime
 
-from .conftest import ROOT
+from .helpers import ROOT
 from .processors import PNG, scripted_input
 
 

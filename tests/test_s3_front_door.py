@@ -12,8 +12,9 @@ import boto3
 import httpx
 import pytest
 
-from .conftest import cli, cli_env, free_port, unique, wait_port
-from .test_api import jfk
+from infra.local_services import free_port, wait_port
+
+from .helpers import cli, cli_env, jfk, unique
 
 pytestmark = pytest.mark.slow
 

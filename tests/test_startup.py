@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from infra.local_services import free_port
 from streamprocess.errors import ExitCode
 
-from .conftest import cli, cli_env, free_port, up_server
+from .helpers import cli, cli_env, up_server
 
 QUICK = 30  # seconds a refusal may take on a loaded machine (it is ~1-2 s); a server that starts anyway hangs here
 
@@ -104,7 +105,11 @@ def test_grpc_servers_do_not_share_a_port() -> None:
 
 # The port is checked before anything loads; a port taken between that check and the real bind (a race) is refused
 # just as plainly. The check is switched off here to make the race certain.
-RACE = [sys.executable, "-c", "import streamprocess.cli as c; c.check_ports = lambda settings: None; c.main()"]
+RACE = [
+    sys.executable,
+    "-c",
+    "import streamprocess.cli as c, streamprocess.service as s; s.check_ports = lambda settings: None; c.main()",
+]
 
 
 def test_http_port_taken_after_the_check(tmp_path: Path, taken: int) -> None:
@@ -132,3 +137,44 @@ def test_queue_unreachable(tmp_path: Path) -> None:
     nobody = free_port()
     out = run_up(tmp_path, free_port(), queue="redis", redis_url=f"redis://127.0.0.1:{nobody}/0")
     assert_refused(out, ExitCode.QUEUE_UNAVAILABLE, "redis", str(nobody))
+
+
+def test_worker_metrics_port_taken(tmp_path: Path, taken: int) -> None:
+    """`worker --metrics-port` on a busy port is refused as `up` refuses one: one line and PORT_IN_USE."""
+    env = cli_env(data_dir=str(tmp_path / "data"))
+    out = subprocess.run(
+        cli("worker", "--metrics-port", str(taken), "--idle-exit", "1"),
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=QUICK,
+    )
+    assert_refused(out, ExitCode.PORT_IN_USE, f"metrics port {taken}", "--metrics-port")
+
+
+def test_the_service_starts_and_stops_in_process(tmp_path: Path) -> None:
+    """`up`'s composition is :class:`Service`: another entry point (a test here) starts it and stops it in-process."""
+    from streamprocess.config import Settings
+    from streamprocess.service import Service, Started
+
+    port = free_port()
+    grpc_port = next(p for p in iter(free_port, None) if p != port)
+    data_dir = tmp_path / "data"
+    settings = Settings(_env_file=None, data_dir=data_dir, port=port, grpc_port=grpc_port, live_max_streams=0)
+
+    async def go() -> tuple[Started, int]:
+        started: asyncio.Future[Started] = asyncio.get_running_loop().create_future()
+        released: list[int] = []
+        service = Service(settings, on_started=started.set_result, on_stopped=released.append)
+        running = asyncio.create_task(service.run())
+        await asyncio.wait([running, started], timeout=QUICK, return_when=asyncio.FIRST_COMPLETED)
+        assert started.done(), running.result() if running.done() else "not started in time"
+        with socket.create_connection(("127.0.0.1", port), timeout=5):  # the HTTP API listens
+            pass
+        service.stop()
+        await asyncio.wait_for(running, QUICK)
+        return started.result(), released[0]
+
+    started, released = asyncio.run(go())
+    assert started.generated_key and started.missing == {} and released == 0

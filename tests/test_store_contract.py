@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -12,9 +13,10 @@ import httpx
 import pytest
 
 from streamprocess.errors import InvalidKey, ObjectNotFound, WriteConflict
-from streamprocess.storage import LocalObjectStore, ObjectStore
-from streamprocess.storage.local import PresignError
+from streamprocess.events import make_object_created_event
+from streamprocess.storage import DropFolderWatcher, LocalObjectStore, ObjectCreated, ObjectStore
 from streamprocess.storage.s3 import S3ObjectStore
+from streamprocess.storage.signing import PresignError
 
 WEIRD_KEYS = [
     "inbox/with space.wav",
@@ -189,10 +191,11 @@ async def test_local_presign_checks(tmp_path: Path) -> None:
 async def test_local_announces_puts_and_files_dropped_by_hand(tmp_path: Path) -> None:
     events: list[dict] = []
 
-    async def sink(event: dict) -> None:
-        events.append(event)
+    async def sink(created: ObjectCreated) -> None:  # as the runtime puts it on the events queue
+        events.append(make_object_created_event(**asdict(created)))
 
     store = LocalObjectStore(tmp_path / "store", notify=sink, notify_prefixes=["inbox/"])
+    watcher = DropFolderWatcher(store)
     await store.put("inbox/via-put.wav", b"RIFF")
     await store.put("results/not-announced.json", b"{}")
     assert [e["Records"][0]["s3"]["object"]["key"] for e in events] == ["inbox/via-put.wav"]
@@ -204,16 +207,16 @@ async def test_local_announces_puts_and_files_dropped_by_hand(tmp_path: Path) ->
     (inbox / ".hidden").write_bytes(b"x")
     (inbox / "download.wav.part").write_bytes(b"x")
     pending: dict = {}
-    assert await store.scan_once(pending, settle=0) == []  # first sight: wait for it to settle
+    assert await watcher.scan_once(pending, settle=0) == []  # first sight: wait for it to settle
     time.sleep(0.01)
-    assert await store.scan_once(pending, settle=0) == ["inbox/sub/by hand+1.wav"]
-    assert await store.scan_once(pending, settle=0) == []  # never twice
+    assert await watcher.scan_once(pending, settle=0) == ["inbox/sub/by hand+1.wav"]
+    assert await watcher.scan_once(pending, settle=0) == []  # never twice
     assert events[-1]["Records"][0]["s3"]["object"]["key"] == "inbox/sub/by+hand%2B1.wav"
     assert (await store.head("inbox/sub/by hand+1.wav")).etag == events[-1]["Records"][0]["s3"]["object"]["eTag"]
     # Overwritten by hand: a new version, announced again.
     (inbox / "sub" / "by hand+1.wav").write_bytes(b"RIFF-hand-v2")
-    await store.scan_once(pending, settle=0)
-    assert await store.scan_once(pending, settle=0) == ["inbox/sub/by hand+1.wav"]
+    await watcher.scan_once(pending, settle=0)
+    assert await watcher.scan_once(pending, settle=0) == ["inbox/sub/by hand+1.wav"]
     assert len(events) == 3
 
 

@@ -11,7 +11,6 @@ import time
 import wave
 from pathlib import Path
 
-import jiwer
 import numpy as np
 import pytest
 
@@ -20,11 +19,11 @@ from streamprocess.stt.formats import to_srt, to_txt, to_vtt
 from streamprocess.stt.models import ModelUnavailable, bundled_model_path
 from streamprocess.stt.options import InvalidOptions
 
-from .conftest import ROOT, SHARED_AUDIO, cli, cli_env
+from .helpers import JFK, ROOT, cli, cli_env, shared, write_wav
+from .scoring import wer
 
 pytestmark = pytest.mark.slow
 
-JFK = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
 MIT_ENGLISH = (
     "Permission is hereby granted, free of charge, to any person obtaining a copy of the software and associated "
     "documentation files to deal in the software without restriction, including without limitation the rights to "
@@ -32,40 +31,11 @@ MIT_ENGLISH = (
     "persons to whom the software is furnished to do so, subject to the following conditions. The above copyright "
     "notice and this permission notice shall be included in all copies or substantial portions of the software."
 )
-_norm = jiwer.Compose(
-    [
-        jiwer.ToLowerCase(),
-        jiwer.RemovePunctuation(),
-        jiwer.SubstituteRegexes({r"\s+": " "}),
-        jiwer.Strip(),
-        jiwer.ReduceToListOfListOfWords(),
-    ]
-)
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    return jiwer.wer(reference, hypothesis, reference_transform=_norm, hypothesis_transform=_norm)
-
-
-def shared(name: str) -> Path:
-    path = SHARED_AUDIO / name
-    if not path.exists():
-        pytest.skip(f"{path} is absent (the shared recordings live beside the checkout)")
-    return path
 
 
 @pytest.fixture(scope="module")
 def engine() -> SttEngine:
     return SttEngine()
-
-
-def write_wav(path: Path, samples: np.ndarray, rate: int = 16000) -> Path:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-    return path
 
 
 # ---------------------------------------------------------------------------------------------- accuracy
@@ -168,6 +138,33 @@ def test_cues_are_repaired_when_timestamps_misbehave() -> None:
     cues = [(_secs(*c[1:5]), _secs(*c[5:9]), c[9]) for c in _SRT_CUE.findall(to_srt(t))]
     assert [c[2] for c in cues] == ["a", "b"]
     check_cues(cues, 10.0)
+
+
+def test_transcript_loads_from_its_json() -> None:
+    """transcript.json (as the stt processor writes it) reads back into the same typed Transcript."""
+    from streamprocess.stt.formats import render
+    from streamprocess.stt.types import Segment, Word
+
+    words = [
+        Word(start=0.0, end=0.4, word=" Hello", probability=0.9),
+        Word(start=0.4, end=0.9, word=" there", probability=0.8),
+    ]
+    t = Transcript(
+        text="Hello there",
+        language="en",
+        language_probability=0.99,
+        duration=1.5,
+        duration_after_vad=1.2,
+        model="tiny.en",
+        options=TranscribeOptions(word_timestamps=True).model_dump(),
+        segments=[
+            Segment(id=0, start=0.0, end=0.9, text=" Hello there", avg_logprob=-0.2, no_speech_prob=0.01, words=words)
+        ],
+        timings={"decode": 0.01, "transcribe": 0.2},
+    )
+    text = render(t, "json")
+    assert Transcript.from_json(text) == t
+    assert Transcript.from_json(text.encode()) == t
 
 
 # ---------------------------------------------------------------------------------------------- options and models

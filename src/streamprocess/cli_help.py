@@ -38,8 +38,8 @@ def _readable(param: Any) -> None:
     def display_type_rich(ctx: Any) -> str | None:
         return _readable_type(shown(ctx=ctx), is_flag)
 
-    param.display_type_rich = display_type_rich  # type: ignore[attr-defined]  # what both help renderers call
-    param._readable_help = True  # type: ignore[attr-defined]
+    param.display_type_rich = display_type_rich  # what both help renderers call
+    param._readable_help = True
 
 
 def _readable_command(command: Any) -> None:

@@ -20,7 +20,13 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .kinds import KINDS
+
 MiB = 1024 * 1024
+
+#: The folder under ``data_dir`` where the embedded backends keep their own files (the embedded queue's database,
+#: the local store's locks); never an object key.
+INTERNAL_DIR = ".streamprocess"
 
 #: What a tenant may be called: it is written into job records and logs.
 TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -265,9 +271,12 @@ class Settings(BaseSettings):
         return False
 
     def processor_for(self, kind: str) -> str:
-        return {"stt": self.stt_processor, "ocr": self.ocr_processor}[kind]
+        """The processor name configured for ``kind`` (``stt_processor`` for ``stt``, …)."""
+        return str(getattr(self, KINDS[kind].processor_setting))
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
+    """The settings of the environment, read once per process: for the Lambda handlers (``functions/``), which have
+    no other place to keep them. Everything else is given its settings by whoever built it."""
     return Settings()

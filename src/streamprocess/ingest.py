@@ -16,10 +16,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from .errors import FileTooLarge, ObjectNotFound, PermanentError, StreamProcessError, UnsupportedMedia
+from .errors import ErrorCode, FileTooLarge, ObjectNotFound, PermanentError, StreamProcessError, UnsupportedMedia
 from .events import S3EventRecord, parse_records
 from .jobs import JobMessage, JobRecord, JobStore, SourceRef, is_job_id, job_id_for
+from .kinds import EVENTS_QUEUE, KINDS
 from .media import SNIFF_BYTES, detect
 from .metrics import EVENTS_RECEIVED
 from .queues.base import Message, Queue
@@ -42,11 +44,11 @@ class Routed:
 
 
 class RejectedInputs(PermanentError):
-    code = "rejected_input"
+    code = ErrorCode.REJECTED_INPUT
 
 
 class EventRouter:
-    label = "events"
+    label = EVENTS_QUEUE
 
     def __init__(
         self,
@@ -54,8 +56,8 @@ class EventRouter:
         store: ObjectStore,
         jobs: JobStore,
         queues: Mapping[str, Queue],
-        inbox_prefix: str = "inbox/",
-        max_file_size: int = 2 << 30,
+        inbox_prefix: str,
+        max_file_size: int,
         tenant: str | None = None,
     ) -> None:
         self.store = store
@@ -65,7 +67,7 @@ class EventRouter:
         self.inbox_prefix = inbox_prefix
         self.max_file_size = max_file_size
 
-    async def route_payload(self, payload: str | bytes | dict) -> list[Routed]:  # type: ignore[type-arg]
+    async def route_payload(self, payload: str | bytes | dict[str, Any]) -> list[Routed]:
         """Route every record in an event payload (any envelope). Raises :class:`RejectedInputs` after routing
         the rest if some input was unusable, so the event is dead-lettered next to its failed job record."""
         routed = [await self.route(r) for r in parse_records(payload)]
@@ -124,12 +126,12 @@ class EventRouter:
             return await self._reject(source, version, "unsupported", e, record, pinned)
         expected = info.metadata.get("expected-kind")
         if expected and expected != media.kind:
-            what = {"stt": "audio", "ocr": "an image or PDF"}
-            error = UnsupportedMedia(
-                f"the file is {what.get(media.kind, media.kind)} ({media.mime}), but was sent "
-                f"for {expected} (which needs {what.get(expected, expected)})"
+            needs = KINDS[expected].accepts if expected in KINDS else expected
+            unsupported = UnsupportedMedia(
+                f"the file is {KINDS[media.kind].accepts} ({media.mime}), but was sent for {expected} (which needs "
+                f"{needs})"
             )
-            return await self._reject(source, version, media.kind, error, record, pinned)
+            return await self._reject(source, version, media.kind, unsupported, record, pinned)
         if info.size > self.max_file_size:
             error = FileTooLarge(f"{info.size} bytes is over the {self.max_file_size}-byte limit")
             return await self._reject(source, version, media.kind, error, record, pinned)

@@ -48,6 +48,10 @@ class JobKind:
     def result_named(self, name: str) -> ResultFile | None:
         return next((r for r in self.results if r.name == name), None)
 
+    def media_types(self) -> dict[str, str]:
+        """{result file name: media type}."""
+        return {r.name: r.media_type for r in self.results}
+
     def accepts_content_type(self, content_type: str) -> bool:
         ct = content_type.split(";")[0].strip().lower()
         return any(ct == t or (t.endswith("/") and ct.startswith(t)) for t in self.content_types)

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 import filetype
 
 from .errors import UnsupportedMedia
+from .kinds import OCR, STT, KindName
 
 #: How many leading bytes detection needs.
 SNIFF_BYTES = 8192
 
-_STT_MIME_PREFIXES = ("audio/", "video/")
+#: The media types the OCR engine reads (any audio or video goes to speech-to-text: ``kinds.STT``).
 _OCR_MIMES = {
     "application/pdf",
     "image/png",
@@ -31,7 +32,7 @@ _EXTRA_AUDIO = {"application/ogg": "audio/ogg"}
 
 @dataclass(frozen=True)
 class MediaType:
-    kind: str  # "stt" or "ocr"
+    kind: KindName
     mime: str
     extension: str | None
 
@@ -63,9 +64,9 @@ def detect(head: bytes, name: str | None = None) -> MediaType:
             mime, ext = extra
     mime = _EXTRA_AUDIO.get(mime or "", mime)
     if mime in _OCR_MIMES:
-        return MediaType("ocr", mime, ext)
-    if mime and mime.startswith(_STT_MIME_PREFIXES):
-        return MediaType("stt", mime, ext)
+        return MediaType(OCR.name, mime, ext)
+    if mime and STT.accepts_content_type(mime):
+        return MediaType(STT.name, mime, ext)
     suffix = f" (named {name!r})" if name else ""
     found = f"detected {mime}" if mime else "unrecognised content"
     raise UnsupportedMedia(

@@ -21,8 +21,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from .errors import FileTooLarge, PermanentError
-from .jobs import Busy, Claimed, Exhausted, JobMessage, JobRecord, JobStore, Progress, Settled
+from .errors import ErrorCode, FileTooLarge, PermanentError
+from .jobs import Busy, Claimed, Exhausted, JobMessage, JobRecord, JobStore, Settled
+from .kinds import result_key
 from .metrics import (
     EVENT_TO_DONE_SECONDS,
     JOBS_DUPLICATE,
@@ -34,6 +35,7 @@ from .metrics import (
     STAGE_SECONDS,
 )
 from .processors import JobContext, Processor
+from .progress import Progress
 from .queues.base import Message
 from .storage.base import ObjectStore
 from .worker import Action, Outcome, RetryPolicy, as_error
@@ -52,11 +54,11 @@ def _suffix(key: str) -> str:
 
 
 class InvalidJobMessage(PermanentError):
-    code = "invalid_message"
+    code = ErrorCode.INVALID_MESSAGE
 
 
 class SourceChanged(PermanentError):
-    code = "source_changed"
+    code = ErrorCode.SOURCE_CHANGED
 
 
 def parse_job(message: Message) -> JobMessage:
@@ -77,9 +79,9 @@ class JobHandler:
         source_store: ObjectStore,
         result_store: ObjectStore,
         jobs: JobStore,
-        results_prefix: str = "results/",
-        max_file_size: int = 2 << 30,
-        visibility_timeout: float = 60.0,
+        results_prefix: str,
+        max_file_size: int,
+        visibility_timeout: float,
         worker: str | None = None,
         progress_interval: float = 1.0,
     ) -> None:
@@ -94,9 +96,6 @@ class JobHandler:
         self.visibility_timeout = visibility_timeout
         self.worker = worker or worker_id()
         self.progress_interval = progress_interval
-
-    def result_key(self, job_id: str, name: str) -> str:
-        return f"{self.results_prefix}{job_id}/{name}"
 
     # ------------------------------------------------------------------ Handler
     async def handle(self, message: Message, policy: RetryPolicy) -> Outcome:
@@ -195,9 +194,9 @@ class JobHandler:
             out_dir = tmpdir / "out"
             out_dir.mkdir()
 
-            def on_progress(done: float, total: float | None, unit: str) -> None:
+            def on_progress(progress: Progress) -> None:
                 with lock:
-                    latest[:] = [Progress(done=done, total=total, unit=unit)]
+                    latest[:] = [progress]
 
             ctx = JobContext(
                 job_id=job.job_id,
@@ -215,9 +214,9 @@ class JobHandler:
 
             # --- upload
             t0 = time.perf_counter()
-            results = {}
+            results: dict[str, str] = {}
             for name, path in result.outputs.items():
-                key = self.result_key(job.job_id, name)
+                key = result_key(self.results_prefix, job.job_id, name)
                 await self.result_store.put(key, Path(path), content_type=result.content_types.get(name))
                 results[name] = key
             timings["upload"] = time.perf_counter() - t0

@@ -7,26 +7,31 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import Settings, StoreBackend
+from .events import make_object_created_event
 from .ingest import EventRouter
 from .jobs import JobStore
+from .kinds import EVENTS_QUEUE, KINDS, QUEUE_ROLES
 from .pipeline import JobHandler, worker_id
 from .processors import ProcessorUnavailable, get_processor
-from .queues import ROLES, Queue, make_queue
-from .storage import ObjectStore, make_store
+from .queues import Queue, make_queue
+from .storage import ObjectCreated, ObjectStore, make_store
+from .submit import Submissions
 from .worker import Handler, Worker, WorkerOptions
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:  # live captioning loads the model stack: imported when a pool is made (live_pool)
+    from .live.pool import LivePool
+    from .live.scheduler import Decoder
 
-KINDS = ("stt", "ocr")
+log = logging.getLogger(__name__)
 
 
 class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.queues: dict[str, Queue] = {role: make_queue(settings, role) for role in ROLES}
+        self.queues: dict[str, Queue] = {role: make_queue(settings, role) for role in QUEUE_ROLES}
         self.store: ObjectStore = make_store(settings, notify=self._announce)
         self.result_store: ObjectStore = (
             self.store if settings.output_bucket == settings.bucket else make_store(settings, settings.output_bucket)
@@ -38,8 +43,11 @@ class Runtime:
     def is_embedded_store(self) -> bool:
         return self.settings.store is StoreBackend.local
 
-    async def _announce(self, event: dict[str, Any]) -> None:
-        """The local store's bucket notification target: the events queue."""
+    async def _announce(self, created: ObjectCreated) -> None:
+        """The local store's bucket notification target: the events queue, carrying the S3 event S3 would send."""
+        event = make_object_created_event(
+            bucket=created.bucket, key=created.key, size=created.size, etag=created.etag, version_id=created.version_id
+        )
         await self.queues["events"].send(json.dumps(event))
 
     async def ensure(self) -> None:
@@ -64,7 +72,7 @@ class Runtime:
         return EventRouter(
             store=self.store,
             jobs=self.jobs,
-            queues={k: self.queues[k] for k in KINDS},
+            queues={kind.name: self.queues[kind.queue] for kind in KINDS.values()},
             inbox_prefix=self.settings.inbox_prefix,
             max_file_size=self.settings.max_file_size,
             tenant=self.settings.drop_tenant,
@@ -74,7 +82,7 @@ class Runtime:
         s = self.settings
         return JobHandler(
             kind,
-            get_processor(s.processor_for(kind)),
+            get_processor(s.processor_for(kind), s),
             source_store=self.store,
             result_store=self.result_store,
             jobs=self.jobs,
@@ -89,7 +97,7 @@ class Runtime:
         consumers: list[tuple[Queue, Handler]] = []
         missing: dict[str, str] = {}
         for role in roles:
-            if role == "events":
+            if role == EVENTS_QUEUE:
                 consumers.append((self.queues[role], self.router()))
                 continue
             try:
@@ -98,14 +106,34 @@ class Runtime:
                 missing[role] = e.message
         return consumers, missing
 
-    def live_pool(self):  # type: ignore[no-untyped-def]
-        """The hot pool for live captioning (loads its model), or None when ``live_max_streams`` is 0."""
-        if not self.settings.live_max_streams:
-            return None
-        from .live.pool import Archive, LivePool
+    def submissions(self) -> Submissions:
+        """Submitting and reading jobs over this runtime's stores: what every front door and the upload sweep use."""
+        return Submissions(
+            self.store, self.result_store, self.jobs, self.settings, presign_needs_size=not self.is_embedded_store
+        )
 
+    def live_pool(self, decoder: Decoder | None = None) -> LivePool | None:
+        """The hot pool for live captioning, or None when ``live_max_streams`` is 0. It loads the live model unless
+        ``decoder`` is given (the benchmark's naive design); saved streams become jobs (:mod:`.live_archive`)."""
         s = self.settings
-        return LivePool(s, archive=Archive(self.result_store, self.jobs, s.output_bucket, s.results_prefix))
+        if not s.live_max_streams:
+            return None
+        from .live.limits import PoolSettings, SessionLimits
+        from .live.pool import LivePool
+        from .live_archive import JobArchive
+
+        settings = PoolSettings(
+            model=s.live_model or s.stt_model,
+            device=s.stt_device,
+            compute_type=s.stt_compute_type,
+            cpu_threads=s.stt_cpu_threads,
+            max_streams=s.live_max_streams,
+            max_batch=s.live_max_batch,
+            max_wait=s.live_max_wait_ms / 1000,
+            session=SessionLimits(step=s.live_step, buffer_max=s.live_buffer_max, idle_timeout=s.live_idle_timeout),
+        )
+        archive = JobArchive(self.result_store, self.jobs, s.output_bucket, s.results_prefix)
+        return LivePool(settings, decoder=decoder, archive=archive)
 
     def worker(self, roles: list[str], **overrides: Any) -> tuple[Worker, dict[str, str]]:
         s = self.settings

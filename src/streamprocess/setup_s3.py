@@ -14,7 +14,8 @@ from botocore.exceptions import ClientError
 
 from .aws import LazyClient
 from .config import Settings
-from .queues import ROLES, max_receives
+from .kinds import EVENTS_QUEUE, QUEUE_ROLES
+from .queues import max_receives
 from .queues.sqs import SQSQueue
 
 NOTIFICATION_ID = "streamprocess-inbox"
@@ -43,12 +44,12 @@ async def setup_s3(settings: Settings) -> list[Step]:
                 visibility_timeout=settings.visibility_timeout,
                 max_receives=max_receives(settings),
             )
-            for role in ROLES
+            for role in QUEUE_ROLES
         }
         try:
             for q in queues.values():
                 steps.append(await _queue(q))
-            events = queues["events"]
+            events = queues[EVENTS_QUEUE]
             sqs = await events.client()
             arn = (await sqs.get_queue_attributes(QueueUrl=await events.url(), AttributeNames=["QueueArn"]))[
                 "Attributes"

@@ -1,11 +1,10 @@
-"""Checks before a service starts: its ports are free and its queue and store answer, each failure a
+"""Checks before a service starts: its ports are free and its data folder can hold the runtime, each failure a
 :class:`~streamprocess.errors.StartupError` (one or two plain lines and an exit code). ``streamprocess up`` runs
-them before any model loads; ``streamprocess doctor`` reports the same port checks."""
+them before any model loads; ``streamprocess doctor`` reports the same port checks. Whether the queue and the store
+answer is :mod:`streamprocess.backends`'s question."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import errno
 import socket
 
@@ -34,14 +33,25 @@ def check_ports(settings: Settings) -> None:
             )
         ports.append(("gRPC", settings.grpc_port, "set STREAMPROCESS_GRPC_PORT to a free port (0 turns gRPC off)"))
     for what, port, fix in ports:
-        if not 0 <= port <= 65535:
-            raise StartupError(
-                ExitCode.BAD_SETTING,
-                f"{what} port {port} is not a port number (0-65535).",
-                f"{fix[0].upper()}{fix[1:]}.",
-            )
-        if port:
-            bind_test(settings.host, port, what, fix)
+        _check_port(settings.host, port, what, fix)
+
+
+def check_metrics_port(settings: Settings) -> None:
+    """The port ``streamprocess worker --metrics-port`` serves Prometheus metrics on must be free, as ``up``'s."""
+    if settings.metrics_port:
+        fix = "choose another port with --metrics-port or STREAMPROCESS_METRICS_PORT"
+        _check_port(settings.host, settings.metrics_port, "metrics", fix)
+
+
+def _check_port(host: str, port: int, what: str, fix: str) -> None:
+    if not 0 <= port <= 65535:
+        raise StartupError(
+            ExitCode.BAD_SETTING,
+            f"{what} port {port} is not a port number (0-65535).",
+            f"{fix[0].upper()}{fix[1:]}.",
+        )
+    if port:
+        bind_test(host, port, what, fix)
 
 
 def bind_test(host: str, port: int, what: str, fix: str) -> None:
@@ -90,9 +100,6 @@ def bind_test(host: str, port: int, what: str, fix: str) -> None:
                 ) from e
 
 
-BACKEND_TIMEOUT = 30.0  # seconds the queue and the store have to answer at start-up
-
-
 def open_runtime(settings: Settings) -> Runtime:
     try:
         return Runtime(settings)
@@ -105,46 +112,3 @@ def open_runtime(settings: Settings) -> Runtime:
         ) from e
     except ValueError as e:  # settings that only clash once the backends are built
         raise StartupError(ExitCode.BAD_SETTING, one_line(e)) from e
-
-
-async def reach_backends(rt: Runtime) -> None:
-    """The queue and the store answer before any model loads, or ``up`` refuses to start (one line, its code)."""
-    from .submit import PENDING_UPLOADS
-
-    s = rt.settings
-
-    def why(e: BaseException) -> str:
-        if isinstance(e, TimeoutError):
-            return f"no answer within {BACKEND_TIMEOUT:.0f} s"
-        return f"{type(e).__name__}: {one_line(e)}"
-
-    queue_hints = {
-        "redis": "Start Redis there, or set STREAMPROCESS_REDIS_URL (or STREAMPROCESS_QUEUE=embedded).",
-        "sqs": "Check STREAMPROCESS_SQS_ENDPOINT_URL, STREAMPROCESS_AWS_REGION and the AWS credentials.",
-        "embedded": "Check STREAMPROCESS_DATA_DIR: the embedded queue's file lives there.",
-    }
-    try:
-        await asyncio.wait_for(rt.ensure(), BACKEND_TIMEOUT)
-    except Exception as e:
-        raise StartupError(
-            ExitCode.QUEUE_UNAVAILABLE,
-            f"the {s.queue.value} queue cannot be used: {why(e)}",
-            queue_hints.get(s.queue.value),
-        ) from e
-
-    async def first(prefix: str) -> None:  # as little as the upload sweep asks of the store, which runs next anyway
-        async with contextlib.aclosing(rt.result_store.list(prefix)) as items:  # type: ignore[type-var]
-            async for _ in items:
-                break
-
-    try:
-        await asyncio.wait_for(first(f"{s.jobs_prefix}{PENDING_UPLOADS}"), BACKEND_TIMEOUT)
-    except Exception as e:
-        where = s.data_dir if rt.is_embedded_store else f"s3://{s.output_bucket}"
-        raise StartupError(
-            ExitCode.STORE_UNAVAILABLE,
-            f"the {s.store.value} store ({where}) cannot be used: {why(e)}",
-            "Check STREAMPROCESS_DATA_DIR."
-            if rt.is_embedded_store
-            else "Check STREAMPROCESS_BUCKET, STREAMPROCESS_S3_ENDPOINT_URL and the AWS credentials.",
-        ) from e

@@ -21,12 +21,18 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from .errors import PermanentError, StreamProcessError
-from .jobs import JobRecord, JobState, SourceRef, now_utc
+from pydantic import ValidationError
+
+from .errors import ErrorCode, PermanentError, StreamProcessError
+from .jobs import JobRecord, JobState, JobStore, SourceRef
+from .kinds import KINDS, OCR, STT, JobKind, kind_for_content_type
 from .media import SNIFF_BYTES, detect
-from .runtime import Runtime
-from .storage.base import PresignedRequest
+from .ocr.types import Document
+from .storage.base import ObjectStore, PresignedRequest
+from .stt.types import Transcript
+from .timestamps import now_utc
 
 log = logging.getLogger(__name__)
 
@@ -34,54 +40,56 @@ log = logging.getLogger(__name__)
 #: ``awaiting_upload`` (so the expiry sweep reads only those jobs, not every record).
 PENDING_UPLOADS = "awaiting-upload/"
 
-#: The result files of each kind, by the format a client asks for.
-RESULT_FILES = {
-    "stt": {"json": "transcript.json", "txt": "transcript.txt", "srt": "transcript.srt", "vtt": "transcript.vtt"},
-    "ocr": {"json": "ocr.json", "txt": "ocr.txt", "hocr": "ocr.hocr", "pdf": "ocr.pdf"},
-}
-MEDIA_TYPES = {
-    "json": "application/json",
-    "txt": "text/plain; charset=utf-8",
-    "srt": "application/x-subrip",
-    "vtt": "text/vtt; charset=utf-8",
-    "hocr": "text/html; charset=utf-8",
-    "pdf": "application/pdf",
-}
-
 
 class UnsupportedType(PermanentError):
-    code = "unsupported_media_type"
+    code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
 
 
 class TooLarge(PermanentError):
-    code = "too_large"
+    code = ErrorCode.TOO_LARGE
 
 
 class JobNotFound(StreamProcessError):
-    code = "job_not_found"
+    code = ErrorCode.JOB_NOT_FOUND
 
 
 class NotReady(StreamProcessError):
-    code = "not_ready"
+    code = ErrorCode.NOT_READY
 
 
 class NoSuchResult(StreamProcessError):
-    code = "no_such_result"
+    code = ErrorCode.NO_SUCH_RESULT
 
 
 class UploadUsed(PermanentError):
     """An upload URL was used already (it uploads once), or its job no longer waits for an upload."""
 
-    code = "upload_used"
+    code = ErrorCode.UPLOAD_USED
 
 
 class SizeRequired(PermanentError):
-    code = "size_required"
+    code = ErrorCode.SIZE_REQUIRED
 
 
-def kind_for(content_type: str) -> str:
-    ct = content_type.split(";")[0].strip().lower()
-    return "stt" if ct.startswith(("audio/", "video/")) or ct == "application/ogg" else "ocr"
+class SubmitSettings(Protocol):
+    """The settings values submissions use (``Settings`` has them all)."""
+
+    @property
+    def bucket(self) -> str: ...  # where submitted files land, under the inbox prefix
+    @property
+    def inbox_prefix(self) -> str: ...
+    @property
+    def jobs_prefix(self) -> str: ...
+    @property
+    def upload_max_size(self) -> int: ...
+    @property
+    def upload_content_types(self) -> str: ...
+    @property
+    def upload_url_ttl(self) -> int: ...
+    @property
+    def wait_max(self) -> float: ...
+
+    def content_type_allowed(self, content_type: str | None) -> bool: ...
 
 
 def safe_name(filename: str | None) -> str:
@@ -99,9 +107,24 @@ class Upload:
 
 
 class Submissions:
-    def __init__(self, runtime: Runtime) -> None:
-        self.rt = runtime
-        self.settings = runtime.settings
+    """Submitting files and reading jobs back, over the source store, the result store and the job store.
+    ``presign_needs_size``: upload URLs are signed for an exact size (S3); the embedded store's take any size up to
+    the limit."""
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        result_store: ObjectStore,
+        jobs: JobStore,
+        settings: SubmitSettings,
+        *,
+        presign_needs_size: bool,
+    ) -> None:
+        self.store = store
+        self.result_store = result_store
+        self.jobs = jobs
+        self.settings = settings
+        self.presign_needs_size = presign_needs_size
 
     def _check(self, content_type: str | None, size: int | None) -> str:
         if not content_type or not self.settings.content_type_allowed(content_type):
@@ -131,12 +154,12 @@ class Submissions:
         is not there; on S3 the URL signs ``If-None-Match: *`` (and the exact ``Content-Length``, so S3 needs the
         size), and the storage refuses a second upload."""
         ct = self._check(content_type, size)
-        if size is None and not self.rt.is_embedded_store:
+        if size is None and self.presign_needs_size:
             raise SizeRequired("give the file's size: an S3 upload URL is signed for its exact Content-Length")
-        kind = kind_for(ct)
+        kind = kind_for_content_type(ct).name
         job_id, key = self._new(filename)
         metadata = {**(options or {}), "job-id": job_id, "expected-kind": kind}
-        request = await self.rt.store.presign(
+        request = await self.store.presign(
             "PUT",
             key,
             expires_in=self.settings.upload_url_ttl,
@@ -155,8 +178,8 @@ class Submissions:
             options=options or {},
             upload_expires_at=request.expires_at,
         )
-        await self.rt.jobs.create(record)
-        await self.rt.result_store.put(self._pending(job_id), b"", content_type="text/plain")
+        await self.jobs.create(record)
+        await self.result_store.put(self._pending(job_id), b"", content_type="text/plain")
         return Upload(job_id=job_id, key=key, request=request)
 
     def _pending(self, job_id: str = "") -> str:
@@ -165,12 +188,12 @@ class Submissions:
     async def check_upload(self, job_id: str | None) -> None:
         """Raises :class:`UploadUsed` when the job of an upload URL no longer waits for its upload (the URL was
         used, or the job ended). The embedded store's PUT route asks before and after receiving the body."""
-        record = await self.rt.jobs.get(job_id) if job_id else None
+        record = await self.jobs.get(job_id) if job_id else None
         if record is not None and (record := await self._fresh(record)).state is not JobState.awaiting_upload:
-            if record.error is not None and record.error.code == "upload_expired":
+            if record.error is not None and record.error.code == ErrorCode.UPLOAD_EXPIRED:
                 raise UploadUsed(
                     "this upload URL expired before an upload came; its job failed (upload_expired)",
-                    code="upload_expired",
+                    code=ErrorCode.UPLOAD_EXPIRED,
                 )
             raise UploadUsed("this upload URL was used already: a presigned upload URL uploads once")
 
@@ -201,16 +224,16 @@ class Submissions:
             options=options or {},
             source=SourceRef(bucket=self.settings.bucket, key=key, content_type=ct),
         )
-        await self.rt.jobs.create(record)
+        await self.jobs.create(record)
         try:
-            await self.rt.store.put(
+            await self.store.put(
                 key, path, content_type=ct, metadata={**(options or {}), "job-id": job_id, "expected-kind": kind}
             )
         except Exception as e:
             with contextlib.suppress(Exception):
-                if not await self.rt.store.exists(key):  # else it landed, and its event (or the watcher) routes it
-                    error = StreamProcessError(f"the file could not be stored: {e}", code="upload_failed")
-                    await self.rt.jobs.reject(job_id, error, create=lambda: record)
+                if not await self.store.exists(key):  # else it landed, and its event (or the watcher) routes it
+                    error = StreamProcessError(f"the file could not be stored: {e}", code=ErrorCode.UPLOAD_FAILED)
+                    await self.jobs.reject(job_id, error, create=lambda: record)
             raise
         return job_id
 
@@ -226,7 +249,7 @@ class Submissions:
         """The job's record, for the tenant it belongs to. Another tenant's job (or one without a tenant) is
         :class:`JobNotFound` word for word as an unknown id, so a job id (computable for a drop-folder file)
         tells nothing about the job, not even that it exists."""
-        record = await self.rt.jobs.get(job_id)
+        record = await self.jobs.get(job_id)
         if record is None or record.tenant is None or record.tenant != tenant:
             raise JobNotFound(f"no job {job_id}")
         return await self._fresh(record)
@@ -247,23 +270,23 @@ class Submissions:
             record.state is JobState.awaiting_upload
             and record.upload_expires_at is not None
             and record.upload_expires_at <= now_utc()
-            and not await self.rt.store.exists(record.source.key)
+            and not await self.store.exists(record.source.key)
         ):
-            record = await self.rt.jobs.expire_upload(record.job_id) or record
+            record = await self.jobs.expire_upload(record.job_id) or record
         return record
 
     async def expire_uploads(self) -> int:
         """One sweep over the uploads handed out whose jobs still await them: those past their URL's expiry fail
         (``upload_expired``); a marker goes once its job has left ``awaiting_upload``. Returns how many failed."""
         prefix, expired = self._pending(), 0
-        async for info in self.rt.result_store.list(prefix):
-            record = await self.rt.jobs.get(info.key.removeprefix(prefix))
+        async for info in self.result_store.list(prefix):
+            record = await self.jobs.get(info.key.removeprefix(prefix))
             if record is not None and record.state is JobState.awaiting_upload:
                 record = await self._fresh(record)
                 if record.state is JobState.awaiting_upload:
                     continue  # not expired yet (or the object landed, and the router has yet to take it)
-                expired += record.error is not None and record.error.code == "upload_expired"
-            await self.rt.result_store.delete(info.key)
+                expired += record.error is not None and record.error.code == ErrorCode.UPLOAD_EXPIRED
+            await self.result_store.delete(info.key)
         return expired
 
     async def sweep_uploads(self) -> None:
@@ -279,15 +302,39 @@ class Submissions:
             await asyncio.sleep(interval)
 
     async def result(self, record: JobRecord, fmt: str) -> tuple[bytes, str]:
+        """A succeeded job's result file in format ``fmt``, and its media type."""
         if record.state is not JobState.succeeded:
             raise NotReady(
                 f"job {record.job_id} is {record.state}"
                 + (f": {record.error.code}: {record.error.message}" if record.error else "")
             )
-        formats = RESULT_FILES.get(record.kind, {})
-        if fmt not in formats:
-            raise NoSuchResult(f"{record.kind} jobs have results in {', '.join(formats)}, not {fmt!r}")
-        key = record.results.get(formats[fmt])
+        kind = KINDS.get(record.kind)
+        result = kind.result(fmt) if kind is not None else None
+        if result is None:
+            formats = ", ".join(kind.formats) if kind is not None else ""
+            raise NoSuchResult(f"{record.kind} jobs have results in {formats}, not {fmt!r}")
+        key = record.results.get(result.name)
         if key is None:
-            raise NoSuchResult(f"job {record.job_id} has no {formats[fmt]}")
-        return await self.rt.result_store.get(key), MEDIA_TYPES[fmt]
+            raise NoSuchResult(f"job {record.job_id} has no {result.name}")
+        return await self.result_store.get(key), result.media_type
+
+    async def _json(self, record: JobRecord, kind: JobKind) -> bytes:
+        if record.kind != kind.name:
+            raise NoSuchResult(f"job {record.job_id} is an {record.kind} job, not {kind.name}")
+        return (await self.result(record, "json"))[0]
+
+    async def transcript(self, record: JobRecord) -> Transcript:
+        """A succeeded speech job's transcript."""
+        data = await self._json(record, STT)
+        try:
+            return Transcript.from_json(data)
+        except ValidationError as e:  # a custom processor wrote something else: say so rather than a bare 500
+            raise StreamProcessError(f"job {record.job_id}'s transcript.json is not a transcript: {e}") from None
+
+    async def document(self, record: JobRecord) -> Document:
+        """A succeeded OCR job's document."""
+        data = await self._json(record, OCR)
+        try:
+            return Document.from_json(data)
+        except ValidationError as e:
+            raise StreamProcessError(f"job {record.job_id}'s ocr.json is not an OCR document: {e}") from None

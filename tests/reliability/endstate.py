@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from streamprocess.jobs import JobRecord, JobState
-from streamprocess.queues import ROLES
+from streamprocess.kinds import QUEUE_ROLES as ROLES
 from streamprocess.runtime import Runtime
 
 from ..helpers import dlq_bodies

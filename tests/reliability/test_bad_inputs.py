@@ -40,11 +40,12 @@ from typing import Any
 import httpx
 import pytest
 
+from infra.local_services import free_port, wait_port
 from streamprocess.jobs import JobRecord, JobState
-from streamprocess.submit import RESULT_FILES, kind_for
+from streamprocess.kinds import KINDS, kind_for_content_type
+from streamprocess.storage import DropFolderWatcher
 
-from ..conftest import cli, cli_env, free_port, wait_port
-from ..helpers import Pipeline
+from ..helpers import Pipeline, cli, cli_env
 from .badinputs import INPUT_ERROR_CODES, SUCCEEDED, BadInput, generate
 
 pytestmark = pytest.mark.slow
@@ -125,7 +126,7 @@ def judge(
             if not e.permanent:
                 problems.append(f"{where}: {e.code} is not permanent")
     else:
-        wanted = set(RESULT_FILES[r.kind].values())
+        wanted = {f.name for f in KINDS[r.kind].results}
         if set(r.results) != wanted:
             problems.append(f"{where}: succeeded with results {sorted(r.results)}, not {sorted(wanted)}")
     history = [a.outcome.value if a.outcome else "running" for a in r.history]
@@ -170,7 +171,7 @@ async def test_bad_inputs_through_the_drop_folder(tmp_path: Path, reliability_fi
             folder.mkdir(parents=True)
             (folder / inp.name).write_bytes(inp.data)
             by_key[f"{p.settings.inbox_prefix}b{i:04d}/{inp.name}"] = inp
-        watcher = asyncio.create_task(rt.store.watch(interval=0.2, settle=0.2))
+        watcher = asyncio.create_task(DropFolderWatcher(rt.store).watch(interval=0.2, settle=0.2))
 
         # Wait until every input has a terminal record (or the time is up), the workers staying alive.
         records: list[JobRecord] = []
@@ -301,7 +302,7 @@ def _send(client: httpx.Client, inp: BadInput, rng: random.Random) -> dict[str, 
         if inp.data and rng.random() < 0.8:
             body["size"] = len(inp.data)
         r = client.post("/uploads", headers=AUTH, json=body)
-        sent.update(door="uploads", kind=kind_for(ct), status=r.status_code, answer=r)
+        sent.update(door="uploads", kind=kind_for_content_type(ct).name, status=r.status_code, answer=r)
         if r.status_code == 201:
             upload = r.json()
             sent["job_id"] = upload["job_id"]
@@ -582,7 +583,7 @@ print(json.dumps(seen))
 def test_pdf_reading_is_safe_from_threads(tmp_path: Path) -> None:
     """PDFium must never be called from two threads at once (it corrupts its heap: the process aborts or
     segfaults), and a PDF's error must be its own (PDFium's last error is process-wide and not always reset)."""
-    from ..conftest import ROOT
+    from ..helpers import ROOT
 
     run = subprocess.run(
         [sys.executable, "-c", HAMMER], cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=300

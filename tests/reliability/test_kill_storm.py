@@ -23,8 +23,7 @@ from streamprocess.config import Settings
 from streamprocess.jobs import JobState
 from streamprocess.runtime import Runtime
 
-from ..conftest import unique
-from ..helpers import Pipeline
+from ..helpers import Pipeline, unique
 from ..processors import PNG, WAV, scripted_input
 from .endstate import end_state, queue_total, wait_terminal
 

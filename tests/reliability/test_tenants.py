@@ -17,14 +17,14 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from infra.local_services import free_port
 from streamprocess.config import Settings, tenant_of_key
 from streamprocess.jobs import JobRecord
 from streamprocess.live.client import caption
 from streamprocess.v1 import ocr_pb2, ocr_pb2_grpc
 
-from ..conftest import cli_env, free_port, up_server
+from ..helpers import cli_env, up_server, wav_bytes
 from ..processors import PNG
-from ..test_media import wav_bytes
 
 Report = Callable[[str], None]
 
@@ -277,12 +277,12 @@ def test_an_upload_that_never_comes_fails_the_job(server: Server) -> None:
 def test_reading_an_expired_upload_expires_it(tmp_path: Path) -> None:
     """Without any sweep: the read itself notices the URL expired."""
     from streamprocess.runtime import Runtime
-    from streamprocess.submit import JobNotFound, Submissions
+    from streamprocess.submit import JobNotFound
 
     async def go() -> None:
         async with Runtime(Settings(data_dir=tmp_path / "data", upload_url_ttl=1)) as rt:
             await rt.ensure()
-            subs = Submissions(rt)
+            subs = rt.submissions()
             upload = await subs.create_upload("a.wav", "audio/wav", 100, tenant="acme")
             assert (await subs.get(upload.job_id, "acme")).state == "awaiting_upload"
             with pytest.raises(JobNotFound):

@@ -1,12 +1,12 @@
-"""The HTTP API (FastAPI). This module holds the app factory and the operational endpoints; the REST, upload
-and WebSocket front doors add their routers here."""
+"""The HTTP API (FastAPI): the app factory and the operational endpoints. Each feature brings its router:
+:mod:`.jobs`, :mod:`.uploads`, :mod:`.events`, :mod:`.openai` and :mod:`.live`."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
@@ -17,10 +17,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from .. import __version__
 from ..config import parse_api_keys
 from ..runtime import Runtime
-from ..submit import Submissions
-from . import live as live_routes
-from . import openai_compat, problems, routes
-from .auth import require_api_key
+from ..tenants import Credentials
+from . import problems
+from .deps import require_api_key
+from .events.router import router as events_router
+from .jobs.router import router as jobs_router
+from .live.router import router as live_router
+from .openai.router import router as openai_router
+from .uploads.router import router as uploads_router
+from .uploads.router import signed as signed_uploads_router
 
 if TYPE_CHECKING:
     from ..live.pool import LivePool
@@ -39,20 +44,19 @@ def create_app(
         description="Media in, text out: speech-to-text and OCR jobs over an event-driven pipeline.",
     )
     app.state.runtime = runtime
-    app.state.submissions = Submissions(runtime)
-    app.state.api_keys = (
+    app.state.submissions = runtime.submissions()
+    keys = (
         runtime.settings.api_key_tenants()
         if api_keys is None
         else dict(api_keys)
         if isinstance(api_keys, Mapping)
         else parse_api_keys(list(api_keys))
     )
+    app.state.credentials = Credentials(keys, runtime.settings.events_token_list())
     app.state.live = live
     problems.install(app)
-    app.include_router(routes.api)
-    app.include_router(routes.public)
-    app.include_router(openai_compat.router)
-    app.include_router(live_routes.router)
+    for router in (uploads_router, jobs_router, signed_uploads_router, events_router, openai_router, live_router):
+        app.include_router(router)
 
     _add_docs(app)
 
@@ -66,7 +70,7 @@ def create_app(
         """Readiness: the object store and every queue answer within 5 s."""
         checks: dict[str, str] = {}
 
-        async def check(name: str, coro) -> None:  # type: ignore[no-untyped-def]
+        async def check(name: str, coro: Awaitable[Any]) -> None:
             try:
                 await asyncio.wait_for(coro, 5)
                 checks[name] = "ok"
@@ -100,7 +104,8 @@ DOCS_CSP = (
 def _add_docs(app: FastAPI) -> None:
     """/docs (Swagger UI), /redoc and /favicon.ico, all offline: the pages' scripts and styles are fastapi-offline's
     copies, served here under /docs-assets, never from a CDN."""
-    app.mount("/docs-assets", StaticFiles(directory=resources.files("fastapi_offline") / "static"), name="docs-assets")
+    assets = str(resources.files("fastapi_offline") / "static")  # a folder on disk: fastapi-offline is not zipped
+    app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
     favicon = resources.files(__package__).joinpath("static/favicon.ico").read_bytes()
 
     @app.get("/docs", include_in_schema=False)

@@ -8,7 +8,9 @@ import av
 import numpy as np
 from faster_whisper.vad import get_vad_model
 
+from ..errors import ErrorCode
 from ..stt.audio import SAMPLE_RATE
+from . import pcm
 from .protocol import ProtocolError, StreamConfig, VadConfig
 
 
@@ -29,20 +31,18 @@ class PcmDecoder:
             raise ProtocolError(
                 f"an audio frame of {len(frame)} bytes is not a whole number of {self.encoding} samples "
                 f"({self.width} bytes each)",
-                code="bad_audio",
+                code=ErrorCode.BAD_AUDIO,
             )
         if len(frame) > self.max_frame_bytes:
             raise ProtocolError(
                 f"an audio frame of {len(frame)} bytes is over the {self.max_frame_bytes}-byte "
                 "limit; send 20–250 ms per frame",
-                code="frame_too_large",
+                code=ErrorCode.FRAME_TOO_LARGE,
             )
-        if self.encoding == "pcm_s16le":
-            samples = np.frombuffer(frame, "<i2").astype(np.float32) / 32768.0
-        else:
-            samples = np.frombuffer(frame, "<f4").astype(np.float32)
+        samples = pcm.decode(frame, self.encoding)
+        if self.encoding == "pcm_f32le":  # floats may say anything: refuse what is not a number, clip the rest
             if not np.isfinite(samples).all():
-                raise ProtocolError("pcm_f32le audio holds NaN or infinite samples", code="bad_audio")
+                raise ProtocolError("pcm_f32le audio holds NaN or infinite samples", code=ErrorCode.BAD_AUDIO)
             samples = np.clip(samples, -1.0, 1.0)
         if self._resampler is None or samples.size == 0:
             return samples

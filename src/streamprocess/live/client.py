@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import websockets
 
-SAMPLE_RATE = 16000
+from ..stt.audio import SAMPLE_RATE
+from .pcm import encode
 
 
 @dataclass
@@ -48,12 +49,6 @@ class Captioned:
             if covering:
                 out.append(min(covering) - sent_at)
         return out
-
-
-def encode(samples: np.ndarray, encoding: str = "pcm_s16le") -> bytes:
-    if encoding == "pcm_f32le":
-        return samples.astype("<f4").tobytes()
-    return (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
 
 
 async def caption(

@@ -25,6 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
+from ctranslate2 import StorageView
 from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import merge_punctuations
@@ -136,7 +137,7 @@ class WhisperDecoder:
         tokenizers = [self.tokenizer(lang) for lang in languages]
         prompts = self._prompts(tokenizers, requests)
         prefixes = [
-            tok.encode(" " + r.prefix.strip()) if (r.prefix or "").strip() else []
+            tok.encode(" " + prefix) if (prefix := (r.prefix or "").strip()) else []
             for tok, r in zip(tokenizers, requests, strict=True)
         ]
         caps = [
@@ -184,11 +185,12 @@ class WhisperDecoder:
             h.timings = timing
         return hyps
 
-    def _languages(self, requests: list[DecodeRequest], encoded) -> list[str]:  # type: ignore[no-untyped-def]
+    def _languages(self, requests: list[DecodeRequest], encoded: StorageView) -> list[str]:
         if not self.multilingual:
             return ["en"] * len(requests)
-        if all(r.language for r in requests):
-            return [r.language for r in requests]  # type: ignore[misc]
+        given = [r.language for r in requests if r.language]
+        if len(given) == len(requests):
+            return given
         detected = self.model.model.detect_language(encoded)
         return [r.language or d[0][0][2:-2] for r, d in zip(requests, detected, strict=True)]
 
@@ -205,7 +207,8 @@ class WhisperDecoder:
         tokens first), then hotwords; a batch with a request without context runs without context."""
         contexts = []
         for tok, r in zip(tokenizers, requests, strict=True):
-            hot = tok.encode(" " + r.hotwords.strip()) if (r.hotwords or "").strip() else []
+            hotwords = (r.hotwords or "").strip()
+            hot = tok.encode(" " + hotwords) if hotwords else []
             text = (r.prompt or "").strip()
             previous = tok.encode(" " + text)[-self.prompt_tokens :] if text else []
             contexts.append((hot[: self.prompt_tokens], previous))
@@ -219,7 +222,16 @@ class WhisperDecoder:
             prompts.append([*head, *tok.sot_sequence, tok.no_timestamps])
         return prompts
 
-    def _align(self, requests, encoded, mel, frames, tokens, tokenizers, hyps) -> None:  # type: ignore[no-untyped-def]
+    def _align(
+        self,
+        requests: list[DecodeRequest],
+        encoded: StorageView,
+        mel: np.ndarray,
+        frames: list[int],
+        tokens: list[list[int]],
+        tokenizers: list[Tokenizer],
+        hyps: list[Hypothesis],
+    ) -> None:
         """Word times for every hypothesis, one alignment call per start sequence (empty ones align to nothing)."""
         groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
         for i in range(len(tokens)):
@@ -233,7 +245,7 @@ class WhisperDecoder:
                 tokenizers[idx[0]],
                 [tokens[i] for i in idx],
                 features,
-                [frames[i] for i in idx],  # type: ignore[arg-type]
+                [frames[i] for i in idx],
             )
             for i, alignment in zip(idx, alignments, strict=True):
                 merge_punctuations(alignment, PREPEND_PUNCTUATION, APPEND_PUNCTUATION)

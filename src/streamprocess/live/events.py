@@ -1,7 +1,7 @@
-"""The events a live stream sends back, as one discriminated union.
+"""The events a live stream sends back, as one discriminated union (each with a ``type``).
 
 The session emits these objects; each transport maps them once: the WebSocket sends :func:`to_json` of each, gRPC
-turns each into a ``TranscriptEvent`` message (``grpc_server``). Field meanings are in :mod:`.protocol`.
+turns each into a ``TranscriptEvent`` message. Times are seconds of stream audio, rounded to the millisecond.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ class _Event(BaseModel):
 
 
 class Ready(_Event):
+    """The stream is admitted and configured."""
+
     type: Literal["ready"] = "ready"
     session_id: str
     model: str
@@ -26,16 +28,24 @@ class Ready(_Event):
 
 
 class SpeechStarted(_Event):
+    """VAD: speech began at ``time``."""
+
     type: Literal["speech_started"] = "speech_started"
     time: float
 
 
 class SpeechStopped(_Event):
+    """VAD: speech ended at ``time``."""
+
     type: Literal["speech_stopped"] = "speech_stopped"
     time: float
 
 
 class Partial(_Event):
+    """The not-yet-final text since the last final. ``start``/``end``: its word times; ``stability``: the share
+    of its words already committed by LocalAgreement-2 (committed words never change); ``audio_end``: the stream
+    audio this hypothesis has heard."""
+
     type: Literal["partial"] = "partial"
     text: str
     start: float
@@ -45,6 +55,8 @@ class Partial(_Event):
 
 
 class Final(_Event):
+    """A committed segment that never changes: ``id`` 0, 1, …; ``audio_end`` as in :class:`Partial`."""
+
     type: Literal["final"] = "final"
     id: int
     start: float
@@ -55,6 +67,11 @@ class Final(_Event):
 
 
 class StreamWarning(_Event):
+    """Not fatal. ``audio_dropped``: audio came faster than the stream could process it (WebSocket only; gRPC's
+    flow control slows the client instead) and, beyond a bounded backlog (``SessionLimits.backlog``), was dropped;
+    ``start`` and ``end`` are the gap. Sent in stream order, after the finals before the gap; stream time runs on
+    over the gap, so later times still match the client's audio (the saved WAV holds only the audio kept)."""
+
     type: Literal["warning"] = "warning"
     code: str
     message: str
@@ -63,12 +80,17 @@ class StreamWarning(_Event):
 
 
 class Error(_Event):
+    """Something went wrong; a fatal one is followed by :class:`Closed`."""
+
     type: Literal["error"] = "error"
     code: str
     message: str
 
 
 class Closed(_Event):
+    """The last event, with totals: ``audio_seconds`` (all the audio sent, dropped included), ``dropped_seconds``,
+    the counts, every final's ``text`` joined, and ``job_id`` when the transcript was saved."""
+
     type: Literal["closed"] = "closed"
     reason: str
     audio_seconds: float
@@ -81,7 +103,8 @@ class Closed(_Event):
 
 
 LiveEvent = Annotated[
-    Ready | SpeechStarted | SpeechStopped | Partial | Final | StreamWarning | Error | Closed, Field(discriminator="type")
+    Ready | SpeechStarted | SpeechStopped | Partial | Final | StreamWarning | Error | Closed,
+    Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[LiveEvent] = TypeAdapter(LiveEvent)
 

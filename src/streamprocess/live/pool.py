@@ -18,110 +18,36 @@ from collections.abc import AsyncIterator
 import numpy as np
 
 from .. import metrics
-from ..config import Settings
-from ..jobs import JobRecord, JobState, JobStore, SourceRef, now_utc
-from ..storage import ObjectStore
 from ..stt import models
 from ..stt.audio import SAMPLE_RATE
-from ..stt.formats import CONTENT_TYPES, FORMATS, render
-from ..stt.types import Segment, Transcript, Word
+from .archive import Archive
 from .decoder import DecodeRequest, WhisperDecoder
+from .limits import PoolSettings
 from .protocol import PoolFull, StreamConfig
 from .scheduler import BatchScheduler, Decoder
-from .session import LiveSession, SessionLimits
+from .session import LiveSession
 
 
-class Archive:
-    """Saves a finished session as an ordinary, succeeded STT job: ``<results_prefix><id>/transcript.*`` (and
-    ``audio.wav``), with its job record, so the REST API serves it like any other job (to the stream's tenant)."""
-
-    def __init__(self, store: ObjectStore, jobs: JobStore, bucket: str, results_prefix: str) -> None:
-        self.store, self.jobs, self.bucket, self.prefix = store, jobs, bucket, results_prefix
-
-    async def __call__(self, session: LiveSession, tenant: str | None = None) -> str:
-        job_id = session.id
-        segments = [
-            Segment(
-                id=f["id"],
-                start=f["start"],
-                end=f["end"],
-                text=" " + f["text"],
-                avg_logprob=0.0,
-                no_speech_prob=0.0,
-                words=[Word(**w) for w in f["words"]],
-            )
-            for f in session.finals
-        ]
-        duration = round(session.received / SAMPLE_RATE, 3)
-        transcript = Transcript(
-            text=" ".join(f["text"] for f in session.finals),
-            language=session.language or "en",
-            language_probability=1.0,
-            duration=duration,
-            model=session.model,
-            options={"live": True, **session.config.model_dump(exclude={"save", "save_audio"})},
-            segments=segments,
-        )
-        results: dict[str, str] = {}
-        for fmt in FORMATS:
-            key = f"{self.prefix}{job_id}/transcript.{fmt}"
-            await self.store.put(key, render(transcript, fmt).encode(), content_type=CONTENT_TYPES[fmt])
-            results[f"transcript.{fmt}"] = key
-        if session.recording is not None:
-            key = f"{self.prefix}{job_id}/audio.wav"
-            await self.store.put(key, session.recording.read(), content_type="audio/wav")
-            results["audio.wav"] = key
-        ended = now_utc()
-        record = JobRecord(
-            job_id=job_id,
-            kind="stt",
-            state=JobState.succeeded,
-            media_type="audio/pcm",
-            tenant=tenant,
-            source=SourceRef(bucket=self.bucket, key=f"live/{job_id}"),
-            options=transcript.options,
-            started_at=session.started_at,
-            finished_at=ended,
-            results=results,
-            attempts=1,
-            summary={
-                "live": True,
-                "language": transcript.language,
-                "duration": duration,
-                "segments": len(segments),
-                "model": session.model,
-            },
-        )
-        await self.jobs.create(record)
-        return job_id
+def load_decoder(settings: PoolSettings) -> WhisperDecoder:
+    """The live replica of the settings' Whisper model (loads it)."""
+    spec = models.resolve(settings.model, settings.device, settings.compute_type, settings.cpu_threads)
+    return WhisperDecoder(models.load(spec, replica="live"))
 
 
 class LivePool:
     def __init__(
-        self,
-        settings: Settings,
-        *,
-        decoder: Decoder | None = None,
-        archive: Archive | None = None,
-        limits: SessionLimits | None = None,
+        self, settings: PoolSettings, *, decoder: Decoder | None = None, archive: Archive | None = None
     ) -> None:
+        """``decoder``: the settings' model when None (loaded here); ``archive``: keeps the streams that ask to be
+        saved (none saved when None)."""
         self.settings = settings
-        self.model_name = settings.live_model or settings.stt_model
-        if decoder is None:
-            spec = models.resolve(
-                self.model_name, settings.stt_device, settings.stt_compute_type, settings.stt_cpu_threads
-            )
-            decoder = WhisperDecoder(models.load(spec, replica="live"))
-        self.decoder = decoder
+        self.model_name = settings.model
+        self.decoder = decoder if decoder is not None else load_decoder(settings)
         self.scheduler = BatchScheduler(
-            decoder,
-            max_batch=settings.live_max_batch or self.auto_batch(decoder),
-            max_wait=settings.live_max_wait_ms / 1000,
+            self.decoder, max_batch=settings.max_batch or self.auto_batch(self.decoder), max_wait=settings.max_wait
         )
-        self.limits = limits or SessionLimits(
-            step=settings.live_step, buffer_max=settings.live_buffer_max, idle_timeout=settings.live_idle_timeout
-        )
-        self.max_streams = settings.live_max_streams
+        self.limits = settings.session
+        self.max_streams = settings.max_streams
         self.archive = archive
         self.active: dict[str, Admission] = {}
 

@@ -1,23 +1,5 @@
-"""The live captioning protocol: the stream config (the first frame) and the events sent back.
-
-Events are plain dicts (JSON on the WebSocket, ``TranscriptEvent`` messages on gRPC), each with a ``type``:
-
-- ``ready`` — the stream is admitted and configured: ``session_id``, ``model``, ``sample_rate``.
-- ``speech_started`` / ``speech_stopped`` — VAD transitions, ``time`` in seconds of stream audio.
-- ``partial`` — the not-yet-final text since the last final: ``text``, ``start``, ``end`` (word times),
-  ``stability`` (the share of its words already committed by LocalAgreement-2; committed words never change),
-  ``audio_end`` (the stream audio, in seconds, this hypothesis has heard).
-- ``final`` — a committed segment that never changes: ``id`` (0, 1, …), ``start``, ``end``, ``text``, ``words``
-  (``word``, ``start``, ``end``, ``probability``), ``audio_end``.
-- ``warning`` — not fatal: ``code`` and ``message``. ``audio_dropped``: audio came faster than the stream could
-  process it (WebSocket only; gRPC's flow control slows the client instead) and, beyond a bounded backlog
-  (``SessionLimits.backlog``, 30 s), was dropped; ``start`` and ``end`` are the gap in stream seconds. Sent in
-  stream order, after the finals before the gap; stream time runs on over the gap, so later times still match the
-  client's audio (the saved WAV holds only the audio kept).
-- ``error`` — ``code`` and ``message``; fatal ones are followed by ``closed``.
-- ``closed`` — totals: ``audio_seconds`` (all the audio sent, dropped included), ``dropped_seconds``, ``finals``,
-  ``partials``, ``decodes``, ``reason``, and ``job_id`` when the transcript was saved.
-"""
+"""The live captioning protocol: the stream config (the first frame), how long a client has to send it, and the
+errors that refuse a stream. The events sent back are in :mod:`.events`."""
 
 from __future__ import annotations
 
@@ -26,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import PermanentError, StreamProcessError
+from ..errors import ErrorCode, PermanentError, StreamProcessError
 
 Encoding = Literal["pcm_s16le", "pcm_f32le"]
 BYTES_PER_SAMPLE = {"pcm_s16le": 2, "pcm_f32le": 4}
@@ -37,7 +19,7 @@ CONFIG_TIMEOUT = 10.0
 class ProtocolError(PermanentError):
     """The client broke the protocol; the stream is closed with this code."""
 
-    code = "bad_request"
+    code = ErrorCode.BAD_REQUEST
 
 
 class VadConfig(BaseModel):
@@ -73,27 +55,25 @@ class StreamConfig(BaseModel):
 class PoolFull(StreamProcessError):
     """Admission refused: the pool serves its maximum number of streams."""
 
-    code = "pool_full"
+    code = ErrorCode.POOL_FULL
 
 
 def parse_config(raw: str | bytes | dict[str, Any]) -> StreamConfig:
     """The config from the first frame, or a :class:`ProtocolError` saying what is wrong."""
     if isinstance(raw, bytes):
-        raise ProtocolError("the first frame must be the JSON config (a text frame), not audio", code="config_expected")
+        raise ProtocolError(
+            "the first frame must be the JSON config (a text frame), not audio", code=ErrorCode.CONFIG_EXPECTED
+        )
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
         except ValueError as e:
-            raise ProtocolError(f"the config frame is not JSON: {e}", code="bad_config") from None
+            raise ProtocolError(f"the config frame is not JSON: {e}", code=ErrorCode.BAD_CONFIG) from None
     if not isinstance(raw, dict):
-        raise ProtocolError("the config frame must be a JSON object", code="bad_config")
+        raise ProtocolError("the config frame must be a JSON object", code=ErrorCode.BAD_CONFIG)
     raw = {k: v for k, v in raw.items() if k != "type"}  # {"type": "config", …} is accepted too
     try:
         return StreamConfig.model_validate(raw)
     except ValidationError as e:
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}" for err in e.errors())
-        raise ProtocolError(f"bad config: {problems}", code="bad_config") from None
-
-
-def error_event(code: str, message: str) -> dict[str, Any]:
-    return {"type": "error", "code": code, "message": message}
+        raise ProtocolError(f"bad config: {problems}", code=ErrorCode.BAD_CONFIG) from None

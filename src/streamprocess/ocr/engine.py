@@ -12,14 +12,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ..errors import ErrorCode
+from ..progress import ProgressFn
+from .engines import OcrEngineBackend
 from .engines.ppocr import PPOCREngine
 from .engines.tesseract import TesseractEngine, detect_orientation
 from .inputs import PageImage, count_pages, load_pages
+from .languages import any_cjk
 from .layout import reading_order
 from .options import InvalidOcrOptions, OcrOptions
 from .types import Block, Document, Line, Page
-
-ProgressFn = Callable[[int, int], None]  # (pages done, pages total)
 
 # Tesseract OSD script names → languages.
 _SCRIPT_LANGUAGES = {
@@ -31,7 +33,6 @@ _SCRIPT_LANGUAGES = {
     "Han": ["chi_sim"],
     "Latin": ["eng"],
 }
-_CJK = {"chi_sim", "chi_tra", "jpn", "kor"}
 
 
 class OcrEngine:
@@ -84,13 +85,13 @@ class OcrEngine:
             raise InvalidOcrOptions(
                 f"no OCR engine here reads {', '.join(unknown)}; installed Tesseract languages: "
                 f"{', '.join(sorted(self.tesseract.languages - {'osd'}))}",
-                code="unsupported_language",
+                code=ErrorCode.UNSUPPORTED_LANGUAGE,
             )
         if options.engine == "ppocr" and not set(options.languages) <= PPOCREngine.languages:
             raise InvalidOcrOptions(
                 f"PP-OCR reads {', '.join(sorted(PPOCREngine.languages))}, not "
                 f"{', '.join(sorted(set(options.languages) - PPOCREngine.languages))}",
-                code="unsupported_language",
+                code=ErrorCode.UNSUPPORTED_LANGUAGE,
             )
 
     def recognize_page(self, page: PageImage, options: OcrOptions) -> Page:
@@ -120,11 +121,11 @@ class OcrEngine:
             timings["orientation"] = round(time.perf_counter() - t0, 4)
         engine_name, languages = self._choose(options, script)
         t1 = time.perf_counter()
-        backend = self.ppocr if engine_name == "ppocr" else self.tesseract
+        backend: OcrEngineBackend = self.ppocr if engine_name == "ppocr" else self.tesseract
         lines = backend.recognize(image, languages)
         timings["recognize"] = round(time.perf_counter() - t1, 4)
         t2 = time.perf_counter()
-        blocks = reading_order(lines, cjk=bool(set(languages) & _CJK))
+        blocks = reading_order(lines, cjk=any_cjk(languages))
         timings["layout"] = round(time.perf_counter() - t2, 4)
         timings["total"] = round(time.perf_counter() - t0, 4)
         return Page(
@@ -143,7 +144,7 @@ class OcrEngine:
         self,
         path: Path,
         options: OcrOptions | None = None,
-        progress: ProgressFn | None = None,
+        progress: ProgressFn | None = None,  # (pages done, pages total)
         on_page: Callable[[PageImage, Page], None] | None = None,
     ) -> Document:
         """OCR every page of ``path``, one page in memory at a time; ``on_page`` sees each image and its result

@@ -15,8 +15,12 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .types import Document, Line, Page, Word
+
+if TYPE_CHECKING:  # OCRmyPDF is imported when a PDF is written
+    from ocrmypdf.font import MultiFontManager
 
 FORMATS = ("json", "txt", "hocr", "pdf")
 
@@ -88,7 +92,7 @@ def to_hocr(doc: Document) -> str:
 
 
 @functools.cache
-def _glyphless_fonts():  # type: ignore[no-untyped-def]
+def _glyphless_fonts() -> MultiFontManager:
     """A font manager that only knows OCRmyPDF's glyphless font."""
     import ocrmypdf
     from ocrmypdf.font import MultiFontManager

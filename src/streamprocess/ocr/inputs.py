@@ -16,28 +16,32 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image, ImageOps
 
-from ..errors import PermanentError
+if TYPE_CHECKING:  # PDFium is loaded when a PDF is opened
+    import pypdfium2 as pdfium
+
+from ..errors import ErrorCode, PermanentError
 
 DEFAULT_DPI = 200.0
 
 
 class DocumentError(PermanentError):
-    code = "corrupt_media"
+    code = ErrorCode.CORRUPT_MEDIA
 
 
 class TooManyPages(DocumentError):
-    code = "too_many_pages"
+    code = ErrorCode.TOO_MANY_PAGES
 
 
 class PageTooLarge(DocumentError):
-    code = "page_too_large"
+    code = ErrorCode.PAGE_TOO_LARGE
 
 
 class EncryptedDocument(DocumentError):
-    code = "encrypted_pdf"
+    code = ErrorCode.ENCRYPTED_PDF
 
 
 @dataclass
@@ -132,7 +136,7 @@ class _open_pdf:
         except _PDF_ERRORS as e:
             raise DocumentError(f"cannot read the PDF: {e}") from None
 
-    def __enter__(self):  # type: ignore[no-untyped-def]
+    def __enter__(self) -> pdfium.PdfDocument:
         return self.pdf
 
     def __exit__(self, *exc: object) -> None:
@@ -154,7 +158,9 @@ def _pdf_pages(path: Path, dpi: float, max_pixels: int, max_pages: int, text_lay
             yield PageImage(index=i + 1, image=image, dpi=dpi, text_layer=text)
 
 
-def _render_page(pdf, i: int, dpi: float, max_pixels: int, text_layer: bool):  # type: ignore[no-untyped-def]
+def _render_page(
+    pdf: pdfium.PdfDocument, i: int, dpi: float, max_pixels: int, text_layer: bool
+) -> tuple[Image.Image, str | None]:
     try:
         page = pdf[i]
     except _PDF_ERRORS as e:
@@ -194,7 +200,7 @@ def _bomb_guard(what: str) -> Iterator[None]:
             yield
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
         raise PageTooLarge(
-            f"{what} is over {Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels (a decompression bomb?)"
+            f"{what} is over {(Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} megapixels (a decompression bomb?)"
         ) from None
 
 

@@ -5,28 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..errors import PermanentError
-
-ALIASES = {
-    "en": "eng",
-    "english": "eng",
-    "zh": "chi_sim",
-    "zh-cn": "chi_sim",
-    "ch": "chi_sim",
-    "chinese": "chi_sim",
-    "ja": "jpn",
-    "jp": "jpn",
-    "japanese": "jpn",
-    "ko": "kor",
-    "kr": "kor",
-    "korean": "kor",
-}
+from ..errors import ErrorCode, PermanentError
+from ..options import options_from_mapping
+from .languages import ALIASES
 
 
 class InvalidOcrOptions(PermanentError):
-    code = "invalid_options"
+    code = ErrorCode.INVALID_OPTIONS
 
 
 class OcrOptions(BaseModel):
@@ -53,14 +40,7 @@ class OcrOptions(BaseModel):
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], defaults: OcrOptions | None = None) -> OcrOptions:
-        base = (defaults or cls()).model_dump()
-        given = {k.replace("-", "_").lower(): v for k, v in values.items() if v is not None}
-        for alias in ("lang", "language"):
-            if alias in given:
-                given["languages"] = given.pop(alias)
-        given = {k: v for k, v in given.items() if k in cls.model_fields}
-        try:
-            return cls.model_validate({**base, **given})
-        except ValidationError as e:
-            err = e.errors()[0]
-            raise InvalidOcrOptions(f"option {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+        """Options from strings (object metadata: ``lang: kor+eng``, ``text-layer: true``); unknown keys ignored."""
+        return options_from_mapping(
+            cls, values, defaults, error=InvalidOcrOptions, aliases={"lang": "languages", "language": "languages"}
+        )

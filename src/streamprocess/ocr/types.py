@@ -63,6 +63,11 @@ class Document(BaseModel):
     languages: list[str] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)
 
+    @classmethod
+    def from_json(cls, data: str | bytes) -> Document:
+        """A document from its JSON (``ocr.json`` as a job writes it, or :func:`.formats.to_json`)."""
+        return cls.model_validate_json(data)
+
     @property
     def text(self) -> str:
         return "\n\f\n".join(p.text for p in self.pages)

@@ -1,17 +1,21 @@
-"""The processor registry: names to processors, each loaded once per process and shared.
+"""The processor registry: names to processors, each loaded once per process (and settings) and shared.
 
 A name resolves, in order, to a built-in (``noop``), to a ``streamprocess.processors`` entry point of an
-installed package, or to ``module:attribute`` (a class or factory called with no arguments). The STT and OCR
-engines register themselves here as ``stt`` and ``ocr``.
+installed package, or to ``module:attribute``: a class or factory, called with the settings when it takes an
+argument (as the built-in ``stt`` and ``ocr`` do) and with none otherwise. The STT and OCR engines register
+themselves here as ``stt`` and ``ocr``.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import threading
+from collections.abc import Callable
 from importlib.metadata import entry_points
 
-from ..errors import StreamProcessError
+from ..config import Settings
+from ..errors import ErrorCode, StreamProcessError
 from .base import JobContext, Processor, ProcessResult
 
 __all__ = ["JobContext", "ProcessResult", "Processor", "ProcessorUnavailable", "get_processor"]
@@ -23,12 +27,12 @@ BUILTIN: dict[str, str] = {
 }
 ENTRY_POINT_GROUP = "streamprocess.processors"
 
-_cache: dict[str, Processor] = {}
+_cache: dict[tuple[str, str], Processor] = {}
 _lock = threading.Lock()
 
 
 class ProcessorUnavailable(StreamProcessError):
-    code = "processor_unavailable"
+    code = ErrorCode.PROCESSOR_UNAVAILABLE
 
 
 def _target(name: str) -> str:
@@ -43,21 +47,30 @@ def _target(name: str) -> str:
     raise ProcessorUnavailable(f"no processor named {name!r} is installed (available: {', '.join(known)})")
 
 
-def get_processor(name: str) -> Processor:
-    """The shared instance for ``name``; raises :class:`ProcessorUnavailable` saying why not."""
+def _build(factory: Callable[..., object], settings: Settings) -> object:
+    try:
+        takes_settings = bool(inspect.signature(factory).parameters)
+    except (TypeError, ValueError):  # no signature to read (a builtin): called as a plain factory
+        takes_settings = False
+    return factory(settings) if takes_settings else factory()
+
+
+def get_processor(name: str, settings: Settings) -> Processor:
+    """The shared instance for ``name`` under ``settings``; raises :class:`ProcessorUnavailable` saying why not."""
+    key = (name, settings.model_dump_json())
     with _lock:
-        if name in _cache:
-            return _cache[name]
+        if key in _cache:
+            return _cache[key]
         module_name, _, attr = _target(name).partition(":")
         try:
             factory = getattr(importlib.import_module(module_name), attr)
         except (ImportError, AttributeError) as e:
             raise ProcessorUnavailable(f"processor {name!r} cannot be loaded: {e}") from e
         try:
-            processor = factory()
+            processor = _build(factory, settings)
         except Exception as e:
             raise ProcessorUnavailable(f"processor {name!r} failed to start: {e}") from e
         if not isinstance(processor, Processor):
             raise ProcessorUnavailable(f"{name!r} does not provide process(ctx) and a name")
-        _cache[name] = processor
+        _cache[key] = processor
         return processor

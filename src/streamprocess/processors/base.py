@@ -12,24 +12,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-ProgressFn = Callable[[float, "float | None", str], None]
+from ..progress import Progress, ProgressFn
 
 
 @dataclass
 class JobContext:
     job_id: str
-    kind: str  # "stt" or "ocr"
+    kind: str  # a name in kinds.KINDS
     input_path: Path
     media_type: str
     options: dict[str, Any]
     output_dir: Path
     source_key: str
-    on_progress: ProgressFn | None = None
+    on_progress: Callable[[Progress], None] | None = None  # the worker's: keeps the newest report
 
     def report_progress(self, done: float, total: float | None = None, unit: str = "seconds") -> None:
         """Thread-safe; the worker copies the latest value into the job record about once a second."""
         if self.on_progress is not None:
-            self.on_progress(done, total, unit)
+            self.on_progress(Progress(done=done, total=total, unit=unit))
+
+    def progress_in(self, unit: str) -> ProgressFn:
+        """A :data:`~streamprocess.progress.ProgressFn` for an engine, reporting in ``unit`` (``pages``)."""
+        return lambda done, total: self.report_progress(done, total, unit)
 
     def output(self, name: str) -> Path:
         """Where to write the result file ``name`` (e.g. ``transcript.json``)."""

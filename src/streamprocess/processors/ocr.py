@@ -6,21 +6,19 @@ Options come from the job (the object's ``x-amz-meta-*`` metadata, e.g. ``lang: 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from ..config import Settings, get_settings
+from ..config import Settings
+from ..kinds import OCR
 from ..ocr import OcrEngine, OcrOptions
 from ..ocr.formats import to_hocr, to_json, to_txt, write_searchable_pdf
 from ..ocr.inputs import PageImage
-from ..ocr.types import Page
+from ..ocr.types import Document, Page
 from .base import JobContext, ProcessResult
 
-CONTENT_TYPES = {
-    "ocr.json": "application/json",
-    "ocr.txt": "text/plain; charset=utf-8",
-    "ocr.hocr": "text/html; charset=utf-8",
-    "ocr.pdf": "application/pdf",
-}
+#: The text renderings, by format (the searchable PDF is written from the page images as well).
+TEXT_RENDERERS: dict[str, Callable[[Document], str]] = {"json": to_json, "txt": to_txt, "hocr": to_hocr}
 
 
 def default_options(settings: Settings) -> OcrOptions:
@@ -42,8 +40,7 @@ def engine_from(settings: Settings) -> OcrEngine:
 class OcrProcessor:
     name = "ocr"
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        settings = settings or get_settings()
+    def __init__(self, settings: Settings) -> None:
         self.engine = engine_from(settings)
         self.engine.warm_up()  # a worker pays model compilation at start, not on its first page
         self.defaults = default_options(settings)
@@ -57,22 +54,18 @@ class OcrProcessor:
             page.image.save(path, quality=90)
             images.append(path)
 
-        doc = self.engine.process(
-            ctx.input_path,
-            options,
-            progress=lambda done, total: ctx.report_progress(done, total, "pages"),
-            on_page=keep,
-        )
-        outputs = {}
-        for name, text in (("ocr.json", to_json(doc)), ("ocr.txt", to_txt(doc)), ("ocr.hocr", to_hocr(doc))):
-            outputs[name] = ctx.output(name)
-            outputs[name].write_text(text, encoding="utf-8")
-        outputs["ocr.pdf"] = ctx.output("ocr.pdf")
-        write_searchable_pdf(doc, images, outputs["ocr.pdf"])
+        doc = self.engine.process(ctx.input_path, options, progress=ctx.progress_in("pages"), on_page=keep)
+        outputs: dict[str, Path] = {}
+        for result in OCR.results:
+            outputs[result.name] = out = ctx.output(result.name)
+            if result.format == "pdf":
+                write_searchable_pdf(doc, images, out)
+            else:
+                out.write_text(TEXT_RENDERERS[result.format](doc), encoding="utf-8")
         summary = {
             "pages": len(doc.pages),
             "engine": doc.engine,
             "languages": doc.languages,
             "characters": sum(len(p.text) for p in doc.pages),
         }
-        return ProcessResult(outputs=outputs, summary=summary, content_types=CONTENT_TYPES)
+        return ProcessResult(outputs=outputs, summary=summary, content_types=OCR.media_types())

@@ -6,9 +6,12 @@ Options come from the job (the object's ``x-amz-meta-*`` metadata, e.g. ``langua
 
 from __future__ import annotations
 
-from ..config import Settings, get_settings
+from pathlib import Path
+
+from ..config import Settings
+from ..kinds import STT
 from ..stt import SttEngine, TranscribeOptions
-from ..stt.formats import CONTENT_TYPES, FORMATS, render
+from ..stt.formats import render
 from .base import JobContext, ProcessResult
 
 
@@ -36,22 +39,17 @@ def engine_from(settings: Settings) -> SttEngine:
 class SttProcessor:
     name = "stt"
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        settings = settings or get_settings()
+    def __init__(self, settings: Settings) -> None:
         self.engine = engine_from(settings)
         self.defaults = default_options(settings)
 
     def process(self, ctx: JobContext) -> ProcessResult:
         options = TranscribeOptions.from_mapping(ctx.options, self.defaults)
-        transcript = self.engine.transcribe(
-            ctx.input_path, options, progress=lambda done, total: ctx.report_progress(done, total, "seconds")
-        )
-        outputs, types = {}, {}
-        for fmt in FORMATS:
-            name = f"transcript.{fmt}"
-            path = ctx.output(name)
-            path.write_text(render(transcript, fmt), encoding="utf-8")
-            outputs[name], types[name] = path, CONTENT_TYPES[fmt]
+        transcript = self.engine.transcribe(ctx.input_path, options, progress=ctx.progress_in("seconds"))
+        outputs: dict[str, Path] = {}
+        for result in STT.results:
+            outputs[result.name] = ctx.output(result.name)
+            outputs[result.name].write_text(render(transcript, result.format), encoding="utf-8")
         summary = {
             "language": transcript.language,
             "duration": transcript.duration,
@@ -59,4 +57,4 @@ class SttProcessor:
             "model": transcript.model,
             "real_time_factor": round(transcript.real_time_factor or 0.0, 4),
         }
-        return ProcessResult(outputs=outputs, summary=summary, content_types=types)
+        return ProcessResult(outputs=outputs, summary=summary, content_types=STT.media_types())

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ..config import QueueBackend, Settings
+from pathlib import Path
+
+from ..config import INTERNAL_DIR, QueueBackend, Settings
 from .base import Message, MessageLost, Queue, QueueDepth, dlq_name
 
 __all__ = [
@@ -16,12 +18,8 @@ __all__ = [
     "max_receives",
 ]
 
-ROLES = ("events", "stt", "ocr")
 
-
-def embedded_queue_path(settings: Settings):  # type: ignore[no-untyped-def]
-    from ..storage.local import INTERNAL_DIR
-
+def embedded_queue_path(settings: Settings) -> Path:
     return settings.data_dir / INTERNAL_DIR / "queue.db"
 
 
@@ -34,22 +32,35 @@ def max_receives(settings: Settings) -> int:
 
 
 def make_queue(settings: Settings, role: str) -> Queue:
-    """The queue for ``role`` (``events``, ``stt`` or ``ocr``) as the settings configure it.
+    """The queue for ``role`` (one of ``kinds.QUEUE_ROLES``: the events queue or a kind's job queue) as the
+    settings configure it.
 
     Queue-level dead-lettering happens after :func:`max_receives` receives: workers count attempts in the job
     record and fail a job (with a record) once its attempts are used up, so the queue's limit is only the
     backstop for a worker that dies while doing so.
     """
     name = settings.queue_name(role)
-    common = {"visibility_timeout": settings.visibility_timeout, "max_receives": max_receives(settings)}
+    visibility_timeout, receives = settings.visibility_timeout, max_receives(settings)
     if settings.queue is QueueBackend.embedded:
         from .embedded import EmbeddedQueue
 
-        return EmbeddedQueue(embedded_queue_path(settings), name, poll_interval=settings.queue_poll_interval, **common)
+        return EmbeddedQueue(
+            embedded_queue_path(settings),
+            name,
+            poll_interval=settings.queue_poll_interval,
+            visibility_timeout=visibility_timeout,
+            max_receives=receives,
+        )
     if settings.queue is QueueBackend.sqs:
         from .sqs import SQSQueue
 
-        return SQSQueue(name, endpoint_url=settings.sqs_endpoint_url, region=settings.aws_region, **common)
+        return SQSQueue(
+            name,
+            endpoint_url=settings.sqs_endpoint_url,
+            region=settings.aws_region,
+            visibility_timeout=visibility_timeout,
+            max_receives=receives,
+        )
     from .redis_streams import RedisStreamQueue
 
-    return RedisStreamQueue(name, url=settings.redis_url, **common)
+    return RedisStreamQueue(name, url=settings.redis_url, visibility_timeout=visibility_timeout, max_receives=receives)

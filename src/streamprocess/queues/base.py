@@ -20,13 +20,13 @@ import abc
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import TransientError
+from ..errors import ErrorCode, TransientError
 
 
 class MessageLost(TransientError):
     """The message's receipt is no longer valid: it timed out and was delivered again, or was deleted."""
 
-    code = "message_lost"
+    code = ErrorCode.MESSAGE_LOST
 
 
 @dataclass

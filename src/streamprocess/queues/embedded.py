@@ -14,9 +14,13 @@ import threading
 import time
 import uuid
 import weakref
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from .base import Message, MessageLost, Queue, QueueDepth, dlq_name
+
+T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -69,8 +73,8 @@ class EmbeddedQueue(Queue):
             _waiters.setdefault(self._key, weakref.WeakSet()).add(self)
 
     # ------------------------------------------------------------------ helpers
-    async def _run(self, fn, *args):  # type: ignore[no-untyped-def]
-        def locked():  # type: ignore[no-untyped-def]
+    async def _run(self, fn: Callable[..., T], *args: object) -> T:
+        def locked() -> T:
             with self._lock:
                 return fn(*args)
 

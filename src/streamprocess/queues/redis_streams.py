@@ -16,15 +16,31 @@ import os
 import socket
 import time
 import uuid
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ResponseError
+from redis.typing import EncodableT
 
 from .base import Message, MessageLost, Queue, QueueDepth, dlq_name
 
 GROUP = "workers"
+
+#: A stream entry as read with ``decode_responses=True``: its id and its fields (None once deleted while pending).
+Entry = tuple[str, dict[str, str] | None]
+
+
+def _entries(reply: Any) -> list[Entry]:
+    """Entries as the client returns them (typed for any encoding; ours decodes to str), or none."""
+    return list(reply or [])
+
+
+def _read_entries(reply: Any) -> list[Entry]:
+    """The entries of an XREAD/XREADGROUP reply (RESP2: a list of ``[stream, entries]``), or none."""
+    return [entry for _stream, entries in reply or [] for entry in _entries(entries)]
+
 
 #: A connection the server closed (Redis restarted or failed over) is opened again and the command resent, instead
 #: of the first command on each pooled connection failing after a restart. Every command here may safely run twice:
@@ -92,7 +108,7 @@ class RedisStreamQueue(Queue):
         if delay > 0:
             await self._park(fields, delay)
         else:
-            await self.redis.xadd(self.stream, fields)
+            await self.redis.xadd(self.stream, dict[EncodableT, EncodableT](fields.items()))
         return mid
 
     async def _park(self, fields: dict[str, str], delay: float) -> None:
@@ -116,10 +132,10 @@ class RedisStreamQueue(Queue):
         await self._promote(keys=[self.stream, self.delayed_key], args=[repr(time.time())])
         out: list[Message] = []
         # 1. Entries whose consumer held them past the visibility timeout (crashed, or nacked).
-        _, claimed, *_ = await self.redis.xautoclaim(
+        reply = await self.redis.xautoclaim(
             self.stream, GROUP, self.consumer, min_idle_time=self._vt_ms, start_id="0-0", count=max_messages
         )
-        for entry_id, fields in claimed:
+        for entry_id, fields in _entries(reply[1]):
             if fields is None:  # deleted while pending
                 continue
             out.append(self._message(entry_id, fields, await self._deliveries(entry_id)))
@@ -132,9 +148,9 @@ class RedisStreamQueue(Queue):
                 count=max_messages - len(out),
                 block=None if out else block_ms,
             )
-            for _stream, entries in resp or []:
-                for entry_id, fields in entries:
-                    out.append(self._message(entry_id, fields, 1))
+            for entry_id, new in _read_entries(resp):
+                if new is not None:
+                    out.append(self._message(entry_id, new, 1))
         # 3. Too many deliveries: dead-letter instead of delivering.
         kept = []
         for m in out:
@@ -218,7 +234,9 @@ class RedisStreamQueue(Queue):
     async def peek(self, max_messages: int = 10) -> list[Message]:
         await self._ensure_once()
         out = []
-        for entry_id, fields in await self.redis.xrange(self.stream, count=max_messages):
+        for entry_id, fields in _entries(await self.redis.xrange(self.stream, count=max_messages)):
+            if fields is None:
+                continue
             m = self._message(entry_id, fields, 0)
             if fields.get("reason"):
                 m.attributes["reason"] = fields["reason"]

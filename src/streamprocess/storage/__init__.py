@@ -1,14 +1,20 @@
-"""Object stores behind one interface: :class:`LocalObjectStore` (embedded default) and :class:`S3ObjectStore`."""
+"""Object stores behind one interface: :class:`LocalObjectStore` (embedded default) and :class:`S3ObjectStore`.
+
+Beside the local store: its drop-folder watcher (:mod:`.watcher`) and its URL signer (:mod:`.signing`).
+"""
 
 from __future__ import annotations
 
 from ..config import Settings, StoreBackend
-from .base import EventSink, ObjectInfo, ObjectStore, PresignedRequest, validate_key
+from .base import ObjectCreated, ObjectCreatedSink, ObjectInfo, ObjectStore, PresignedRequest, validate_key
 from .local import LocalObjectStore
+from .watcher import DropFolderWatcher
 
 __all__ = [
-    "EventSink",
+    "DropFolderWatcher",
     "LocalObjectStore",
+    "ObjectCreated",
+    "ObjectCreatedSink",
     "ObjectInfo",
     "ObjectStore",
     "PresignedRequest",
@@ -17,11 +23,13 @@ __all__ = [
 ]
 
 
-def make_store(settings: Settings, bucket: str | None = None, *, notify: EventSink | None = None) -> ObjectStore:
+def make_store(
+    settings: Settings, bucket: str | None = None, *, notify: ObjectCreatedSink | None = None
+) -> ObjectStore:
     """The store for ``bucket`` (default: the inbox bucket) as the settings configure it.
 
-    ``notify`` receives the local store's bucket events for objects landing under the inbox prefix; S3 sends
-    its own notifications (configured on the bucket), so it is ignored there.
+    ``notify`` receives an :class:`ObjectCreated` for each object landing under the local store's inbox prefix;
+    S3 sends its own notifications (configured on the bucket), so it is ignored there.
     """
     bucket = bucket or settings.bucket
     if settings.store is StoreBackend.local:

@@ -1,24 +1,41 @@
 """The object store interface: one bucket, keys as S3 spells them.
 
 Two implementations sit side by side: :mod:`.local` (a directory, the embedded default) and :mod:`.s3`
-(aiobotocore; AWS, MinIO or any S3-compatible server).
+(aiobotocore; AWS, MinIO or any S3-compatible server). S3 notifies of new objects itself (a bucket notification);
+the local store hands an :class:`ObjectCreated` to its sink instead, and the wiring side turns it into the message
+the events queue carries.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Awaitable, Callable
+import errno
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from ..errors import InvalidKey
+from ..config import Settings
+from ..errors import ErrorCode, InvalidKey, PermanentError
 
 MAX_KEY_BYTES = 1024  # S3's limit on a key's UTF-8 length
+#: How long a signed URL lasts when the caller does not say: the settings' upload URL lifetime.
+DEFAULT_URL_TTL: int = Settings.model_fields["upload_url_ttl"].default
 
-#: Called with an S3 event notification (the ``{"Records": [...]}`` dict) when an object lands.
-EventSink = Callable[[dict[str, Any]], Awaitable[None]]
+
+@dataclass(frozen=True)
+class ObjectCreated:
+    """An object landed under a notified prefix: what a store tells its sink (S3's ``ObjectCreated`` event)."""
+
+    bucket: str
+    key: str
+    size: int
+    etag: str  # without quotes
+    version_id: str | None = None
+
+
+#: Called when an object lands under a notified prefix.
+ObjectCreatedSink = Callable[[ObjectCreated], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -41,6 +58,22 @@ class PresignedRequest:
     expires_at: datetime
     headers: dict[str, str] = field(default_factory=dict)  # headers the client must send (PUT)
     fields: dict[str, str] = field(default_factory=dict)  # form fields to send before the file (POST)
+
+
+class UnreadableObject(PermanentError):
+    """The key names something that cannot be read as an object: a symbolic link loop, a FIFO or device, a file
+    this process may not read."""
+
+    code = ErrorCode.UNREADABLE_INPUT
+
+
+def unreadable(key: str, e: OSError) -> UnreadableObject:
+    """The error for an OS error met reading ``key``, saying why in words."""
+    if e.errno == errno.ELOOP:
+        return UnreadableObject(f"{key!r} cannot be read: it is a symbolic link loop")
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return UnreadableObject(f"{key!r} cannot be read: permission denied")
+    return UnreadableObject(f"{key!r} cannot be read: {e.strerror or e}")
 
 
 def validate_key(key: str) -> str:
@@ -97,7 +130,7 @@ class ObjectStore(abc.ABC):
         """Metadata; raises :class:`~streamprocess.errors.ObjectNotFound`."""
 
     @abc.abstractmethod
-    def list(self, prefix: str = "") -> AsyncIterator[ObjectInfo]:
+    def list(self, prefix: str = "") -> AsyncGenerator[ObjectInfo, None]:
         """Objects under ``prefix``, in key order."""
 
     @abc.abstractmethod
@@ -110,7 +143,7 @@ class ObjectStore(abc.ABC):
         method: str,
         key: str,
         *,
-        expires_in: int = 900,
+        expires_in: int = DEFAULT_URL_TTL,
         content_type: str | None = None,
         max_size: int | None = None,
         metadata: dict[str, str] | None = None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,7 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..aws import LazyClient
-from ..errors import ObjectNotFound, PermanentError, WriteConflict
+from ..errors import ErrorCode, ObjectNotFound, PermanentError, WriteConflict
 from .base import ObjectInfo, ObjectStore, PresignedRequest, validate_key
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
@@ -142,7 +142,7 @@ class S3ObjectStore(ObjectStore):
             raise
         return self._info(key, resp)
 
-    async def list(self, prefix: str = "") -> AsyncIterator[ObjectInfo]:
+    async def list(self, prefix: str = "") -> AsyncGenerator[ObjectInfo, None]:
         client = await self.client()
         paginator = client.get_paginator("list_objects_v2")
         async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
@@ -199,7 +199,7 @@ class S3ObjectStore(ObjectStore):
         if method == "POST":
             if create_only:
                 raise PermanentError(
-                    "a presigned POST cannot refuse to replace an object; use PUT", code="presign_invalid"
+                    "a presigned POST cannot refuse to replace an object; use PUT", code=ErrorCode.PRESIGN_INVALID
                 )
             # A presigned POST is the only S3 upload that can enforce a size range on the storage side.
             fields: dict[str, str] = dict(meta)
@@ -213,4 +213,4 @@ class S3ObjectStore(ObjectStore):
                 self.bucket, key, Fields=fields, Conditions=conditions, ExpiresIn=expires_in
             )
             return PresignedRequest(url=post["url"], method="POST", expires_at=expires_at, fields=post["fields"])
-        raise PermanentError(f"cannot presign {method}; use GET, PUT or POST", code="presign_invalid")
+        raise PermanentError(f"cannot presign {method}; use GET, PUT or POST", code=ErrorCode.PRESIGN_INVALID)

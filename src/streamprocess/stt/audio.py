@@ -20,26 +20,26 @@ import av.audio.fifo
 import av.audio.resampler
 import numpy as np
 
-from ..errors import PermanentError
+from ..errors import ErrorCode, PermanentError
 
 SAMPLE_RATE = 16000
 GROUP_SAMPLES = 500_000  # decoded input samples resampled at a time (as faster_whisper.decode_audio does)
 
 
 class AudioError(PermanentError):
-    code = "bad_audio"
+    code = ErrorCode.BAD_AUDIO
 
 
 class CorruptAudio(AudioError):
-    code = "corrupt_media"
+    code = ErrorCode.CORRUPT_MEDIA
 
 
 class NoAudio(AudioError):
-    code = "no_audio"
+    code = ErrorCode.NO_AUDIO
 
 
 class TooLong(AudioError):
-    code = "audio_too_long"
+    code = ErrorCode.AUDIO_TOO_LONG
 
 
 def probe_duration(path: Path) -> float | None:
@@ -168,10 +168,10 @@ def _groups(frames: Iterable[av.AudioFrame]) -> Iterator[av.AudioFrame]:
     for frame in frames:
         frame.pts = None  # ignore timestamp gaps
         fifo.write(frame)
-        if fifo.samples >= GROUP_SAMPLES:
-            yield fifo.read()
-    if fifo.samples > 0:
-        yield fifo.read()
+        if fifo.samples >= GROUP_SAMPLES and (group := fifo.read()) is not None:
+            yield group
+    if fifo.samples > 0 and (group := fifo.read()) is not None:
+        yield group
 
 
 def _ffmpeg_message(e: Exception) -> str:

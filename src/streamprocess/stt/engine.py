@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 
+from ..errors import ErrorCode
+from ..progress import ProgressFn
 from . import models
 from .audio import SAMPLE_RATE, load_audio
 from .options import InvalidOptions, TranscribeOptions
 from .types import Segment, Transcript, Word
-
-ProgressFn = Callable[[float, float], None]  # (seconds done, seconds total)
 
 
 class SttEngine:
@@ -44,18 +43,18 @@ class SttEngine:
         if self.is_multilingual:
             if options.language is not None and options.language not in self.model.supported_languages:
                 raise InvalidOptions(
-                    f"language {options.language!r} is not one Whisper knows", code="unsupported_language"
+                    f"language {options.language!r} is not one Whisper knows", code=ErrorCode.UNSUPPORTED_LANGUAGE
                 )
             return
         if options.language not in (None, "en"):
             raise InvalidOptions(
                 f"model {self.spec.name!r} is English-only and cannot transcribe language {options.language!r}; "
                 "configure a multilingual model (e.g. STREAMPROCESS_STT_MODEL=large-v3)",
-                code="unsupported_language",
+                code=ErrorCode.UNSUPPORTED_LANGUAGE,
             )
         if options.task == "translate":
             raise InvalidOptions(
-                f"model {self.spec.name!r} is English-only: it cannot translate", code="unsupported_task"
+                f"model {self.spec.name!r} is English-only: it cannot translate", code=ErrorCode.UNSUPPORTED_TASK
             )
 
     def pipeline(self, options: TranscribeOptions) -> WhisperModel | BatchedInferencePipeline:
@@ -70,7 +69,7 @@ class SttEngine:
         self,
         audio: Path | str | np.ndarray,
         options: TranscribeOptions | None = None,
-        progress: ProgressFn | None = None,
+        progress: ProgressFn | None = None,  # (seconds done, seconds total)
     ) -> Transcript:
         options = options or TranscribeOptions()
         self._check(options)

@@ -6,17 +6,9 @@ none runs past the audio's end.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from .types import Transcript
-
-FORMATS = ("json", "txt", "srt", "vtt")
-CONTENT_TYPES = {
-    "json": "application/json",
-    "txt": "text/plain; charset=utf-8",
-    "srt": "application/x-subrip; charset=utf-8",
-    "vtt": "text/vtt; charset=utf-8",
-}
 
 
 def _timestamp(seconds: float, sep: str) -> str:
@@ -60,8 +52,12 @@ def to_json(transcript: Transcript) -> str:
     return transcript.model_dump_json(indent=2) + "\n"
 
 
+RENDERERS: dict[str, Callable[[Transcript], str]] = {"json": to_json, "txt": to_txt, "srt": to_srt, "vtt": to_vtt}
+FORMATS = tuple(RENDERERS)
+
+
 def render(transcript: Transcript, fmt: str) -> str:
     try:
-        return {"json": to_json, "txt": to_txt, "srt": to_srt, "vtt": to_vtt}[fmt](transcript)
+        return RENDERERS[fmt](transcript)
     except KeyError:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}") from None

@@ -15,14 +15,14 @@ from pathlib import Path
 
 from faster_whisper import WhisperModel
 
-from ..errors import StreamProcessError
+from ..errors import ErrorCode, StreamProcessError
 from .features import ChunkedFeatureExtractor
 
 BUNDLED_NAMES = ("default", "tiny.en")
 
 
 class ModelUnavailable(StreamProcessError):
-    code = "model_unavailable"
+    code = ErrorCode.MODEL_UNAVAILABLE
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..errors import PermanentError
+from ..errors import ErrorCode, PermanentError
+from ..options import options_from_mapping
 
 
 class InvalidOptions(PermanentError):
-    code = "invalid_options"
+    code = ErrorCode.INVALID_OPTIONS
 
 
 class TranscribeOptions(BaseModel):
@@ -37,11 +38,4 @@ class TranscribeOptions(BaseModel):
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], defaults: TranscribeOptions | None = None) -> TranscribeOptions:
         """Options from strings (object metadata uses dashes: ``word-timestamps: true``); unknown keys ignored."""
-        base = (defaults or cls()).model_dump()
-        given = {k.replace("-", "_").lower(): v for k, v in values.items()}
-        given = {k: v for k, v in given.items() if k in cls.model_fields and v is not None}
-        try:
-            return cls.model_validate({**base, **given})
-        except ValidationError as e:
-            err = e.errors()[0]
-            raise InvalidOptions(f"option {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+        return options_from_mapping(cls, values, defaults, error=InvalidOptions)

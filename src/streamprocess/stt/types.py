@@ -37,6 +37,11 @@ class Transcript(BaseModel):
     segments: list[Segment] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)  # decode, transcribe (seconds)
 
+    @classmethod
+    def from_json(cls, data: str | bytes) -> Transcript:
+        """A transcript from its JSON (``transcript.json`` as a job writes it, or :func:`.formats.to_json`)."""
+        return cls.model_validate_json(data)
+
     @property
     def real_time_factor(self) -> float | None:
         total = sum(self.timings.values())

@@ -65,7 +65,7 @@ class TimedWord(_message.Message):
     def __init__(self, word: _Optional[str] = ..., start: _Optional[float] = ..., end: _Optional[float] = ..., probability: _Optional[float] = ...) -> None: ...
 
 class TranscriptEvent(_message.Message):
-    __slots__ = ("type", "is_final", "stability", "text", "start", "end", "id", "words", "audio_end", "time", "code", "message", "session_id", "model", "reason", "audio_seconds", "finals", "partials", "decodes", "job_id")
+    __slots__ = ("type", "is_final", "stability", "text", "start", "end", "id", "words", "audio_end", "time", "code", "message", "session_id", "model", "reason", "audio_seconds", "finals", "partials", "decodes", "job_id", "sample_rate", "encoding", "dropped_seconds")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     IS_FINAL_FIELD_NUMBER: _ClassVar[int]
     STABILITY_FIELD_NUMBER: _ClassVar[int]
@@ -86,6 +86,9 @@ class TranscriptEvent(_message.Message):
     PARTIALS_FIELD_NUMBER: _ClassVar[int]
     DECODES_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_RATE_FIELD_NUMBER: _ClassVar[int]
+    ENCODING_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_SECONDS_FIELD_NUMBER: _ClassVar[int]
     type: str
     is_final: bool
     stability: float
@@ -106,4 +109,7 @@ class TranscriptEvent(_message.Message):
     partials: int
     decodes: int
     job_id: str
-    def __init__(self, type: _Optional[str] = ..., is_final: _Optional[bool] = ..., stability: _Optional[float] = ..., text: _Optional[str] = ..., start: _Optional[float] = ..., end: _Optional[float] = ..., id: _Optional[int] = ..., words: _Optional[_Iterable[_Union[TimedWord, _Mapping]]] = ..., audio_end: _Optional[float] = ..., time: _Optional[float] = ..., code: _Optional[str] = ..., message: _Optional[str] = ..., session_id: _Optional[str] = ..., model: _Optional[str] = ..., reason: _Optional[str] = ..., audio_seconds: _Optional[float] = ..., finals: _Optional[int] = ..., partials: _Optional[int] = ..., decodes: _Optional[int] = ..., job_id: _Optional[str] = ...) -> None: ...
+    sample_rate: int
+    encoding: str
+    dropped_seconds: float
+    def __init__(self, type: _Optional[str] = ..., is_final: _Optional[bool] = ..., stability: _Optional[float] = ..., text: _Optional[str] = ..., start: _Optional[float] = ..., end: _Optional[float] = ..., id: _Optional[int] = ..., words: _Optional[_Iterable[_Union[TimedWord, _Mapping]]] = ..., audio_end: _Optional[float] = ..., time: _Optional[float] = ..., code: _Optional[str] = ..., message: _Optional[str] = ..., session_id: _Optional[str] = ..., model: _Optional[str] = ..., reason: _Optional[str] = ..., audio_seconds: _Optional[float] = ..., finals: _Optional[int] = ..., partials: _Optional[int] = ..., decodes: _Optional[int] = ..., job_id: _Optional[str] = ..., sample_rate: _Optional[int] = ..., encoding: _Optional[str] = ..., dropped_seconds: _Optional[float] = ...) -> None: ...

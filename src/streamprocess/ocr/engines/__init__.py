@@ -10,7 +10,13 @@ from ..types import Line
 
 
 class OcrEngineBackend(Protocol):
+    """What :class:`~streamprocess.ocr.engine.OcrEngine` routes a page to: PP-OCR or Tesseract."""
+
     name: str
-    languages: frozenset[str]  # Tesseract-style codes it reads
+
+    @property
+    def languages(self) -> frozenset[str]:
+        """The Tesseract-style codes it reads."""
+        ...
 
     def recognize(self, image: Image.Image, languages: list[str]) -> list[Line]: ...

@@ -12,11 +12,16 @@ than onnxruntime on this project's CPU benchmark (bench/ocr.py); otherwise on on
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from PIL import Image
 
 from ..types import Line, Word
+
+if TYPE_CHECKING:  # rapidocr loads its models' runtimes: imported when an engine is made
+    from rapidocr.utils.output import RapidOCROutput
 
 LANGUAGES = frozenset({"eng", "chi_sim", "jpn"})
 
@@ -84,10 +89,12 @@ class PPOCREngine:
             return []
         image = widened
         with self._lock:
-            result = self._ocr(np.asarray(image.convert("RGB")))
-        if result.boxes is None or result.txts is None:
+            # Detection and recognition both on (the defaults, never changed here): the full result, not one stage's.
+            result = cast("RapidOCROutput", self._ocr(np.asarray(image.convert("RGB"))))
+        if result.boxes is None or result.txts is None or result.scores is None:
             return []
-        word_results = result.word_results or [()] * len(result.txts)
+        # One tuple of (text, score, box) words per line (rapidocr's annotation says one word's tuple).
+        word_results: Sequence[Sequence[Any]] = result.word_results or [()] * len(result.txts)
         lines = []
         for box, text, score, words in zip(result.boxes, result.txts, result.scores, word_results, strict=False):
             text = text.strip()

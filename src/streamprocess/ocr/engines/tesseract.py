@@ -18,12 +18,13 @@ from pathlib import Path
 
 from PIL import Image
 
-from ...errors import StreamProcessError
+from ...errors import ErrorCode, StreamProcessError
+from ..languages import any_cjk
 from ..types import Line, Word
 
 
 class TesseractUnavailable(StreamProcessError):
-    code = "engine_unavailable"
+    code = ErrorCode.ENGINE_UNAVAILABLE
 
 
 def parse_list_langs(stdout: str) -> tuple[str, frozenset[str]]:
@@ -55,7 +56,7 @@ def _run(image: Image.Image, args: list[str], timeout: float = 120, output: str 
     )
     if proc.returncode != 0:
         raise StreamProcessError(
-            f"tesseract failed: {proc.stderr.decode(errors='replace').strip()[:300]}", code="engine_error"
+            f"tesseract failed: {proc.stderr.decode(errors='replace').strip()[:300]}", code=ErrorCode.ENGINE_ERROR
         )
     return proc.stdout.decode("utf-8", errors="replace")
 
@@ -87,7 +88,7 @@ class TesseractEngine:
             raise TesseractUnavailable(
                 f"tesseract language pack(s) not installed: {', '.join(missing)} (apt-get install {packages})"
             )
-        cjk = any(lang in ("chi_sim", "chi_tra", "jpn", "kor") for lang in languages)
+        cjk = any_cjk(languages)
         with tempfile.TemporaryDirectory(prefix="sp-tess-") as tmp:
             # One run, two renderings: TSV for the boxes, text for the words as Tesseract spaces them (its TSV
             # cuts CJK words into pieces and does not say which pieces belong together).

@@ -1,185 +1,19 @@
-"""Jobs: deterministic ids, the job message on the queue, the job record in the object store, and the job's life.
-
-- :func:`job_id_for` hashes (bucket, key, version or ETag, kind), so every duplicate event for one object
-  version maps to one job, and its results to one place.
-- :class:`JobMessage` is what the ``stt``/``ocr`` queues carry (``events/schemas/job-message.schema.json``).
-- :class:`JobRecord` is ``<jobs_prefix><job_id>.json``: state, tenant, attempts, per-stage timings, progress,
-  error code and message, result keys.
-- :class:`JobStore` reads and writes records, and is the one home of the job's life: every change of state is
-  one of its named transitions, each a compare-and-swap on the record, with its rules written down once here.
-
-The life of a job (``→`` is a transition, ``[..]`` a state)::
-
-    create ─→ [awaiting_upload] ──expire_upload──→ [failed: upload_expired]
-      │              │ enqueue
-      └───────→ [queued] ──claim──→ [running] ──succeed──→ [succeeded]
-                   ↑                │  │ heartbeat (lease)
-                   └────release─────┘  └──fail──→ [failed]
-    a running job whose lease passed lost its worker: the next claim expires that attempt and takes it over,
-    or fails the job (attempts_exhausted) once ``max_attempts`` attempts were used up.
-
-A worker acks a message only when the job is terminal; a claim that finds the job running under another live
-lease answers :class:`Busy` (the message is made visible again when that lease runs out), never "done".
-"""
+"""The job store: job records as JSON objects in the output bucket, and every transition of a job's life (the
+rules are in :mod:`streamprocess.jobs`), each a compare-and-swap on the record."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
-
-from .errors import ObjectNotFound, StreamProcessError, TransientError, WriteConflict
-from .storage.base import ObjectStore
-from .timestamps import UTCDateTime, now_utc
-
-JOB_ID_LENGTH = 32
-
-
-def job_id_for(bucket: str, key: str, version: str | None, kind: str) -> str:
-    """A stable id for processing one version of one object as ``kind``."""
-    material = "\x00".join([bucket, key, version or "", kind])
-    return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()[:JOB_ID_LENGTH]
-
-
-def is_job_id(value: str) -> bool:
-    return len(value) == JOB_ID_LENGTH and all(c in "0123456789abcdef" for c in value)
-
-
-class JobState(StrEnum):
-    awaiting_upload = "awaiting_upload"  # a presigned upload was handed out; the object has not landed yet
-    queued = "queued"
-    running = "running"
-    succeeded = "succeeded"
-    failed = "failed"
-
-
-class SourceRef(BaseModel):
-    bucket: str
-    key: str
-    version_id: str | None = None
-    etag: str | None = None
-    size: int | None = None
-    content_type: str | None = None
-
-
-class JobMessage(BaseModel):
-    """The body of a message on the ``stt`` or ``ocr`` queue."""
-
-    job_id: str
-    kind: str
-    source: SourceRef
-    media_type: str
-    options: dict[str, Any] = Field(default_factory=dict)
-    event_time: UTCDateTime | None = None  # when the object landed (the bucket event's time)
-    enqueued_at: float = Field(default_factory=time.time)
-
-
-class JobError(BaseModel):
-    code: str
-    message: str
-    permanent: bool
-    attempt: int
-    at: UTCDateTime = Field(default_factory=now_utc)
-
-
-class Progress(BaseModel):
-    done: float
-    total: float | None = None
-    unit: str = "seconds"
-
-    @property
-    def fraction(self) -> float | None:
-        return None if not self.total else min(1.0, self.done / self.total)
-
-
-class AttemptOutcome(StrEnum):
-    succeeded = "succeeded"
-    failed = "failed"
-    retry = "retry"  # a transient error; the job was given back to its queue with a delay
-    released = "released"  # the worker stopped before the job ended (does not use up an attempt)
-    expired = "expired"  # the worker vanished (killed, crashed): its lease ran out and the job was taken over
-
-
-class Attempt(BaseModel):
-    attempt: int
-    worker: str
-    owner: str | None = None  # the attempt's lease owner (worker id + attempt token)
-    started_at: UTCDateTime
-    ended_at: UTCDateTime | None = None
-    outcome: AttemptOutcome | None = None  # None while it runs
-
-
-class JobRecord(BaseModel):
-    job_id: str
-    kind: str
-    state: JobState = JobState.queued
-    tenant: str | None = None  # who submitted it; only that tenant's API keys can see it
-    source: SourceRef
-    media_type: str | None = None
-    options: dict[str, Any] = Field(default_factory=dict)
-    attempts: int = 0
-    created_at: UTCDateTime = Field(default_factory=now_utc)
-    updated_at: UTCDateTime = Field(default_factory=now_utc)
-    event_time: UTCDateTime | None = None
-    started_at: UTCDateTime | None = None
-    finished_at: UTCDateTime | None = None
-    upload_expires_at: UTCDateTime | None = None  # awaiting_upload: when the upload URL stops working
-    timings: dict[str, float] = Field(default_factory=dict)  # stage -> seconds
-    progress: Progress | None = None
-    error: JobError | None = None
-    results: dict[str, str] = Field(default_factory=dict)  # result name -> object key
-    summary: dict[str, Any] = Field(default_factory=dict)  # small facts from the processor
-    dispatched: bool = False  # the job message is on its queue
-    worker: str | None = None
-    lease_owner: str | None = None  # the attempt holding the job while it runs (worker id + attempt token)
-    lease_until: float | None = None  # epoch seconds; a running job whose lease passed has lost its worker
-    history: list[Attempt] = Field(default_factory=list)
-    tries_from: int = 0  # the history entries from here on count against max_attempts (a re-enqueue starts anew)
-
-    @classmethod
-    def from_message(cls, msg: JobMessage) -> JobRecord:
-        return cls(
-            job_id=msg.job_id,
-            kind=msg.kind,
-            source=msg.source,
-            media_type=msg.media_type,
-            options=msg.options,
-            event_time=msg.event_time,
-        )
-
-    @property
-    def terminal(self) -> bool:
-        return self.state in (JobState.succeeded, JobState.failed)
-
-    def lease_left(self, owner: str = "", now: float | None = None) -> float:
-        """Seconds left on another attempt's live lease (0 when the job is not held by anyone else)."""
-        if self.state is not JobState.running or self.lease_owner in (None, owner):
-            return 0.0
-        return max(0.0, (self.lease_until or 0) - (time.time() if now is None else now))
-
-    def held_by_other(self, owner: str) -> bool:
-        """Running under a live lease of another attempt (in this process or any other)."""
-        return self.lease_left(owner) > 0
-
-    @property
-    def tries_used(self) -> int:
-        """Attempts that used up a try: all but those released by a stopping worker."""
-        return sum(1 for a in self.history[self.tries_from :] if a.outcome is not AttemptOutcome.released)
-
-    def _end_attempt(self, owner: str | None, outcome: AttemptOutcome, when: datetime) -> None:
-        """Close the open history entry of ``owner``'s attempt (the newest open one when owner is None)."""
-        for entry in reversed(self.history):
-            if entry.outcome is None and (owner is None or entry.owner in (None, owner)):
-                entry.ended_at, entry.outcome = when, outcome
-                return
-
+from ..errors import ErrorCode, ObjectNotFound, StreamProcessError, TransientError, WriteConflict
+from ..progress import Progress
+from ..storage.base import ObjectStore
+from ..timestamps import now_utc
+from .records import Attempt, AttemptOutcome, JobError, JobMessage, JobRecord, JobState
 
 Mutation = Callable[["JobRecord | None"], "JobRecord | None"]
 
@@ -271,7 +105,7 @@ class JobStore:
                 continue
             return new
         raise TransientError(
-            f"job record {job_id} kept changing under {retries} attempts to update it", code="write_conflict"
+            f"job record {job_id} kept changing under {retries} attempts to update it", code=ErrorCode.WRITE_CONFLICT
         )
 
     async def list(self) -> list[JobRecord]:
@@ -389,7 +223,7 @@ class JobStore:
             if rec.tries_used >= max_attempts and rec.state is not JobState.failed:
                 rec.state, rec.finished_at, rec.lease_owner, rec.lease_until = JobState.failed, when, None, None
                 rec.error = JobError(
-                    code="attempts_exhausted",
+                    code=ErrorCode.ATTEMPTS_EXHAUSTED,
                     permanent=False,
                     attempt=rec.attempts,
                     message=f"each of the {max_attempts} attempts ended without a result (the worker crashed, was "
@@ -515,7 +349,7 @@ class JobStore:
                 return None
             rec.state, rec.finished_at = JobState.failed, when
             rec.error = JobError(
-                code="upload_expired",
+                code=ErrorCode.UPLOAD_EXPIRED,
                 permanent=True,
                 attempt=0,
                 message=f"no upload arrived before the upload URL expired at {rec.upload_expires_at.isoformat()}",
@@ -523,11 +357,3 @@ class JobStore:
             return rec
 
         return await self.update(job_id, expire)
-
-
-def schema_files() -> dict[str, str]:
-    """JSON Schemas of the message and record, as written to ``events/schemas/``."""
-    return {
-        "job-message.schema.json": json.dumps(JobMessage.model_json_schema(), indent=2) + "\n",
-        "job-record.schema.json": json.dumps(JobRecord.model_json_schema(), indent=2) + "\n",
-    }

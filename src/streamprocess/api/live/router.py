@@ -1,8 +1,8 @@
 """Live captioning over WebSocket (``/v1/stt/stream``) and the browser page (``/live``).
 
 The API key comes as ``Authorization: Bearer <key>`` or, for browsers (which cannot set WebSocket headers), as
-the ``token`` query parameter. Close codes: 1000 normal end, 1007 bad config or audio, 1008 not authenticated,
-1009 audio frame too large, 1011 server error, 1013 the pool is full (try again later).
+the ``token`` query parameter. Events go out as :func:`~streamprocess.live.events.to_json` of each; the close code
+of each way a stream ends is in :mod:`.closes`.
 """
 
 from __future__ import annotations
@@ -11,67 +11,59 @@ import asyncio
 import contextlib
 import json
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, Response
 
-from ..live.protocol import PoolFull, ProtocolError, error_event, parse_config
-from .auth import credential, keys
+from ...errors import ErrorCode
+from ...live.events import Closed, Error, to_json
+from ...live.protocol import CONFIG_TIMEOUT, PoolFull, ProtocolError, parse_config
+from ...tenants import bearer_token
+from ..deps import credentials
+from .closes import close_code
+
+if TYPE_CHECKING:
+    from ...live.pool import LivePool
+    from ...live.session import LiveSession
 
 router = APIRouter(tags=["live"])
 
-CONFIG_TIMEOUT = 10.0
-CLOSE_CODES = {
-    "stop": 1000,
-    "idle_timeout": 1000,
-    "bad_config": 1007,
-    "config_expected": 1007,
-    "bad_audio": 1007,
-    "bad_request": 1007,
-    "frame_too_large": 1009,
-    "internal_error": 1011,
-}
-
 
 class _Refused(Exception):
-    def __init__(self, code: int, error: str, message: str) -> None:
-        self.code, self.error, self.message = code, error, message
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        self.code, self.message = code, message
 
 
 def _authenticate(ws: WebSocket) -> str:
     """The caller's tenant (a saved session becomes that tenant's job)."""
-    scheme, _, token = ws.headers.get("authorization", "").partition(" ")
-    token = token.strip() if scheme.lower() == "bearer" else ""
-    token = token or ws.query_params.get("token", "")
+    token = bearer_token(ws.headers.get("authorization")) or ws.query_params.get("token", "")
     if not token:
-        raise _Refused(1008, "unauthenticated", "send Authorization: Bearer <API key> or ?token=<API key>")
-    caller = credential(token, *keys(ws))
-    if caller is None or caller.tenant is None:
-        raise _Refused(
-            1008,
-            "unauthenticated" if caller is None else "forbidden",
-            "unknown API key" if caller is None else "the events token cannot open live streams",
-        )
+        raise _Refused(ErrorCode.UNAUTHENTICATED, "send Authorization: Bearer <API key> or ?token=<API key>")
+    caller = credentials(ws).identify(token)
+    if caller is None:
+        raise _Refused(ErrorCode.UNAUTHENTICATED, "unknown API key")
+    if caller.tenant is None:
+        raise _Refused(ErrorCode.FORBIDDEN, "the events token cannot open live streams")
     return caller.tenant
 
 
 async def _refuse(ws: WebSocket, refused: _Refused) -> None:
     with contextlib.suppress(Exception):
-        await ws.send_json(error_event(refused.error, refused.message))
-        await ws.close(refused.code, reason=refused.message[:120])
+        await ws.send_json(to_json(Error(code=refused.code, message=refused.message)))
+        await ws.close(close_code(refused.code), reason=refused.message[:120])
 
 
 @router.websocket("/v1/stt/stream")
 async def stream(ws: WebSocket) -> None:
     """Live captions: config frame, then PCM frames in; ready/partial/final/… events out."""
     await ws.accept()
-    pool = ws.app.state.live
+    pool: LivePool | None = ws.app.state.live
     try:
         tenant = _authenticate(ws)
         if pool is None:
             raise _Refused(
-                1008, "live_disabled", "live captioning is off on this server (STREAMPROCESS_LIVE_MAX_STREAMS=0)"
+                ErrorCode.LIVE_DISABLED, "live captioning is off on this server (STREAMPROCESS_LIVE_MAX_STREAMS=0)"
             )
     except _Refused as r:
         await _refuse(ws, r)
@@ -81,13 +73,13 @@ async def stream(ws: WebSocket) -> None:
             try:
                 first = await asyncio.wait_for(ws.receive(), CONFIG_TIMEOUT)
             except TimeoutError:
-                raise _Refused(1008, "config_expected", f"no config frame within {CONFIG_TIMEOUT:.0f} s") from None
+                raise _Refused(ErrorCode.CONFIG_EXPECTED, f"no config frame within {CONFIG_TIMEOUT:.0f} s") from None
             if first["type"] == "websocket.disconnect":
                 return
             try:
                 config = parse_config(first["text"] if first.get("text") is not None else first.get("bytes", b""))
             except ProtocolError as e:
-                raise _Refused(CLOSE_CODES.get(e.code, 1007), e.code, e.message) from None
+                raise _Refused(e.code, e.message) from None
             session = admission.open(config, tenant=tenant)
             writer = asyncio.create_task(_send_events(ws, session))
             reader = asyncio.create_task(_read_frames(ws, session))
@@ -104,16 +96,16 @@ async def stream(ws: WebSocket) -> None:
             if writer.done() and not writer.cancelled() and writer.exception() is None:
                 reason = writer.result()
                 with contextlib.suppress(Exception):
-                    await ws.close(CLOSE_CODES.get(reason, 1011 if reason else 1000), reason=reason[:120])
+                    await ws.close(close_code(reason), reason=reason[:120])
     except PoolFull as e:
-        await _refuse(ws, _Refused(1013, e.code, e.message))
+        await _refuse(ws, _Refused(e.code, e.message))
     except _Refused as r:
         await _refuse(ws, r)
     except WebSocketDisconnect:
         pass
 
 
-async def _read_frames(ws: WebSocket, session: Any) -> bool:
+async def _read_frames(ws: WebSocket, session: LiveSession) -> bool:
     """Frames in: audio to the session, ``{"type": "stop"}`` to finish. True when the stream ends in an orderly
     way (stop, or a protocol error that ``closed`` will report), False when the client went away.
 
@@ -139,17 +131,17 @@ async def _read_frames(ws: WebSocket, session: Any) -> bool:
         if kind == "stop":
             await session.stop()
             return True
-        await session.fail("bad_request", 'text frames after the config must be {"type": "stop"}')
+        await session.fail(ErrorCode.BAD_REQUEST, 'text frames after the config must be {"type": "stop"}')
         return True
 
 
-async def _send_events(ws: WebSocket, session: Any) -> str:
+async def _send_events(ws: WebSocket, session: LiveSession) -> str:
     """Events out until ``closed``; returns the close reason."""
     while True:
         event = await session.next_event()
-        await ws.send_text(json.dumps(event))
-        if event["type"] == "closed":
-            return str(event.get("reason", "stop"))
+        await ws.send_text(json.dumps(to_json(event)))
+        if isinstance(event, Closed):
+            return event.reason
 
 
 @router.get("/live", include_in_schema=False)

@@ -1,0 +1,1 @@
+"""MinIO bucket notifications, ``POST /events/s3`` (``router``)."""

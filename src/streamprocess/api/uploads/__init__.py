@@ -1,0 +1,2 @@
+"""Presigned uploads and the embedded store's signed PUT (``router``), their request and response models
+(``protocol``)."""

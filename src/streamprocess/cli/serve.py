@@ -1,0 +1,157 @@
+"""``streamprocess up`` (the whole service, :class:`~streamprocess.service.Service`) and ``streamprocess worker``
+(queue consumers only: one pod of a KEDA ScaledJob, or a long-running service)."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..config import Settings, StoreBackend
+from ..errors import ExitCode, StartupError
+from ..kinds import QUEUE_ROLES
+from ..runtime import Runtime
+from ..service import Service, Started, signals_call
+from ..startup import check_metrics_port
+from .common import console, err, exit_now_if_released, log, refuse, settings_from, setup_logging
+
+
+def up(
+    host: Annotated[str | None, typer.Option(help="API host [STREAMPROCESS_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="API port [STREAMPROCESS_PORT].")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Local store root [STREAMPROCESS_DATA_DIR].")] = None,
+) -> None:
+    """Run everything in one process: drop folder, queues, workers, the HTTP API and gRPC. A start-up failure (a
+    port in use, a bad setting, the store or queue out of reach) is one or two lines on stderr and its own exit
+    code (README, Exit codes); STREAMPROCESS_LOG_LEVEL=DEBUG adds the traceback."""
+    settings = settings_from(host=host, port=port, data_dir=data_dir)
+    if "STREAMPROCESS_PUBLIC_BASE_URL" not in os.environ:  # signed upload URLs point at this very server
+        settings = settings_from(
+            host=host, port=port, data_dir=data_dir, public_base_url=f"http://{settings.host}:{settings.port}"
+        )
+    setup_logging(settings.log_level)
+    service = Service(settings, on_started=_banner, on_signal=_stopping, on_stopped=exit_now_if_released)
+    try:
+        asyncio.run(service.run(handle_signals=True))
+    except StartupError as e:
+        refuse(e)
+
+
+def _stopping(sig: int) -> None:
+    err.print(f"[yellow]{signal.Signals(sig).name}: finishing in-flight jobs, then stopping…[/yellow]")
+
+
+def _banner(started: Started) -> None:
+    settings, missing = started.settings, started.missing
+    root = settings.data_dir.resolve()
+    t = Table.grid(padding=(0, 2))
+    if settings.store is StoreBackend.local:
+        t.add_row("Drop files into", f"[bold]{root}/{settings.inbox_prefix}[/bold]")
+        t.add_row("Results appear in", f"{root}/{settings.results_prefix}<job id>/")
+        t.add_row("Job records", f"{root}/{settings.jobs_prefix}<job id>.json")
+    else:
+        t.add_row("Drop files into", f"s3://{settings.bucket}/{settings.inbox_prefix}")
+        t.add_row("Results appear in", f"s3://{settings.output_bucket}/{settings.results_prefix}<job id>/")
+    base = f"http://{settings.host}:{settings.port}"
+    t.add_row("HTTP API", f"{base}  (health: {base}/health, docs: {base}/docs, metrics: {base}/metrics)")
+    if settings.grpc_port:
+        t.add_row("gRPC", f"{settings.host}:{settings.grpc_port}  (streamprocess.v1.OCRService, STTService)")
+    if "live" in missing:
+        t.add_row("Live captions", f"[yellow]off: {missing['live']}[/yellow]")
+    elif settings.live_max_streams:
+        ws = f"ws://{settings.host}:{settings.port}/v1/stt/stream"
+        t.add_row("Live captions", f"{ws}  (page: {base}/live; up to {settings.live_max_streams} streams)")
+    if started.generated_key:
+        t.add_row(
+            "API key",
+            f"[bold]{started.generated_key}[/bold]  (made for this run, tenant {settings.drop_tenant}; set "
+            "STREAMPROCESS_API_KEYS to choose)",
+        )
+    else:
+        t.add_row("API key", "from STREAMPROCESS_API_KEYS")
+    t.add_row("Queue", f"{settings.queue}")
+    for kind, label in (("stt", "Speech (stt)"), ("ocr", "Documents (ocr)")):
+        if kind in missing:
+            t.add_row(label, f"[yellow]not served: {missing[kind]}; these jobs wait in their queue[/yellow]")
+        else:
+            t.add_row(label, f"processor [green]{settings.processor_for(kind)}[/green]")
+    console.print("[bold green]StreamProcess is up.[/bold green] Press Ctrl+C to stop.")
+    console.print(t)
+
+
+def worker(
+    queue: Annotated[
+        list[str] | None,
+        typer.Option("--queue", "-q", help="Queue role to consume: events, stt, ocr (repeatable; default all)."),
+    ] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Jobs at once [STREAMPROCESS_CONCURRENCY].")] = None,
+    max_jobs: Annotated[int | None, typer.Option(help="Exit after this many messages (a KEDA Job).")] = None,
+    idle_exit: Annotated[float | None, typer.Option(help="Exit after this many seconds without work.")] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics on this port [STREAMPROCESS_METRICS_PORT].")
+    ] = None,
+) -> None:
+    """Consume queues and run jobs (one pod of a KEDA ScaledJob, or a long-running service)."""
+    roles = queue or list(QUEUE_ROLES)
+    bad = [r for r in roles if r not in QUEUE_ROLES]
+    if bad:
+        err.print(f"[red]unknown queue role(s): {', '.join(bad)}; use {', '.join(QUEUE_ROLES)}[/red]")
+        raise typer.Exit(2)
+    settings = settings_from(concurrency=concurrency, metrics_port=metrics_port)
+    setup_logging(settings.log_level)
+    try:
+        _serve_metrics(settings)
+    except StartupError as e:
+        refuse(e)
+    asyncio.run(_worker(settings, roles, max_jobs, idle_exit))
+
+
+def _serve_metrics(settings: Settings) -> None:
+    """Prometheus metrics on ``metrics_port``, checked as ``up`` checks its ports (a busy one: exit code 4)."""
+    if not settings.metrics_port:
+        return
+    check_metrics_port(settings)
+    from prometheus_client import start_http_server
+
+    try:
+        start_http_server(settings.metrics_port, addr=settings.host)
+    except OSError as e:  # taken since the check
+        raise StartupError(
+            ExitCode.PORT_IN_USE if e.errno == errno.EADDRINUSE else ExitCode.FAILED,
+            f"cannot listen on metrics port {settings.metrics_port} on {settings.host}: {e.strerror or e}.",
+            "Choose another port with --metrics-port or STREAMPROCESS_METRICS_PORT.",
+        ) from e
+
+
+async def _worker(settings: Settings, roles: list[str], max_jobs: int | None, idle_exit: float | None) -> None:
+    async with Runtime(settings) as rt:
+        await rt.ensure()
+        w, missing = rt.worker(roles, max_jobs=max_jobs, idle_exit=idle_exit)
+        for role, why in missing.items():
+            err.print(f"[yellow]not consuming {role}: {why}[/yellow]")
+        if not w.consumers:
+            err.print("[red]nothing to consume[/red]")
+            raise typer.Exit(1)
+
+        def stop(sig: int) -> None:
+            log.info("%s: draining", signal.Signals(sig).name)
+            w.stop()
+
+        sweep = None
+        if "events" in roles:  # where the router runs, uploads that never came fail
+            sweep = asyncio.create_task(rt.submissions().sweep_uploads())
+        with signals_call(stop):
+            try:
+                await w.run()
+            finally:
+                if sweep is not None:
+                    sweep.cancel()
+                    await asyncio.gather(sweep, return_exceptions=True)
+        log.info("worker done: %d received, %d finished, %d released", w.received, w.completed, w.released)
+        exit_now_if_released(w.released)
