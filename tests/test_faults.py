@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from streamprocess.jobs import JobState
+from streamprocess.runtime import Runtime
 
 from .helpers import ROOT, Pipeline, as_json, cli, dlq_bodies
 from .processors import PNG, scripted_input
@@ -224,6 +225,22 @@ async def test_max_jobs_and_idle_exit_let_a_keda_job_pod_finish(embedded: Pipeli
     assert idle.wait(30) == 0 and time.monotonic() - t > 1.5
     assert len([r for r in await embedded.records() if r.state is JobState.succeeded]) == 3
     assert "max-jobs" in embedded.log_text() and "idle-exit" in embedded.log_text()
+
+
+async def test_burst_drains_every_queue_then_exits(embedded: Pipeline) -> None:
+    """`worker --burst` (a Job that drains its queues): routes and runs everything queued, retries included, and
+    exits 0 once nothing is left, without an idle timer."""
+    for i in range(2):
+        await embedded.drop(f"burst-{i}.wav", scripted_input())
+    await embedded.drop("flaky.wav", scripted_input("fail=transient-until=2"))
+    worker = embedded.start_worker("--burst")
+    assert worker.wait(60) == 0, embedded.log_text()
+    records = await embedded.records()
+    assert sorted(r.state for r in records) == [JobState.succeeded] * 3, embedded.log_text()
+    assert "exiting (burst)" in embedded.log_text()
+    async with Runtime(embedded.settings) as rt:
+        for role, queue in rt.queues.items():
+            assert (await queue.depth()).total == 0, role
 
 
 def test_scripted_inputs_are_media() -> None:

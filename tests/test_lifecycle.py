@@ -38,7 +38,7 @@ from streamprocess.worker import Action, RetryPolicy, Worker, WorkerOptions
 
 @pytest.fixture
 async def jobs(tmp_path: Path) -> JobStore:
-    return JobStore(LocalObjectStore(tmp_path / "store"))
+    return JobStore(LocalObjectStore(tmp_path / "store"), "jobs/")
 
 
 def message(job_id: str = "a" * 32, **kw: object) -> JobMessage:

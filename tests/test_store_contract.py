@@ -241,7 +241,7 @@ async def test_job_store_updates_are_atomic_under_contention(store: ObjectStore)
 
     from streamprocess.jobs import JobRecord, JobStore, SourceRef
 
-    jobs = JobStore(store)
+    jobs = JobStore(store, "jobs/")
 
     def bump(rec: JobRecord | None) -> JobRecord:
         rec = rec or JobRecord(job_id="a" * 32, kind="stt", source=SourceRef(bucket="b", key="k"))

@@ -93,6 +93,10 @@ def worker(
     concurrency: Annotated[int | None, typer.Option(help="Jobs at once [STREAMPROCESS_CONCURRENCY].")] = None,
     max_jobs: Annotated[int | None, typer.Option(help="Exit after this many messages (a KEDA Job).")] = None,
     idle_exit: Annotated[float | None, typer.Option(help="Exit after this many seconds without work.")] = None,
+    burst: Annotated[
+        bool,
+        typer.Option("--burst", help="Exit once the queues are empty and nothing is in flight (drain, then stop)."),
+    ] = False,
     metrics_port: Annotated[
         int | None, typer.Option(help="Serve Prometheus metrics on this port [STREAMPROCESS_METRICS_PORT].")
     ] = None,
@@ -109,7 +113,7 @@ def worker(
         _serve_metrics(settings)
     except StartupError as e:
         refuse(e)
-    asyncio.run(_worker(settings, roles, max_jobs, idle_exit))
+    asyncio.run(_worker(settings, roles, max_jobs, idle_exit, burst))
 
 
 def _serve_metrics(settings: Settings) -> None:
@@ -129,10 +133,12 @@ def _serve_metrics(settings: Settings) -> None:
         ) from e
 
 
-async def _worker(settings: Settings, roles: list[str], max_jobs: int | None, idle_exit: float | None) -> None:
+async def _worker(
+    settings: Settings, roles: list[str], max_jobs: int | None, idle_exit: float | None, burst: bool
+) -> None:
     async with Runtime(settings) as rt:
         await rt.ensure()
-        w, missing = rt.worker(roles, max_jobs=max_jobs, idle_exit=idle_exit)
+        w, missing = rt.worker(roles, max_jobs=max_jobs, idle_exit=idle_exit, burst=burst or None)
         for role, why in missing.items():
             err.print(f"[yellow]not consuming {role}: {why}[/yellow]")
         if not w.consumers:

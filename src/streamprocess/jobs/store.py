@@ -63,7 +63,7 @@ class JobStore:
     writes; a file lock on the local store), so two workers or routers racing on one job never both win.
     """
 
-    def __init__(self, store: ObjectStore, prefix: str = "jobs/") -> None:
+    def __init__(self, store: ObjectStore, prefix: str) -> None:
         self.store = store
         self.prefix = prefix
 
