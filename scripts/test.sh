@@ -6,8 +6,9 @@
 # SKIP_GATES=1 skips the code checks (a quick local rerun); CI never sets it.
 NODE_PACKAGES=""
 command -v npx >/dev/null 2>&1 || NODE_PACKAGES="nodejs npm"  # serverless.yml is packaged with npx serverless@3
+# NEED_KUBECTL: the k8s/ tests render the overlays with `kubectl kustomize` (setup.sh finds or installs a kubectl).
 APT_PACKAGES="redis-server espeak-ng fonts-dejavu-core fonts-noto-cjk chromium $NODE_PACKAGES" PIP_EXTRAS="[test]" \
-  source "$(dirname "$0")/setup.sh"
+  NEED_KUBECTL=1 source "$(dirname "$0")/setup.sh"
 
 gate() {  # gate NAME COMMAND...: run one check; a failure ends the run with one line saying which
   local name="$1"

@@ -5,6 +5,7 @@ the others). Shared helpers live in helpers.py."""
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,3 +90,12 @@ def s3_bucket(moto_url: str, bucket_name: str) -> str:
 
     boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1").create_bucket(Bucket=bucket_name)
     return bucket_name
+
+
+@pytest.fixture
+def taken() -> Iterator[int]:
+    """A port another process's socket listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]

@@ -25,7 +25,9 @@ import pytest
 
 from infra.local_services import wait_port
 from streamprocess.config import Settings
+from streamprocess.errors import ExitCode
 from streamprocess.jobs import JobRecord, JobState
+from streamprocess.live.decoder import DecodeRequest, Hypothesis
 from streamprocess.live.pcm import to_s16le
 from streamprocess.runtime import Runtime
 
@@ -220,3 +222,27 @@ def as_json(body: str) -> Any:
         return json.loads(body)
     except ValueError:
         return body
+
+
+# ---------------------------------------------------------------------------------------------- refusals, stand-ins
+def assert_refused(out: subprocess.CompletedProcess[str], code: ExitCode, *words: str) -> None:
+    """A command that could not start: its exit code, one or two lines on stderr naming ``words``, no traceback."""
+    said = out.stderr.strip().splitlines()
+    assert out.returncode == code, (out.returncode, out.stdout[-2000:], out.stderr[-4000:])
+    assert 1 <= len(said) <= 2, out.stderr
+    assert "Traceback" not in out.stderr + out.stdout and "StreamProcess is up" not in out.stdout
+    for word in words:
+        assert word in out.stderr, (word, out.stderr)
+
+
+class DeafDecoder:
+    """A live decoder that hears no words: a pool exists and streams open, take audio and close, with no model."""
+
+    def batch_key(self, request: DecodeRequest) -> bool:
+        return False
+
+    def window(self, request: DecodeRequest) -> float:
+        return 10.0
+
+    def decode(self, requests: list[DecodeRequest]) -> list[Hypothesis]:
+        return [Hypothesis(words=[], language="en") for _ in requests]

@@ -170,8 +170,8 @@ def test_direct_submissions_and_wait(server: Server) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- auth
+# /ready is not here: probes call it without a key (tests/fast/test_probes.py covers it with and without one).
 ROUTES = [
-    ("GET", "/ready"),
     ("GET", "/metrics"),
     ("GET", "/status/abc"),
     ("GET", "/jobs/abc/result"),

@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ import pytest
 from infra.local_services import free_port
 from streamprocess.errors import ExitCode
 
-from .helpers import cli, cli_env, up_server
+from .helpers import assert_refused, cli, cli_env, up_server
 
 QUICK = 30  # seconds a refusal may take on a loaded machine (it is ~1-2 s); a server that starts anyway hangs here
 
@@ -38,24 +37,6 @@ def run_up(tmp: Path, port: int, *, argv: list[str] | None = None, **settings: o
         pytest.fail(f"`up` did not refuse to start within {QUICK} s; its output: {e.stdout!r} {e.stderr!r}")
     out.elapsed = time.monotonic() - t0  # type: ignore[attr-defined]
     return out
-
-
-def assert_refused(out: subprocess.CompletedProcess, code: ExitCode, *words: str) -> None:
-    said = out.stderr.strip().splitlines()
-    assert out.returncode == code, (out.returncode, out.stdout[-2000:], out.stderr[-4000:])
-    assert 1 <= len(said) <= 2, out.stderr
-    assert "Traceback" not in out.stderr + out.stdout and "StreamProcess is up" not in out.stdout
-    for word in words:
-        assert word in out.stderr, (word, out.stderr)
-
-
-@pytest.fixture
-def taken() -> Iterator[int]:
-    """A port another process's socket listens on."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen()
-        yield s.getsockname()[1]
 
 
 def test_http_port_taken(tmp_path: Path, taken: int) -> None:

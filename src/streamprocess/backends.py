@@ -147,7 +147,7 @@ def probe_redis(settings: Settings) -> list[Probe]:
             Probe(
                 "Redis",
                 False,
-                f"Redis {version} at {where} is too old: the queue needs XAUTOCLAIM (Redis 6.2+)",
+                f"Redis {version} at {where} is too old: the queue needs XPENDING IDLE (Redis 6.2+; KEDA lagCount: 7+)",
                 "upgrade Redis to 6.2 or newer",
             )
         ]

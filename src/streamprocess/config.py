@@ -118,7 +118,10 @@ class Settings(BaseSettings):
     retry_base_delay: float = Field(2.0, ge=0, description="First retry delay (s) after a transient error; doubles.")
     retry_max_delay: float = Field(300.0, ge=0, description="Cap on the retry delay (s).")
     shutdown_grace: float = Field(
-        30.0, ge=0, description="On SIGTERM, seconds in-flight jobs get to finish before they are released."
+        30.0,
+        ge=0,
+        description="On SIGTERM, seconds in-flight jobs get to finish before they are released (and open HTTP "
+        "requests before they are cut).",
     )
     max_file_size: int = Field(2048 * MiB, gt=0, description="Largest input object (bytes); larger ones fail.")
     stt_processor: str = Field("stt", description="Processor for audio jobs (registry name or `module:attr`).")
@@ -179,7 +182,7 @@ class Settings(BaseSettings):
     live_idle_timeout: float = Field(30.0, gt=0, description="A stream with no audio this long (s) is closed.")
 
     metrics_port: int | None = Field(
-        None, description="Port for a standalone worker's Prometheus endpoint (`streamprocess worker`)."
+        None, description="Port for Prometheus metrics without a key (`worker`, `api`, `up`)."
     )
 
     # --- HTTP API ----------------------------------------------------------------------------------
@@ -207,7 +210,10 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="HTTP API host (and gRPC's).")
     port: int = Field(8000, description="HTTP API port.")
     grpc_port: int = Field(
-        50051, ge=0, le=65535, description="gRPC port (OCRService, STTService) for `up`; 0 turns it off."
+        50051,
+        ge=0,
+        le=65535,
+        description="gRPC port (OCRService, STTService, grpc.health.v1) for `up` and `api`; 0 turns it off.",
     )
     watch_interval: float = Field(0.5, gt=0, description="Seconds between scans of the local drop folder.")
     watch_settle: float = Field(

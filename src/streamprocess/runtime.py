@@ -149,4 +149,6 @@ class Runtime:
             if v is not None:
                 setattr(options, k, v)
         consumers, missing = self.handlers(roles)
-        return Worker(consumers, options), missing
+        # The router (always running) keeps the job queues countable for KEDA while their workers are at zero.
+        keep = [self.queues[r] for r in dict.fromkeys(k.queue for k in KINDS.values())] if EVENTS_QUEUE in roles else []
+        return Worker(consumers, options, keep), missing

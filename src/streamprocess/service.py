@@ -1,10 +1,12 @@
-"""The whole service in one process, as ``streamprocess up`` runs it: the queues' workers, the HTTP API (uvicorn),
-gRPC, the live-captions pool, the drop-folder watcher and the sweep that fails uploads that never came.
+"""The service as ``streamprocess up`` and ``streamprocess api`` run it: the HTTP API (uvicorn), gRPC with its health
+service, the live-captions pool, the drop-folder watcher (local store), and the queues' workers of the roles asked
+for, with the sweep that fails uploads that never came where the router (the ``events`` role) runs.
 
-:class:`Service` is the composition; the command line only parses options and calls it, and a test or another entry
-point can start it in-process::
+:class:`Service` is the one composition: ``up`` runs every role, ``api`` none (the API Deployment, and the
+live-captioning pool when ``STREAMPROCESS_LIVE_MAX_STREAMS`` > 0). The command line only parses options and calls
+it, and a test or another entry point can start it in-process::
 
-    service = Service(settings)
+    service = Service(settings)            # or Service(settings, roles=()) for `api`
     task = asyncio.create_task(service.run())
     ...
     service.stop()
@@ -18,9 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import secrets
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -29,13 +32,16 @@ from pydantic import SecretStr
 from .backends import reach
 from .config import Settings
 from .errors import ExitCode, StartupError, StreamProcessError
-from .kinds import QUEUE_ROLES
-from .startup import check_ports, open_runtime
+from .kinds import EVENTS_QUEUE, QUEUE_ROLES
+from .metrics import export_gpu_metrics
+from .startup import check_metrics_port, check_ports, open_runtime, serve_metrics
 from .storage import DropFolderWatcher, LocalObjectStore
 
 if TYPE_CHECKING:
     import uvicorn
+    from fastapi import FastAPI
 
+    from .grpc_server.health import Health
     from .live.pool import LivePool
     from .runtime import Runtime
     from .worker import Worker
@@ -48,6 +54,9 @@ class Started:
     settings: Settings
     missing: dict[str, str] = field(default_factory=dict)  # role ("stt", "ocr", "live") -> why it is not served
     generated_key: str | None = None  # the drop tenant's API key made for this run, when none was configured
+    roles: tuple[str, ...] = QUEUE_ROLES  # the queues this process consumes (none for `api`)
+    watching: bool = False  # the drop-folder watcher runs (the local store)
+    gpu_metrics: bool = False  # NVML answered: /metrics carries the GPUs' utilisation and memory
 
 
 @contextlib.contextmanager
@@ -65,8 +74,10 @@ def signals_call(on_signal: Callable[[int], None]) -> Iterator[None]:
 
 
 class Service:
-    """Everything ``up`` runs. :meth:`run` serves until :meth:`stop` (or, with ``handle_signals``, SIGINT/SIGTERM);
-    in-flight jobs finish first.
+    """What ``up`` (every queue role) and ``api`` (``roles=()``) run. :meth:`run` serves until :meth:`stop` (or,
+    with ``handle_signals``, SIGINT/SIGTERM). Stopping drains: ``/ready`` answers 503 and the gRPC health service
+    ``NOT_SERVING`` at once, the listeners close, open HTTP requests and in-flight jobs finish within
+    ``shutdown_grace`` seconds, gRPC calls within 5 s.
 
     ``on_started`` is called once everything listens; ``on_signal`` when a signal asks it to stop; ``on_stopped``
     with the number of jobs released to their queue while still running in threads, after everything stopped and
@@ -77,25 +88,41 @@ class Service:
         self,
         settings: Settings,
         *,
+        roles: Sequence[str] = QUEUE_ROLES,
         on_started: Callable[[Started], None] | None = None,
         on_signal: Callable[[int], None] | None = None,
         on_stopped: Callable[[int], None] | None = None,
     ) -> None:
+        unknown = [r for r in roles if r not in QUEUE_ROLES]
+        if unknown:
+            raise ValueError(f"unknown queue role(s) {unknown}; use {', '.join(QUEUE_ROLES)}")
         self.settings = settings
+        self.roles = tuple(roles)
         self.on_started = on_started
         self.on_signal = on_signal
         self.on_stopped = on_stopped
         self._worker: Worker | None = None
         self._server: uvicorn.Server | None = None
+        self._app: FastAPI | None = None
+        self._health: Health | None = None
+        self._stop_requested: asyncio.Event | None = None
+        self._draining: asyncio.Task[None] | None = None
         self._stopping = False
 
     def stop(self) -> None:
-        """Finish in-flight jobs, then stop everything; :meth:`run` returns."""
+        """Drain, then stop everything; :meth:`run` returns."""
         self._stopping = True
+        if self._app is not None:
+            self._app.state.draining = True  # /ready: 503
+        if self._health is not None and self._draining is None:  # gRPC health: NOT_SERVING, while jobs drain
+            with contextlib.suppress(RuntimeError):  # called outside the loop: run()'s end says it instead
+                self._draining = asyncio.get_running_loop().create_task(self._health.draining())
         if self._worker is not None:
             self._worker.stop()
         if self._server is not None:
             self._server.should_exit = True
+        if self._stop_requested is not None:
+            self._stop_requested.set()
 
     def _signalled(self, sig: int) -> None:
         if self.on_signal is not None:
@@ -107,13 +134,25 @@ class Service:
         :class:`~streamprocess.errors.StartupError` when it cannot start."""
         settings = self.settings
         check_ports(settings)  # before anything loads
-        generated = None if settings.api_key_tenants() else secrets.token_urlsafe(24)
-        if generated:  # the drop tenant's key for this run, so it sees the drop folder's jobs
+        check_metrics_port(settings)
+        generated = None
+        if not settings.api_key_tenants():
+            if not self.roles:  # `api` runs as replicas: a key made per process would differ from one to the next
+                raise StartupError(
+                    ExitCode.BAD_SETTING,
+                    "STREAMPROCESS_API_KEYS is not set: `streamprocess api` needs its keys given, the same for "
+                    "every replica.",
+                    "Set STREAMPROCESS_API_KEYS=tenant=key,… (`streamprocess up` makes one per run instead).",
+                )
+            generated = secrets.token_urlsafe(24)  # the drop tenant's key for this run: it sees the drop folder
             settings = settings.model_copy(update={"api_keys": SecretStr(f"{settings.drop_tenant}={generated}")})
         keys = settings.api_key_tenants()
+        self._stop_requested = asyncio.Event()
         async with open_runtime(settings) as rt:
             await reach(rt)
-            worker, missing = rt.worker(list(QUEUE_ROLES))
+            serve_metrics(settings)  # the port was checked above; no key asked there
+            gpu = export_gpu_metrics()
+            worker, missing = rt.worker(list(self.roles)) if self.roles else (None, {})
             self._worker = worker
             live = None
             try:
@@ -126,10 +165,14 @@ class Service:
                 if live is not None:
                     await live.close()
                 return
-            server = self._server = _embedded_server(rt, keys, live)
-            tasks = [asyncio.create_task(rt.submissions().sweep_uploads())]  # uploads that never came fail
+            server, self._app = _embedded_server(rt, keys, live)
+            self._server = server
+            tasks = []
+            if EVENTS_QUEUE in self.roles:  # with the router, in one place: uploads that never came fail
+                tasks.append(asyncio.create_task(rt.submissions().sweep_uploads()))
+            watching = False  # S3 and MinIO send bucket notifications instead of a watcher
             if isinstance(rt.store, LocalObjectStore):
-                watcher = DropFolderWatcher(rt.store)
+                watching, watcher = True, DropFolderWatcher(rt.store)
                 tasks.append(asyncio.create_task(watcher.watch(settings.watch_interval, settings.watch_settle)))
             grpc_server = None
             serving: asyncio.Task[None] | None = None
@@ -137,14 +180,17 @@ class Service:
                 try:
                     if settings.grpc_port:
                         from .grpc_server import start as start_grpc
+                        from .grpc_server.health import Health
                         from .tenants import Credentials
 
+                        self._health = Health(live is not None)
                         grpc_server = await start_grpc(
                             rt.submissions(),
                             Credentials(keys, settings.events_token_list()),
                             settings.host,
                             settings.grpc_port,
                             live,
+                            self._health,
                         )
                     serving = asyncio.create_task(_serve(server, settings))
                     while not server.started and not serving.done():
@@ -152,10 +198,22 @@ class Service:
                     if serving.done():
                         await serving  # raises what stopped it
                         raise StartupError(ExitCode.FAILED, "the HTTP server stopped while starting.")
+                    if self._health is not None and not self._stopping:
+                        await self._health.serving()
                     if self.on_started is not None:
-                        self.on_started(Started(settings, missing, generated))
-                    await worker.run()
+                        self.on_started(Started(settings, missing, generated, self.roles, watching, gpu))
+                    if worker is not None:
+                        await worker.run()
+                    else:  # `api`: until stopped, or until the HTTP server stops on its own
+                        stopped = asyncio.create_task(self._stop_requested.wait())
+                        await asyncio.wait({stopped, serving}, return_when=asyncio.FIRST_COMPLETED)
+                        stopped.cancel()
+                        if serving.done() and not self._stopping:
+                            serving.result()  # raises what stopped the HTTP server, so the process fails with it
                 finally:
+                    self._app.state.draining = True
+                    if self._health is not None:
+                        await self._health.draining()
                     server.should_exit = True
                     for t in tasks:
                         t.cancel()
@@ -165,10 +223,10 @@ class Service:
                     if live is not None:
                         await live.close()
                 if self.on_stopped is not None:
-                    self.on_stopped(worker.released)
+                    self.on_stopped(worker.released if worker is not None else 0)
 
 
-def _embedded_server(rt: Runtime, keys: dict[str, str], live: LivePool | None) -> uvicorn.Server:
+def _embedded_server(rt: Runtime, keys: dict[str, str], live: LivePool | None) -> tuple[uvicorn.Server, FastAPI]:
     import uvicorn
 
     from .api import create_app
@@ -179,8 +237,18 @@ def _embedded_server(rt: Runtime, keys: dict[str, str], live: LivePool | None) -
             yield
 
     s = rt.settings
-    config = uvicorn.Config(create_app(rt, keys, live), host=s.host, port=s.port, log_level="warning", lifespan="off")
-    return EmbeddedServer(config)
+    app = create_app(rt, keys, live)
+    config = uvicorn.Config(
+        app,
+        host=s.host,
+        port=s.port,
+        log_level="warning",
+        lifespan="off",
+        timeout_graceful_shutdown=math.ceil(
+            s.shutdown_grace
+        ),  # open requests (a ?wait=, a live stream) get as long as jobs
+    )
+    return EmbeddedServer(config), app
 
 
 async def _serve(server: uvicorn.Server, settings: Settings) -> None:

@@ -37,10 +37,31 @@ def check_ports(settings: Settings) -> None:
 
 
 def check_metrics_port(settings: Settings) -> None:
-    """The port ``streamprocess worker --metrics-port`` serves Prometheus metrics on must be free, as ``up``'s."""
+    """The port ``--metrics-port`` (``worker``, ``api``) serves Prometheus metrics on must be free, as ``up``'s."""
     if settings.metrics_port:
         fix = "choose another port with --metrics-port or STREAMPROCESS_METRICS_PORT"
         _check_port(settings.host, settings.metrics_port, "metrics", fix)
+
+
+def serve_metrics(settings: Settings) -> None:
+    """Prometheus metrics, no key asked, on ``metrics_port`` when it is set (a busy port: exit code 4), with the
+    GPUs' when NVML is there."""
+    if not settings.metrics_port:
+        return
+    check_metrics_port(settings)
+    from prometheus_client import start_http_server
+
+    from .metrics import export_gpu_metrics
+
+    export_gpu_metrics()
+    try:
+        start_http_server(settings.metrics_port, addr=settings.host)
+    except OSError as e:  # taken since the check
+        raise StartupError(
+            ExitCode.PORT_IN_USE if e.errno == errno.EADDRINUSE else ExitCode.FAILED,
+            f"cannot listen on metrics port {settings.metrics_port} on {settings.host}: {e.strerror or e}.",
+            "Choose another port with --metrics-port or STREAMPROCESS_METRICS_PORT.",
+        ) from e
 
 
 def _check_port(host: str, port: int, what: str, fix: str) -> None:

@@ -125,6 +125,8 @@ class WorkerOptions:
     #: the embedded and Redis queues; SQS's counts are approximate.
     burst: bool = False
     burst_poll: float = 0.05
+    #: Seconds between two :meth:`Queue.maintain` calls on the queues the worker keeps (``keep``).
+    maintain_interval: float = 5.0
 
     @property
     def heartbeat_interval(self) -> float:
@@ -136,10 +138,15 @@ class WorkerOptions:
 
 
 class Worker:
-    """Runs one consumer loop per (queue, handler), sharing the job budget and the stop signal."""
+    """Runs one consumer loop per (queue, handler), sharing the job budget and the stop signal, and keeps the
+    queues in ``keep`` countable (:meth:`Queue.maintain`) while it runs: the router keeps the job queues, whose
+    workers may all be scaled to zero."""
 
-    def __init__(self, consumers: list[tuple[Queue, Handler]], options: WorkerOptions) -> None:
+    def __init__(
+        self, consumers: list[tuple[Queue, Handler]], options: WorkerOptions, keep: list[Queue] | None = None
+    ) -> None:
         self.consumers = consumers
+        self.keep = keep or []
         self.options = options
         self.stop_event = asyncio.Event()
         self.received = 0
@@ -211,12 +218,24 @@ class Worker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop_event.wait(), 15)
 
+    async def _maintain(self) -> None:
+        while self.keep and not self.stop_event.is_set():
+            for queue in self.keep:
+                try:
+                    if moved := await queue.maintain():
+                        log.info("%s: %d message(s) put back where they are counted", queue.name, moved)
+                except Exception as e:  # a blip: try again next time
+                    log.warning("maintaining %s failed: %s", queue.name, e)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), self.options.maintain_interval)
+
     # ------------------------------------------------------------------ main loop
     async def run(self) -> None:
         helpers = [
             asyncio.create_task(self._watch_idle()),
             asyncio.create_task(self._watch_burst()),
             asyncio.create_task(self._report_depth()),
+            asyncio.create_task(self._maintain()),
         ]
         loops = [asyncio.create_task(self._consume(q, h)) for q, h in self.consumers]
         try:

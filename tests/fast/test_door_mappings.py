@@ -26,7 +26,6 @@ from streamprocess.errors import ErrorCode
 from streamprocess.grpc_server import start
 from streamprocess.grpc_server.status import GRPC_STATUS
 from streamprocess.grpc_server.stt import to_event
-from streamprocess.live.decoder import DecodeRequest, Hypothesis
 from streamprocess.live.events import (
     Closed,
     Error,
@@ -46,6 +45,8 @@ from streamprocess.runtime import Runtime
 from streamprocess.stt.types import Word
 from streamprocess.tenants import Credentials, bearer_token
 from streamprocess.v1 import stt_pb2, stt_pb2_grpc
+
+from ..helpers import DeafDecoder
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "streamprocess"
 
@@ -129,22 +130,9 @@ def test_a_stream_without_its_config_closes_with_1007(tmp_path: Path, monkeypatc
     assert closed.value.code == 1007
 
 
-class _DeafDecoder:
-    """A live decoder that hears no words: streams open, take audio and close without a model."""
-
-    def batch_key(self, request: DecodeRequest) -> bool:
-        return False
-
-    def window(self, request: DecodeRequest) -> float:
-        return 10.0
-
-    def decode(self, requests: list[DecodeRequest]) -> list[Hypothesis]:
-        return [Hypothesis(words=[], language="en") for _ in requests]
-
-
 @pytest.fixture
 def deaf_app(tmp_path: Path) -> Iterator[TestClient]:
-    pool = LivePool(PoolSettings(max_streams=1), decoder=_DeafDecoder())
+    pool = LivePool(PoolSettings(max_streams=1), decoder=DeafDecoder())
     app = create_app(Runtime(Settings(data_dir=tmp_path / "data")), {"k": "acme"}, live=pool)
     with TestClient(app) as client:
         yield client
@@ -182,7 +170,7 @@ def test_the_websocket_closes_a_stream_with_the_code_of_its_error(deaf_app: Test
 
 
 async def test_grpc_streams_each_event_with_its_fields(tmp_path: Path) -> None:
-    pool = LivePool(PoolSettings(max_streams=1), decoder=_DeafDecoder())
+    pool = LivePool(PoolSettings(max_streams=1), decoder=DeafDecoder())
     rt = Runtime(Settings(data_dir=tmp_path / "data"))
     subs = rt.submissions()
     with socket.socket() as probe:  # a free port

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Iterable, Mapping
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
@@ -19,7 +20,7 @@ from ..config import parse_api_keys
 from ..runtime import Runtime
 from ..tenants import Credentials
 from . import problems
-from .deps import require_api_key
+from .deps import optional_api_key, require_api_key
 from .events.router import router as events_router
 from .jobs.router import router as jobs_router
 from .live.router import router as live_router
@@ -54,6 +55,7 @@ def create_app(
     )
     app.state.credentials = Credentials(keys, runtime.settings.events_token_list())
     app.state.live = live
+    app.state.draining = False  # the service sets it when it stops: /ready answers 503 from then on
     problems.install(app)
     for router in (uploads_router, jobs_router, signed_uploads_router, events_router, openai_router, live_router):
         app.include_router(router)
@@ -65,25 +67,21 @@ def create_app(
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/ready", tags=["ops"], dependencies=[Depends(require_api_key)])
-    async def ready() -> JSONResponse:
-        """Readiness: the object store and every queue answer within 5 s."""
-        checks: dict[str, str] = {}
+    checks_of = _Readiness(runtime)
 
-        async def check(name: str, coro: Awaitable[Any]) -> None:
-            try:
-                await asyncio.wait_for(coro, 5)
-                checks[name] = "ok"
-            except Exception as e:
-                checks[name] = f"error: {type(e).__name__}: {e}"[:300]
-
-        await check("store", runtime.store.exists(runtime.jobs.key("0" * 32)))
-        for role, q in runtime.queues.items():
-            await check(f"queue:{role}", q.depth())
+    @app.get("/ready", tags=["ops"])
+    async def ready(tenant: Annotated[str | None, Depends(optional_api_key)]) -> JSONResponse:
+        """Readiness: the object store and every queue answer within 5 s, and the server is not draining. Without
+        credentials (a Kubernetes probe) only `{"status": "ready"}` (200) or `{"status": "not ready"}` (503); with
+        an API key, each check too. Anonymous calls share one round of checks per second."""
+        checks = await checks_of(fresh=tenant is not None)
+        if app.state.draining:
+            checks = {**checks, "server": "draining"}
         ok = all(v == "ok" for v in checks.values())
-        return JSONResponse(
-            {"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503
-        )
+        body: dict[str, Any] = {"status": "ready" if ok else "not ready"}
+        if tenant is not None:
+            body["checks"] = checks
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.get("/metrics", tags=["ops"], dependencies=[Depends(require_api_key)])
     async def metrics() -> Response:
@@ -91,6 +89,45 @@ def create_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+class _Readiness:
+    """The store and every queue, checked at once (each within 5 s); a result younger than a second is shared by
+    anonymous callers, so probes and unauthenticated callers cannot multiply calls to the backends."""
+
+    TIMEOUT = 5.0
+    SHARED_FOR = 1.0
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._last: tuple[float, dict[str, str]] | None = None
+        self._running: asyncio.Task[dict[str, str]] | None = None
+
+    async def __call__(self, *, fresh: bool) -> dict[str, str]:
+        if fresh:
+            return await self._check()
+        if self._last is not None and time.monotonic() - self._last[0] < self.SHARED_FOR:
+            return self._last[1]
+        if self._running is None or self._running.done():
+            self._running = asyncio.create_task(self._check())
+        return await asyncio.shield(self._running)
+
+    async def _check(self) -> dict[str, str]:
+        rt = self.runtime
+        probes: dict[str, Awaitable[Any]] = {"store": rt.store.exists(rt.jobs.key("0" * 32))}
+        probes.update({f"queue:{role}": q.depth() for role, q in rt.queues.items()})
+
+        async def one(coro: Awaitable[Any]) -> str:
+            try:
+                await asyncio.wait_for(coro, self.TIMEOUT)
+                return "ok"
+            except Exception as e:
+                return f"error: {type(e).__name__}: {e}"[:300]
+
+        results = await asyncio.gather(*(one(c) for c in probes.values()))
+        checks = dict(zip(probes, results, strict=True))
+        self._last = (time.monotonic(), checks)
+        return checks
 
 
 #: What /docs and /redoc may load: from this server only (ReDoc's sidebar would fetch Redocly's logo from a CDN),

@@ -86,6 +86,14 @@ async def require_api_key(request: Request, _: Annotated[_Documented, Depends(_a
     return caller.tenant
 
 
+async def optional_api_key(request: Request, _: Annotated[_Documented, Depends(_api_key_scheme)] = None) -> str | None:
+    """The caller's tenant when the request carries credentials (checked as :func:`require_api_key` checks them),
+    None when it carries none: a Kubernetes probe has no key."""
+    if "authorization" not in request.headers:
+        return None
+    return await require_api_key(request)
+
+
 async def require_events_token(request: Request, _: Annotated[_Documented, Depends(_events_scheme)] = None) -> None:
     if not credentials(request).events_tokens:
         raise ApiError(ErrorCode.DISABLED, "the MinIO events endpoint is off: set STREAMPROCESS_EVENTS_TOKEN")

@@ -1,6 +1,7 @@
 """The ``streamprocess`` command (typer + rich): :data:`app` lists every command; each lives with its idea.
 
-- :mod:`.serve`: ``up`` (the whole service) and ``worker`` (queue consumers only)
+- :mod:`.serve`: ``up`` (the whole service), ``api`` (the API and gRPC, no workers) and ``worker`` (queue consumers
+  only)
 - :mod:`.jobs`: ``submit``, ``status``, ``jobs``, ``queues``
 - :mod:`.engines`: ``transcribe`` and ``ocr``, here and now without any service
 - :mod:`.admin`: ``doctor``, ``config``, ``schemas``, ``setup s3``
@@ -20,6 +21,7 @@ app = typer.Typer(
 setup_app = typer.Typer(help="Create or check cloud wiring.", no_args_is_help=True)
 
 app.command()(serve.up)
+app.command()(serve.api)
 app.command()(serve.worker)
 app.add_typer(setup_app, name="setup")
 setup_app.command("s3")(admin.setup_s3_command)

@@ -1,10 +1,10 @@
-"""``streamprocess up`` (the whole service, :class:`~streamprocess.service.Service`) and ``streamprocess worker``
-(queue consumers only: one pod of a KEDA ScaledJob, or a long-running service)."""
+"""``streamprocess up`` (the whole service, :class:`~streamprocess.service.Service`), ``streamprocess api`` (the same
+without workers: the API Deployment, the live-captioning pool) and ``streamprocess worker`` (queue consumers only:
+one pod of a KEDA ScaledJob, or a long-running service)."""
 
 from __future__ import annotations
 
 import asyncio
-import errno
 import os
 import signal
 from pathlib import Path
@@ -14,11 +14,11 @@ import typer
 from rich.table import Table
 
 from ..config import Settings, StoreBackend
-from ..errors import ExitCode, StartupError
-from ..kinds import QUEUE_ROLES
+from ..errors import StartupError
+from ..kinds import EVENTS_QUEUE, QUEUE_ROLES
 from ..runtime import Runtime
 from ..service import Service, Started, signals_call
-from ..startup import check_metrics_port
+from ..startup import serve_metrics
 from .common import console, err, exit_now_if_released, log, refuse, settings_from, setup_logging
 
 
@@ -30,13 +30,31 @@ def up(
     """Run everything in one process: drop folder, queues, workers, the HTTP API and gRPC. A start-up failure (a
     port in use, a bad setting, the store or queue out of reach) is one or two lines on stderr and its own exit
     code (README, Exit codes); STREAMPROCESS_LOG_LEVEL=DEBUG adds the traceback."""
-    settings = settings_from(host=host, port=port, data_dir=data_dir)
+    _run_service(QUEUE_ROLES, host=host, port=port, data_dir=data_dir)
+
+
+def api(
+    host: Annotated[str | None, typer.Option(help="API host [STREAMPROCESS_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="API port [STREAMPROCESS_PORT].")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Local store root [STREAMPROCESS_DATA_DIR].")] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Also serve Prometheus metrics, without a key, here [STREAMPROCESS_METRICS_PORT]."),
+    ] = None,
+) -> None:
+    """Serve the HTTP API and gRPC without workers (a Kubernetes Deployment; the live-captioning pool when
+    STREAMPROCESS_LIVE_MAX_STREAMS is above 0). Jobs wait in their queues for `streamprocess worker`. Needs
+    STREAMPROCESS_API_KEYS. Probes: GET /health, GET /ready (no key), grpc.health.v1 on the gRPC port. SIGTERM
+    drains. Start-up failures and exit codes as `up`'s."""
+    _run_service((), host=host, port=port, data_dir=data_dir, metrics_port=metrics_port)
+
+
+def _run_service(roles: tuple[str, ...], **options: object) -> None:
+    settings = settings_from(**options)
     if "STREAMPROCESS_PUBLIC_BASE_URL" not in os.environ:  # signed upload URLs point at this very server
-        settings = settings_from(
-            host=host, port=port, data_dir=data_dir, public_base_url=f"http://{settings.host}:{settings.port}"
-        )
+        settings = settings_from(**options, public_base_url=f"http://{settings.host}:{settings.port}")
     setup_logging(settings.log_level)
-    service = Service(settings, on_started=_banner, on_signal=_stopping, on_stopped=exit_now_if_released)
+    service = Service(settings, roles=roles, on_started=_banner, on_signal=_stopping, on_stopped=exit_now_if_released)
     try:
         asyncio.run(service.run(handle_signals=True))
     except StartupError as e:
@@ -44,24 +62,33 @@ def up(
 
 
 def _stopping(sig: int) -> None:
-    err.print(f"[yellow]{signal.Signals(sig).name}: finishing in-flight jobs, then stopping…[/yellow]")
+    err.print(
+        f"[yellow]{signal.Signals(sig).name}: draining (not ready; open requests and in-flight jobs finish), "
+        "then stopping…[/yellow]"
+    )
 
 
 def _banner(started: Started) -> None:
     settings, missing = started.settings, started.missing
     root = settings.data_dir.resolve()
     t = Table.grid(padding=(0, 2))
-    if settings.store is StoreBackend.local:
+    if started.watching:
         t.add_row("Drop files into", f"[bold]{root}/{settings.inbox_prefix}[/bold]")
         t.add_row("Results appear in", f"{root}/{settings.results_prefix}<job id>/")
         t.add_row("Job records", f"{root}/{settings.jobs_prefix}<job id>.json")
-    else:
+    elif settings.store is StoreBackend.s3:
         t.add_row("Drop files into", f"s3://{settings.bucket}/{settings.inbox_prefix}")
         t.add_row("Results appear in", f"s3://{settings.output_bucket}/{settings.results_prefix}<job id>/")
     base = f"http://{settings.host}:{settings.port}"
-    t.add_row("HTTP API", f"{base}  (health: {base}/health, docs: {base}/docs, metrics: {base}/metrics)")
+    t.add_row("HTTP API", f"{base}  (docs: {base}/docs; probes: /health, /ready)")
+    metrics = f"{base}/metrics (with a key)"
+    if settings.metrics_port:
+        metrics += f", http://{settings.host}:{settings.metrics_port}/metrics (no key)"
+    t.add_row("Metrics", metrics + ("; GPUs too" if started.gpu_metrics else ""))
     if settings.grpc_port:
-        t.add_row("gRPC", f"{settings.host}:{settings.grpc_port}  (streamprocess.v1.OCRService, STTService)")
+        t.add_row(
+            "gRPC", f"{settings.host}:{settings.grpc_port}  (streamprocess.v1.OCRService, STTService; grpc.health.v1)"
+        )
     if "live" in missing:
         t.add_row("Live captions", f"[yellow]off: {missing['live']}[/yellow]")
     elif settings.live_max_streams:
@@ -76,12 +103,17 @@ def _banner(started: Started) -> None:
     else:
         t.add_row("API key", "from STREAMPROCESS_API_KEYS")
     t.add_row("Queue", f"{settings.queue}")
+    if not started.roles:
+        t.add_row("Workers", "none in this process: jobs wait in their queues for `streamprocess worker`")
     for kind, label in (("stt", "Speech (stt)"), ("ocr", "Documents (ocr)")):
+        if kind not in started.roles:
+            continue
         if kind in missing:
             t.add_row(label, f"[yellow]not served: {missing[kind]}; these jobs wait in their queue[/yellow]")
         else:
             t.add_row(label, f"processor [green]{settings.processor_for(kind)}[/green]")
-    console.print("[bold green]StreamProcess is up.[/bold green] Press Ctrl+C to stop.")
+    what = "is up" if started.roles else "API is up"
+    console.print(f"[bold green]StreamProcess {what}.[/bold green] Press Ctrl+C to stop.")
     console.print(t)
 
 
@@ -110,27 +142,10 @@ def worker(
     settings = settings_from(concurrency=concurrency, metrics_port=metrics_port)
     setup_logging(settings.log_level)
     try:
-        _serve_metrics(settings)
+        serve_metrics(settings)
     except StartupError as e:
         refuse(e)
     asyncio.run(_worker(settings, roles, max_jobs, idle_exit, burst))
-
-
-def _serve_metrics(settings: Settings) -> None:
-    """Prometheus metrics on ``metrics_port``, checked as ``up`` checks its ports (a busy one: exit code 4)."""
-    if not settings.metrics_port:
-        return
-    check_metrics_port(settings)
-    from prometheus_client import start_http_server
-
-    try:
-        start_http_server(settings.metrics_port, addr=settings.host)
-    except OSError as e:  # taken since the check
-        raise StartupError(
-            ExitCode.PORT_IN_USE if e.errno == errno.EADDRINUSE else ExitCode.FAILED,
-            f"cannot listen on metrics port {settings.metrics_port} on {settings.host}: {e.strerror or e}.",
-            "Choose another port with --metrics-port or STREAMPROCESS_METRICS_PORT.",
-        ) from e
 
 
 async def _worker(
@@ -150,7 +165,7 @@ async def _worker(
             w.stop()
 
         sweep = None
-        if "events" in roles:  # where the router runs, uploads that never came fail
+        if EVENTS_QUEUE in roles:  # where the router runs (as in Service), uploads that never came fail
             sweep = asyncio.create_task(rt.submissions().sweep_uploads())
         with signals_call(stop):
             try:

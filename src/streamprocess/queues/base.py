@@ -107,6 +107,13 @@ class Queue(abc.ABC):
     def dlq(self) -> Queue:
         """The dead-letter queue (a queue of the same kind without a DLQ of its own)."""
 
+    async def maintain(self) -> int:
+        """Make what waits countable from outside, for a process that runs while no consumer of this queue does
+        (KEDA scales the job queues' workers to zero): on Redis, move due delayed messages into the stream and give
+        back messages a dead consumer held. Returns how many it moved. Nothing to do elsewhere: SQS counts delayed
+        and in-flight messages itself, and the embedded queue is not scaled from outside."""
+        return 0
+
     async def ensure(self) -> None:  # noqa: B027 - optional hook
         """Create the queue (and its DLQ) if it does not exist."""
 

@@ -1,11 +1,14 @@
 """Redis Streams queue: one stream per queue, one consumer group of workers.
 
-- ``receive`` reads new entries with XREADGROUP and takes over entries whose consumer has held them longer than
-  the visibility timeout with XAUTOCLAIM (a crashed worker's messages come back this way).
+- ``receive`` reads new entries with XREADGROUP. Before that, it moves due delayed messages into the stream and
+  gives back entries a consumer has held longer than the visibility timeout (a crashed worker's): each becomes a
+  fresh entry carrying its delivery count (see :mod:`.redis_scripts`). :meth:`RedisStreamQueue.maintain` does the
+  same without receiving, for a process that runs while no worker of the queue does (KEDA scales them to zero on
+  the group's lag, which counts only entries never delivered).
 - A message delivered more than ``max_receives`` times goes to the dead-letter stream ``<name>-dlq``.
 - Visibility is the queue's ``visibility_timeout`` (Redis measures it as the entry's idle time): ``extend``
-  resets the clock, and ``nack(delay)`` backdates it so the entry is reclaimable after ``delay`` seconds. A delay
-  longer than the visibility timeout parks the message in a sorted set until it is due.
+  resets the clock. ``nack`` puts the message back as a fresh entry, at once, or after ``delay`` seconds parked in
+  a sorted set until it is due.
 - Acked entries are deleted from the stream, so its length is the queue's depth.
 """
 
@@ -24,6 +27,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ResponseError
 from redis.typing import EncodableT
 
+from . import redis_scripts
 from .base import Message, MessageLost, Queue, QueueDepth, dlq_name
 
 GROUP = "workers"
@@ -47,16 +51,8 @@ def _read_entries(reply: Any) -> list[Entry]:
 #: delivery is at least once, and jobs are claimed atomically from their records.
 _RETRY = Retry(ExponentialBackoff(cap=0.5, base=0.05), 3)
 
-# Move due delayed messages into the stream, atomically.
-_PROMOTE = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, 100)
-for _, packed in ipairs(due) do
-  local f = cjson.decode(packed)
-  redis.call('XADD', KEYS[1], '*', 'body', f.body, 'mid', f.mid, 'sent_at', f.sent_at, 'rc', f.rc)
-  redis.call('ZREM', KEYS[2], packed)
-end
-return #due
-"""
+#: Entries one recovery step moves at most (due delayed messages, and again entries held past their timeout).
+RECOVER_BATCH = 100
 
 
 class RedisStreamQueue(Queue):
@@ -82,7 +78,10 @@ class RedisStreamQueue(Queue):
         self.delayed_key = f"{self.stream}:delayed"
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._ready = False
-        self._promote = self.redis.register_script(_PROMOTE)
+        self._scripts = {
+            name: self.redis.register_script(getattr(redis_scripts, name))
+            for name in ("ACK", "DEAD_LETTER", "GIVE_BACK", "RECOVER")
+        }
         self._dlq: RedisStreamQueue | None = None
 
     @property
@@ -124,34 +123,45 @@ class RedisStreamQueue(Queue):
             sent_at=float(fields["sent_at"]) if "sent_at" in fields else None,
         )
 
-    async def _deliveries(self, entry_id: str) -> int:
-        info = await self.redis.xpending_range(self.stream, GROUP, min=entry_id, max=entry_id, count=1)
-        return int(info[0]["times_delivered"]) if info else 1
+    async def _run(self, script: str, args: list[EncodableT]) -> Any:
+        """One of :mod:`.redis_scripts` on this queue's keys; ARGV starts with what every script takes."""
+        dlq = self.dlq
+        keys = [self.stream, self.delayed_key, dlq.stream]
+        common: list[EncodableT] = [
+            GROUP,
+            repr(time.time()),
+            -1 if self.max_receives is None else self.max_receives,
+            self.name,
+        ]
+        return await self._scripts[script](keys=keys, args=common + args)
+
+    async def _recover(self) -> int:
+        """Due delayed messages into the stream, and entries held past the visibility timeout given back as fresh
+        entries (or dead-lettered after ``max_receives`` deliveries): one batch. Returns how many moved."""
+        promoted, back, dead = await self._run("RECOVER", [self._vt_ms, RECOVER_BATCH])
+        return int(promoted) + int(back) + int(dead)
+
+    async def maintain(self) -> int:
+        await self._ensure_once()
+        moved = 0
+        while True:
+            try:
+                n = await self._recover()
+            except ResponseError as e:
+                if "NOGROUP" not in str(e):
+                    raise
+                await self.ensure()  # Redis came back without the group: see receive
+                n = await self._recover()
+            moved += n
+            if n < RECOVER_BATCH:
+                return moved
 
     async def _take(self, max_messages: int, block_ms: int | None) -> list[Message]:
-        await self._promote(keys=[self.stream, self.delayed_key], args=[repr(time.time())])
-        out: list[Message] = []
-        # 1. Entries whose consumer held them past the visibility timeout (crashed, or nacked).
-        reply = await self.redis.xautoclaim(
-            self.stream, GROUP, self.consumer, min_idle_time=self._vt_ms, start_id="0-0", count=max_messages
-        )
-        for entry_id, fields in _entries(reply[1]):
-            if fields is None:  # deleted while pending
-                continue
-            out.append(self._message(entry_id, fields, await self._deliveries(entry_id)))
-        # 2. New entries.
-        if len(out) < max_messages:
-            resp = await self.redis.xreadgroup(
-                GROUP,
-                self.consumer,
-                {self.stream: ">"},
-                count=max_messages - len(out),
-                block=None if out else block_ms,
-            )
-            for entry_id, new in _read_entries(resp):
-                if new is not None:
-                    out.append(self._message(entry_id, new, 1))
-        # 3. Too many deliveries: dead-letter instead of delivering.
+        await self._recover()
+        resp = await self.redis.xreadgroup(GROUP, self.consumer, {self.stream: ">"}, count=max_messages, block=block_ms)
+        out = [self._message(entry_id, new, 1) for entry_id, new in _read_entries(resp) if new is not None]
+        # Too many deliveries: dead-letter instead of delivering. Messages given back are dead-lettered as they are
+        # given back; this is for entries whose count was carried under a higher max_receives.
         kept = []
         for m in out:
             if self.max_receives is not None and m.receive_count > self.max_receives:
@@ -182,10 +192,7 @@ class RedisStreamQueue(Queue):
                 return messages
 
     async def ack(self, message: Message) -> None:
-        async with self.redis.pipeline(transaction=True) as p:
-            p.xack(self.stream, GROUP, message.receipt)
-            p.xdel(self.stream, message.receipt)
-            await p.execute()
+        await self._run("ACK", [message.receipt])
 
     async def _owned(self, message: Message) -> None:
         info = await self.redis.xpending_range(self.stream, GROUP, min=message.receipt, max=message.receipt, count=1)
@@ -197,39 +204,28 @@ class RedisStreamQueue(Queue):
         await self.redis.xclaim(self.stream, GROUP, self.consumer, 0, [message.receipt], justid=True)
 
     async def nack(self, message: Message, *, delay: float = 0) -> None:
-        if delay >= self.visibility_timeout:
-            fields = {
-                "body": message.body,
-                "mid": message.id,
-                "sent_at": repr(message.sent_at or time.time()),
-                "rc": str(message.receive_count),
-            }
-            await self._park(fields, delay)
-            await self.ack(message)
-            return
-        idle_ms = self._vt_ms - int(delay * 1000)
-        await self.redis.xclaim(
-            self.stream, GROUP, self.consumer, 0, [message.receipt], idle=max(idle_ms, 0), justid=True
+        """A fresh entry now (``delay`` 0: waiting again, as KEDA counts it), else parked until due; a stale receipt
+        (the message already given back, or held by another consumer now) changes nothing."""
+        await self._run(
+            "GIVE_BACK",
+            [
+                message.receipt,
+                self.consumer,
+                message.body,
+                message.id,
+                repr(message.sent_at or time.time()),
+                message.receive_count,
+                repr(time.time() + delay) if delay > 0 else 0,
+                uuid.uuid4().hex,
+            ],
         )
 
     async def dead_letter(self, message: Message, reason: str) -> None:
-        dlq = self.dlq
-        await dlq._ensure_once()
-        async with self.redis.pipeline(transaction=True) as p:
-            p.xadd(
-                dlq.stream,
-                {
-                    "body": message.body,
-                    "mid": message.id,
-                    "sent_at": repr(message.sent_at or time.time()),
-                    "rc": "0",
-                    "reason": reason,
-                    "source": self.name,
-                },
-            )
-            p.xack(self.stream, GROUP, message.receipt)
-            p.xdel(self.stream, message.receipt)
-            await p.execute()
+        await self.dlq._ensure_once()
+        await self._run(
+            "DEAD_LETTER",
+            [message.receipt, message.body, message.id, repr(message.sent_at or time.time()), reason],
+        )
 
     async def peek(self, max_messages: int = 10) -> list[Message]:
         await self._ensure_once()
