@@ -246,3 +246,10 @@ class DeafDecoder:
 
     def decode(self, requests: list[DecodeRequest]) -> list[Hypothesis]:
         return [Hypothesis(words=[], language="en") for _ in requests]
+
+
+async def run_burst(rt: Runtime, roles: tuple[str, ...] = ("events", "stt", "ocr"), timeout: float = 30) -> None:
+    """A worker in burst mode in this process: everything queued is processed, then it returns."""
+    worker, missing = rt.worker(list(roles), burst=True, receive_wait=1.0)
+    assert not missing, missing
+    await asyncio.wait_for(worker.run(), timeout)

@@ -86,6 +86,14 @@ class Settings(BaseSettings):
     inbox_prefix: str = Field("inbox/", description="Only objects under this prefix start jobs (the drop folder).")
     results_prefix: str = Field("results/", description="Results are written under `<prefix><job_id>/`.")
     jobs_prefix: str = Field("jobs/", description="Job records are written as `<prefix><job_id>.json`.")
+    archive_prefix: str = Field(
+        "archive/events/",
+        description="Accepted bucket events are archived (for `streamprocess replay --archive`) under "
+        "`<prefix>YYYY/MM/DD/HH/`, in the results bucket.",
+    )
+    archive_days: int = Field(
+        30, ge=0, description="Days archived bucket events are kept (older hours are deleted); 0 turns the archive off."
+    )
     s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, moto); AWS when unset.")
     aws_region: str = Field("us-east-1", description="AWS region for S3 and SQS.")
     presign_secret: SecretStr | None = Field(
@@ -197,6 +205,11 @@ class Settings(BaseSettings):
     events_token: SecretStr | None = Field(
         None, description="Token MinIO sends to `POST /events/s3` (its webhook `auth_token`); unset: endpoint off."
     )
+    admin_keys: SecretStr | None = Field(
+        None,
+        description="Comma-separated keys for the admin API (`POST /admin/replay`, `GET /admin/replay/{id}`); unset: "
+        "the admin API is off.",
+    )
     upload_max_size: int = Field(500 * MiB, gt=0, description="Largest upload (bytes) the API accepts or signs for.")
     upload_content_types: str = Field(
         "audio/*,video/*,application/ogg,image/png,image/jpeg,image/tiff,image/bmp,image/webp,image/gif,"
@@ -221,7 +234,7 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Logging level.")
 
-    @field_validator("inbox_prefix", "results_prefix", "jobs_prefix")
+    @field_validator("inbox_prefix", "results_prefix", "jobs_prefix", "archive_prefix")
     @classmethod
     def _prefix_shape(cls, v: str) -> str:
         if v.startswith("/") or ".." in v.split("/"):
@@ -246,7 +259,7 @@ class Settings(BaseSettings):
     def _recursion_guard(self) -> Settings:
         """Results and job records must never land where they would start processing again."""
         if self.output_bucket == self.bucket:
-            for name in ("results_prefix", "jobs_prefix"):
+            for name in ("results_prefix", "jobs_prefix", "archive_prefix"):
                 out = getattr(self, name)
                 if out.startswith(self.inbox_prefix) or self.inbox_prefix.startswith(out):
                     raise ValueError(
@@ -265,6 +278,10 @@ class Settings(BaseSettings):
     def api_key_tenants(self) -> dict[str, str]:
         """{API key: tenant}; parsed on each call: a front door parses it once and keeps it."""
         return parse_api_keys(self.api_keys.get_secret_value().split(",") if self.api_keys else [])
+
+    def admin_key_list(self) -> list[str]:
+        keys = self.admin_keys.get_secret_value().split(",") if self.admin_keys else []
+        return [k.strip() for k in keys if k.strip()]
 
     def events_token_list(self) -> list[str]:
         return [self.events_token.get_secret_value()] if self.events_token else []

@@ -4,7 +4,9 @@ For each ``ObjectCreated`` record under the inbox prefix it reads the object's f
 kind from them, and sends a :class:`~streamprocess.jobs.JobMessage` to the ``stt`` or ``ocr`` queue (so the two
 scale independently), then writes the job record (``queued``). Everything else is skipped with a reason:
 other buckets, keys outside the inbox (the recursion guard: results and job records can never start a job),
-folder markers, deleted objects, and jobs that already exist.
+folder markers, deleted objects, and jobs that already exist. Every event it accepts is archived first
+(:mod:`.archive`), and :meth:`EventRouter.resolve` (what an event asks for, changing nothing) is what
+``streamprocess replay`` resolves events with too (:mod:`.replay`).
 
 An input that cannot be processed (not media, too large) gets a ``failed`` job record saying why, and the event
 goes to the dead-letter queue. The same code runs in the worker (embedded, Redis, SQS) and in the Lambda
@@ -18,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .archive import EventArchive
 from .errors import ErrorCode, FileTooLarge, ObjectNotFound, PermanentError, StreamProcessError, UnsupportedMedia
 from .events import S3EventRecord, parse_records
 from .jobs import JobMessage, JobRecord, JobStore, SourceRef, is_job_id, job_id_for
@@ -43,6 +46,19 @@ class Routed:
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class Rejection:
+    """An input that can never be processed as it is (not media, too large, unreadable): what its failed record
+    says."""
+
+    source: SourceRef
+    version: str
+    kind: str
+    error: StreamProcessError
+    record: S3EventRecord
+    pinned: str | None = None
+
+
 class RejectedInputs(PermanentError):
     code = ErrorCode.REJECTED_INPUT
 
@@ -59,8 +75,10 @@ class EventRouter:
         inbox_prefix: str,
         max_file_size: int,
         tenant: str | None = None,
+        archive: EventArchive | None = None,
     ) -> None:
         self.store = store
+        self.archive = archive  # where accepted events are kept for replay (None: not kept)
         self.tenant = tenant  # the tenant that drop-folder and bucket-event jobs belong to
         self.jobs = jobs
         self.queues = queues
@@ -92,6 +110,24 @@ class EventRouter:
         return routed
 
     async def _route(self, record: S3EventRecord, key: str) -> Routed:
+        resolved = await self.resolve(record)
+        if isinstance(resolved, Routed):
+            return resolved
+        if isinstance(resolved, Rejection):
+            return await self._reject(resolved)
+        message = resolved
+        # Record, send, then mark dispatched: a crash between the steps leaves an undispatched record, which the
+        # redelivered event sends again (a duplicate message is harmless: workers claim jobs atomically).
+        _, why_not = await self.jobs.enqueue(message, tenant=self.tenant)
+        if why_not:
+            return Routed(key, "duplicate", message.job_id, message.kind, reason=why_not)
+        await self.queues[message.kind].send(message.model_dump_json())
+        await self.jobs.dispatched(message.job_id)
+        return Routed(key, "queued", message.job_id, message.kind)
+
+    def accepts(self, record: S3EventRecord) -> Routed | None:
+        """None when ``record`` is an event that starts a job (an object created under the inbox), else why not."""
+        key = record.key
         if not record.is_object_created:
             return Routed(key, "skipped", reason=f"event {record.event_name} does not start jobs")
         if record.bucket != self.store.bucket:
@@ -100,6 +136,17 @@ class EventRouter:
             return Routed(key, "skipped", reason=f"outside the inbox prefix {self.inbox_prefix!r}")
         if key.endswith("/"):
             return Routed(key, "skipped", reason="folder marker")
+        return None
+
+    async def resolve(self, record: S3EventRecord, *, archive: bool = True) -> JobMessage | Routed | Rejection:
+        """What an event asks for, changing no job: the job message to send, a :class:`Routed` saying why nothing
+        (skipped), or a :class:`Rejection` (an input that cannot be processed). An accepted event is archived
+        first (``archive``), so an event that was routed can always be replayed."""
+        if (skipped := self.accepts(record)) is not None:
+            return skipped
+        key = record.key
+        if archive and self.archive is not None:
+            await self.archive.put(record)
         try:
             info = await self.store.head(key)
             head = await self.store.get(key, byte_range=(0, SNIFF_BYTES - 1))
@@ -107,7 +154,7 @@ class EventRouter:
             return Routed(key, "skipped", reason="the object no longer exists")
         except PermanentError as e:  # a key the store refuses, or an object that cannot be read (a link loop)
             source = SourceRef(bucket=record.bucket, key=key, version_id=record.version_id, etag=record.etag)
-            return await self._reject(source, record.version_id or record.etag or "", "unsupported", e, record)
+            return Rejection(source, record.version_id or record.etag or "", "unsupported", e, record)
         version = record.version_id or record.etag or info.etag
         source = SourceRef(
             bucket=record.bucket,
@@ -123,7 +170,7 @@ class EventRouter:
         try:
             media = detect(head, key)
         except PermanentError as e:
-            return await self._reject(source, version, "unsupported", e, record, pinned)
+            return Rejection(source, version, "unsupported", e, record, pinned)
         expected = info.metadata.get("expected-kind")
         if expected and expected != media.kind:
             needs = KINDS[expected].accepts if expected in KINDS else expected
@@ -131,46 +178,31 @@ class EventRouter:
                 f"the file is {KINDS[media.kind].accepts} ({media.mime}), but was sent for {expected} (which needs "
                 f"{needs})"
             )
-            return await self._reject(source, version, media.kind, unsupported, record, pinned)
+            return Rejection(source, version, media.kind, unsupported, record, pinned)
         if info.size > self.max_file_size:
             error = FileTooLarge(f"{info.size} bytes is over the {self.max_file_size}-byte limit")
-            return await self._reject(source, version, media.kind, error, record, pinned)
-
-        job_id = pinned or job_id_for(record.bucket, key, version, media.kind)
-        message = JobMessage(
-            job_id=job_id,
+            return Rejection(source, version, media.kind, error, record, pinned)
+        return JobMessage(
+            job_id=pinned or job_id_for(record.bucket, key, version, media.kind),
             kind=media.kind,
             source=source,
             media_type=media.mime,
             options={k: v for k, v in info.metadata.items() if k not in RESERVED_METADATA},
             event_time=record.event_time,
         )
-        # Record, send, then mark dispatched: a crash between the steps leaves an undispatched record, which the
-        # redelivered event sends again (a duplicate message is harmless: workers claim jobs atomically).
-        _, why_not = await self.jobs.enqueue(message, tenant=self.tenant)
-        if why_not:
-            return Routed(key, "duplicate", job_id, media.kind, reason=why_not)
-        await self.queues[media.kind].send(message.model_dump_json())
-        await self.jobs.dispatched(job_id)
-        return Routed(key, "queued", job_id, media.kind)
 
-    async def _reject(
-        self,
-        source: SourceRef,
-        version: str,
-        kind: str,
-        error: StreamProcessError,
-        record: S3EventRecord,
-        pinned: str | None = None,
-    ) -> Routed:
-        job_id = pinned or job_id_for(source.bucket, source.key, version, kind)
+    def rejected_job_id(self, r: Rejection) -> str:
+        return r.pinned or job_id_for(r.source.bucket, r.source.key, r.version, r.kind)
+
+    async def _reject(self, r: Rejection) -> Routed:
+        job_id = self.rejected_job_id(r)
         await self.jobs.reject(
             job_id,
-            error,
+            r.error,
             tenant=self.tenant,
-            create=lambda: JobRecord(job_id=job_id, kind=kind, source=source, event_time=record.event_time),
+            create=lambda: JobRecord(job_id=job_id, kind=r.kind, source=r.source, event_time=r.record.event_time),
         )
-        return Routed(source.key, "failed", job_id, kind, reason=str(error))
+        return Routed(r.source.key, "failed", job_id, r.kind, reason=str(r.error))
 
     # ------------------------------------------------------------------ Handler (worker runtime)
     async def handle(self, message: Message, policy: RetryPolicy) -> Outcome:

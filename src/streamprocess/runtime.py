@@ -5,10 +5,13 @@ Entry points (CLI, API, Lambda handlers) build a :class:`Runtime` and take the p
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .archive import EventArchive
 from .config import Settings, StoreBackend
 from .events import make_object_created_event
 from .ingest import EventRouter
@@ -17,6 +20,7 @@ from .kinds import EVENTS_QUEUE, KINDS, QUEUE_ROLES
 from .pipeline import JobHandler, worker_id
 from .processors import ProcessorUnavailable, get_processor
 from .queues import Queue, make_queue
+from .replay import Replayer, ReplayItem, ReplayOptions
 from .storage import ObjectCreated, ObjectStore, make_store
 from .submit import Submissions
 from .worker import Handler, Worker, WorkerOptions
@@ -37,6 +41,7 @@ class Runtime:
             self.store if settings.output_bucket == settings.bucket else make_store(settings, settings.output_bucket)
         )
         self.jobs = JobStore(self.result_store, settings.jobs_prefix)
+        self.archive = EventArchive(self.result_store, settings.archive_prefix, settings.archive_days)
         self.worker_id = worker_id()
 
     @property
@@ -76,6 +81,34 @@ class Runtime:
             inbox_prefix=self.settings.inbox_prefix,
             max_file_size=self.settings.max_file_size,
             tenant=self.settings.drop_tenant,
+            archive=self.archive if self.archive.enabled else None,
+        )
+
+    async def upkeep(self) -> None:
+        """The router's periodic upkeep, wherever the router runs (``up``, ``worker`` with the events role), until
+        cancelled: uploads that never came fail (:meth:`Submissions.sweep_uploads`), and archived events past
+        ``archive_days`` are deleted (:meth:`EventArchive.sweep`)."""
+        await asyncio.gather(self.submissions().sweep_uploads(), self.archive.sweep())
+
+    def replayer(
+        self,
+        options: ReplayOptions,
+        on_item: Callable[[ReplayItem], None] | None = None,
+        on_total: Callable[[int], None] | None = None,
+    ) -> Replayer:
+        """``streamprocess replay`` over this runtime's stores and queues (:mod:`.replay`)."""
+        s = self.settings
+        return Replayer(
+            router=self.router(),
+            jobs=self.jobs,
+            queues=self.queues,
+            result_store=self.result_store,
+            archive=self.archive,
+            results_prefix=s.results_prefix,
+            jobs_prefix=s.jobs_prefix,
+            options=options,
+            on_item=on_item,
+            on_total=on_total,
         )
 
     def job_handler(self, kind: str) -> JobHandler:

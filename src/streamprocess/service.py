@@ -168,8 +168,8 @@ class Service:
             server, self._app = _embedded_server(rt, keys, live)
             self._server = server
             tasks = []
-            if EVENTS_QUEUE in self.roles:  # with the router, in one place: uploads that never came fail
-                tasks.append(asyncio.create_task(rt.submissions().sweep_uploads()))
+            if EVENTS_QUEUE in self.roles:  # with the router, in one place: expired uploads, the event archive
+                tasks.append(asyncio.create_task(rt.upkeep()))
             watching = False  # S3 and MinIO send bucket notifications instead of a watcher
             if isinstance(rt.store, LocalObjectStore):
                 watching, watcher = True, DropFolderWatcher(rt.store)

@@ -22,7 +22,7 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 class Caller(NamedTuple):
-    kind: Literal["api", "events"]  # an API key, or the MinIO events token
+    kind: Literal["api", "events", "admin"]  # an API key, the MinIO events token, or an admin key
     tenant: str | None = None  # an API key's tenant
 
 
@@ -33,6 +33,7 @@ class Credentials:
 
     api_keys: Mapping[str, str]
     events_tokens: Sequence[str]
+    admin_keys: Sequence[str] = ()  # the admin API's keys (``Settings.admin_key_list()``): no tenant, no jobs
 
     def identify(self, token: str) -> Caller | None:
         """Who a bearer token is: an API key's tenant, the events token, or None (unknown). Every key is compared,
@@ -45,4 +46,6 @@ class Credentials:
         tenants = [tenant for key, tenant in self.api_keys.items() if same(key)]
         if tenants:
             return Caller("api", tenants[0])
+        if any([same(k) for k in self.admin_keys]):
+            return Caller("admin")
         return Caller("events") if any([same(t) for t in self.events_tokens]) else None

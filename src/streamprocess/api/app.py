@@ -20,6 +20,7 @@ from ..config import parse_api_keys
 from ..runtime import Runtime
 from ..tenants import Credentials
 from . import problems
+from .admin.router import router as admin_router
 from .deps import optional_api_key, require_api_key
 from .events.router import router as events_router
 from .jobs.router import router as jobs_router
@@ -53,11 +54,19 @@ def create_app(
         if isinstance(api_keys, Mapping)
         else parse_api_keys(list(api_keys))
     )
-    app.state.credentials = Credentials(keys, runtime.settings.events_token_list())
+    app.state.credentials = Credentials(keys, runtime.settings.events_token_list(), runtime.settings.admin_key_list())
     app.state.live = live
     app.state.draining = False  # the service sets it when it stops: /ready answers 503 from then on
     problems.install(app)
-    for router in (uploads_router, jobs_router, signed_uploads_router, events_router, openai_router, live_router):
+    for router in (
+        uploads_router,
+        jobs_router,
+        signed_uploads_router,
+        events_router,
+        openai_router,
+        live_router,
+        admin_router,
+    ):
         app.include_router(router)
 
     _add_docs(app)

@@ -81,6 +81,8 @@ async def require_api_key(request: Request, _: Annotated[_Documented, Depends(_a
     caller = _caller(request)
     if caller is None:
         raise ApiError(ErrorCode.UNAUTHENTICATED, "unknown API key", headers=_INVALID)
+    if caller.kind == "admin":
+        raise ApiError(ErrorCode.FORBIDDEN, "an admin key is only for /admin/*")
     if caller.kind != "api" or caller.tenant is None:
         raise ApiError(ErrorCode.FORBIDDEN, "the events token is only for POST /events/s3")
     return caller.tenant
@@ -100,8 +102,25 @@ async def require_events_token(request: Request, _: Annotated[_Documented, Depen
     caller = _caller(request)
     if caller is not None and caller.kind == "api":
         raise ApiError(ErrorCode.FORBIDDEN, "API keys cannot post bucket events; use the events token")
+    if caller is not None and caller.kind != "events":
+        raise ApiError(ErrorCode.FORBIDDEN, "only the events token can post bucket events")
     if caller is None:
         raise ApiError(ErrorCode.UNAUTHENTICATED, "unknown events token", headers=_INVALID)
+
+
+_admin_scheme = HTTPBearer(
+    scheme_name="AdminKey", auto_error=False, description="One of STREAMPROCESS_ADMIN_KEYS: the admin API (/admin/*)."
+)
+
+
+async def require_admin_key(request: Request, _: Annotated[_Documented, Depends(_admin_scheme)] = None) -> None:
+    if not credentials(request).admin_keys:
+        raise ApiError(ErrorCode.DISABLED, "the admin API is off: set STREAMPROCESS_ADMIN_KEYS")
+    caller = _caller(request)
+    if caller is None:
+        raise ApiError(ErrorCode.UNAUTHENTICATED, "unknown admin key", headers=_INVALID)
+    if caller.kind != "admin":
+        raise ApiError(ErrorCode.FORBIDDEN, "the admin API needs an admin key (STREAMPROCESS_ADMIN_KEYS)")
 
 
 #: A route parameter holding the authenticated caller's tenant.

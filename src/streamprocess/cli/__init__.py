@@ -3,6 +3,7 @@
 - :mod:`.serve`: ``up`` (the whole service), ``api`` (the API and gRPC, no workers) and ``worker`` (queue consumers
   only)
 - :mod:`.jobs`: ``submit``, ``status``, ``jobs``, ``queues``
+- :mod:`.replay`: ``replay`` (archive, backfill, dead-letter redrive, failed jobs)
 - :mod:`.engines`: ``transcribe`` and ``ocr``, here and now without any service
 - :mod:`.admin`: ``doctor``, ``config``, ``schemas``, ``setup s3``
 - :mod:`.common`: the consoles, settings with one line per bad value, logging, start-up refusals
@@ -13,7 +14,7 @@ from __future__ import annotations
 import typer
 
 from ..cli_help import ReadableHelpGroup
-from . import admin, engines, jobs, serve
+from . import admin, engines, jobs, replay, serve
 
 app = typer.Typer(
     help="StreamProcess: media in, text out.", no_args_is_help=True, add_completion=False, cls=ReadableHelpGroup
@@ -31,6 +32,7 @@ app.command()(engines.ocr)
 app.command()(jobs.status)
 app.command("jobs")(jobs.list_jobs)
 app.command()(jobs.queues)
+app.command()(replay.replay)
 app.command()(admin.doctor)
 app.command()(admin.config)
 app.command()(admin.schemas)

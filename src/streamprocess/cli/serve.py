@@ -165,8 +165,8 @@ async def _worker(
             w.stop()
 
         sweep = None
-        if EVENTS_QUEUE in roles:  # where the router runs (as in Service), uploads that never came fail
-            sweep = asyncio.create_task(rt.submissions().sweep_uploads())
+        if EVENTS_QUEUE in roles:  # where the router runs (as in Service): expired uploads, the event archive
+            sweep = asyncio.create_task(rt.upkeep())
         with signals_call(stop):
             try:
                 await w.run()

@@ -19,6 +19,8 @@ The life of a job (``→`` is a transition, ``[..]`` a state)::
                    └────release─────┘  └──fail──→ [failed]
     a running job whose lease passed lost its worker: the next claim expires that attempt and takes it over,
     or fails the job (attempts_exhausted) once ``max_attempts`` attempts were used up.
+    reopen (``streamprocess replay``) takes a failed job, or with ``force`` a succeeded one (its results set aside
+    as a previous version), back to [queued] for one more run.
 
 A worker acks a message only when the job is terminal; a claim that finds the job running under another live
 lease answers :class:`Busy` (the message is made visible again when that lease runs out), never "done".
@@ -35,6 +37,7 @@ from .records import (
     JobMessage,
     JobRecord,
     JobState,
+    ResultVersion,
     SourceRef,
     schema_files,
 )
@@ -56,6 +59,7 @@ __all__ = [
     "JobStore",
     "Mutation",
     "Progress",
+    "ResultVersion",
     "Settled",
     "SourceRef",
     "is_job_id",

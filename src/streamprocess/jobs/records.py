@@ -70,6 +70,16 @@ class Attempt(BaseModel):
     outcome: AttemptOutcome | None = None  # None while it runs
 
 
+class ResultVersion(BaseModel):
+    """Results a forced replay (``streamprocess replay --force``) set aside before running the job again: copies
+    of the earlier result files, never overwritten."""
+
+    version: int  # 1 for the first results set aside, then 2, …
+    results: dict[str, str]  # result name -> object key of the copy
+    finished_at: UTCDateTime | None = None  # when the earlier run finished
+    replaced_at: UTCDateTime = Field(default_factory=now_utc)
+
+
 class JobRecord(BaseModel):
     job_id: str
     kind: str
@@ -89,6 +99,7 @@ class JobRecord(BaseModel):
     progress: Progress | None = None
     error: JobError | None = None
     results: dict[str, str] = Field(default_factory=dict)  # result name -> object key
+    previous_results: list[ResultVersion] = Field(default_factory=list)  # set aside by forced replays, oldest first
     summary: dict[str, Any] = Field(default_factory=dict)  # small facts from the processor
     dispatched: bool = False  # the job message is on its queue
     worker: str | None = None

@@ -13,7 +13,7 @@ from ..errors import ErrorCode, ObjectNotFound, StreamProcessError, TransientErr
 from ..progress import Progress
 from ..storage.base import ObjectStore
 from ..timestamps import now_utc
-from .records import Attempt, AttemptOutcome, JobError, JobMessage, JobRecord, JobState
+from .records import Attempt, AttemptOutcome, JobError, JobMessage, JobRecord, JobState, ResultVersion
 
 Mutation = Callable[["JobRecord | None"], "JobRecord | None"]
 
@@ -156,6 +156,56 @@ class JobStore:
 
         record = await self.update(message.job_id, enqueue)
         assert record is not None
+        return record, (why_not[0] if why_not else None)
+
+    async def reopen(
+        self,
+        message: JobMessage,
+        *,
+        force: bool = False,
+        previous: Callable[[int], dict[str, str]] | None = None,
+        tenant: str | None = None,
+        settle: float = 30.0,
+    ) -> tuple[JobRecord | None, str | None]:
+        """A replay's step before sending ``message``: the job goes back to ``queued`` (not yet dispatched) for one
+        more run with its full set of attempts. Returns (record, None), or (record as found, why not). The rules:
+
+        - no record, or failed (for good too: the replay is the operator saying the cause is fixed) → queued;
+        - succeeded → only with ``force``: its results are set aside first, as version N (1, 2, …), under the
+          keys ``previous(N)`` returns (the caller has copied the files there), never overwritten;
+        - running, awaiting its upload, or queued and dispatched → not touched;
+        - queued, not dispatched, and changed in the last ``settle`` seconds → not touched (another replay or the
+          router is sending it now: two replays never both queue it); older → a sender died: queued again.
+        """
+        why_not: list[str] = []
+
+        def reopen(rec: JobRecord | None) -> JobRecord | None:
+            why_not.clear()
+            if rec is not None:
+                if rec.state is JobState.succeeded and not force:
+                    why_not.append(f"job {rec.job_id} already succeeded (--force runs it again)")
+                elif rec.state in (JobState.running, JobState.awaiting_upload) or (
+                    rec.state is JobState.queued and rec.dispatched
+                ):
+                    why_not.append(f"job {rec.job_id} is {rec.state}")
+                elif rec.state is JobState.queued and time.time() - rec.updated_at.timestamp() < settle:
+                    why_not.append(f"job {rec.job_id} is being queued by another sender")
+                if why_not:
+                    return None
+            rec = rec or JobRecord.from_message(message)
+            if rec.state is JobState.succeeded:
+                version = len(rec.previous_results) + 1
+                kept = previous(version) if previous is not None else dict(rec.results)
+                rec.previous_results.append(ResultVersion(version=version, results=kept, finished_at=rec.finished_at))
+                rec.results, rec.summary = {}, {}
+            rec.tries_from = len(rec.history)
+            rec.state, rec.error, rec.finished_at, rec.dispatched = JobState.queued, None, None, False
+            rec.lease_owner, rec.lease_until, rec.progress, rec.upload_expires_at = None, None, None, None
+            rec.media_type, rec.options = message.media_type, message.options
+            rec.tenant = rec.tenant or tenant
+            return rec
+
+        record = await self.update(message.job_id, reopen)
         return record, (why_not[0] if why_not else None)
 
     async def dispatched(self, job_id: str) -> None:
