@@ -9,6 +9,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -253,3 +254,23 @@ async def run_burst(rt: Runtime, roles: tuple[str, ...] = ("events", "stt", "ocr
     worker, missing = rt.worker(list(roles), burst=True, receive_wait=1.0)
     assert not missing, missing
     await asyncio.wait_for(worker.run(), timeout)
+
+
+# ---------------------------------------------------------------------------------------------- the browser
+#: Debian's chromium, which Playwright drives (no browser download; scripts/test.sh installs it).
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+#: Headless and quiet: no sandbox (containers), no GPU, nothing fetched in the background.
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+
+
+def launch_chromium(playwright: Any, *extra_args: str) -> Any:
+    """Debian's chromium under Playwright, with :data:`CHROMIUM_ARGS` and ``extra_args``."""
+    assert Path(CHROMIUM).exists(), "Debian's chromium is needed (scripts/test.sh installs it)"
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args])

@@ -6,22 +6,19 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import urllib.request
-from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
 
-from .helpers import SharedUp
+from .helpers import SharedUp, launch_chromium
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator
 
 pytestmark = pytest.mark.slow
 KEY = "docs-key"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -66,22 +63,11 @@ def test_openapi_declares_bearer_auth_and_favicon_is_served(base_url: str) -> No
 def test_docs_render_offline_and_try_it_out_sends_the_key(base_url: str) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    assert Path(CHROMIUM).exists(), "Debian's chromium is needed (scripts/test.sh installs it)"
     requests: list[str] = []
     failed: list[str] = []
     blocked: list[str] = []  # by the pages' Content-Security-Policy, before they were sent
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = launch_chromium(p)
         try:
             page = browser.new_page()
             page.on("request", lambda r: requests.append(r.url))

@@ -3,7 +3,6 @@ the page's AudioWorklet sends 16 kHz PCM over the WebSocket, and captions with t
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,11 +10,10 @@ import pytest
 
 from streamprocess.stt.audio import load_audio
 
-from .helpers import SharedUp, shared, write_wav
+from .helpers import SharedUp, launch_chromium, shared, write_wav
 
 pytestmark = pytest.mark.slow
 KEY = "page-key"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
@@ -27,26 +25,17 @@ def base_url(shared_up: SharedUp) -> str:
 def test_live_page_captions_the_microphone(base_url: str, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    assert Path(CHROMIUM).exists(), "Debian's chromium is needed (scripts/test.sh installs it)"
     audio = load_audio(shared("jfk.flac"))
     wav = write_wav(
         tmp_path / "jfk.wav", np.concatenate([np.zeros(16000, np.float32), audio, np.zeros(32000, np.float32)])
     )
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-audio-capture={wav}",
-                "--autoplay-policy=no-user-gesture-required",
-            ],
+        browser = launch_chromium(
+            p,
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={wav}",
+            "--autoplay-policy=no-user-gesture-required",
         )
         try:
             page = browser.new_page()
@@ -66,14 +55,10 @@ def test_live_page_without_a_key_says_so(base_url: str) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-            ],
+        browser = launch_chromium(
+            p,
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
         )
         try:
             page = browser.new_page()
