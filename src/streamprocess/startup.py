@@ -44,11 +44,10 @@ def check_metrics_port(settings: Settings) -> None:
 
 
 def serve_metrics(settings: Settings) -> None:
-    """Prometheus metrics, no key asked, on ``metrics_port`` when it is set (a busy port: exit code 4), with the
-    GPUs' when NVML is there."""
+    """Prometheus metrics, no key asked, on ``metrics_port`` when it is set, with the GPUs' when NVML is there.
+    Callers check the port first (:func:`check_metrics_port`, before anything slow); one taken since: exit code 4."""
     if not settings.metrics_port:
         return
-    check_metrics_port(settings)
     from prometheus_client import start_http_server
 
     from .metrics import export_gpu_metrics

@@ -18,7 +18,7 @@ from ..errors import StartupError
 from ..kinds import EVENTS_QUEUE, QUEUE_ROLES
 from ..runtime import Runtime
 from ..service import Service, Started, signals_call
-from ..startup import serve_metrics
+from ..startup import check_metrics_port, serve_metrics
 from .common import console, err, exit_now_if_released, log, refuse, settings_from, setup_logging
 
 
@@ -142,6 +142,7 @@ def worker(
     settings = settings_from(concurrency=concurrency, metrics_port=metrics_port)
     setup_logging(settings.log_level)
     try:
+        check_metrics_port(settings)
         serve_metrics(settings)
     except StartupError as e:
         refuse(e)
