@@ -1,7 +1,7 @@
 """Cold starts: what a pod pays before it does useful work, each in a fresh process (the OS file cache warm, as on a
 node that has run the image before), median of N runs.
 
-    python bench/cold_start.py [--runs 3] [--only stt,ocr,api,api-live,stt-job] [--json bench/results/cold_start.json]
+    python bench/cold_start.py [--runs 3] [--only stt,ocr,api,api-live,stt-job] [--out bench/results/cold_start.json]
 
 - ``stt``: a Whisper worker: Python start + imports (``streamprocess.cli``, the runtime, the stt processor) + loading
   the bundled tiny.en (``Runtime.job_handler("stt")``, what ``streamprocess worker --queue stt`` does before its
@@ -148,7 +148,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", default=",".join(CASES))
-    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "cold_start.json")
+    parser.add_argument(
+        "--out", "--json", dest="json", type=Path, default=ROOT / "bench" / "results" / "cold_start.json"
+    )
     args = parser.parse_args()
     results: dict[str, Any] = {}
     for name in args.only.split(","):

@@ -1,18 +1,26 @@
 """OCR per page: the pipeline's OCR job against plain rapidocr and plain Tesseract, same pages, same run.
 
-    python bench/ocr.py [--runs 5]
+    python bench/ocr.py [--runs 5] [--corpus rendered,real] [--pages english-light,linn]
 
-Pages are rendered from text written here (tests/documents.py), A4 at 200 DPI: a light English page (11 lines),
-a dense English page (~60 lines), a two-column page, an invoice table, Chinese, Japanese and Korean. For each page,
-interleaved run by run:
-- rapidocr:  ``RapidOCR()`` with its shipped defaults (angle classifier on, detection at full resolution);
-- tesseract: the ``tesseract`` command, ``OMP_THREAD_LIMIT=1``, the page's language, plain text out;
-- engine:    this project's OCR engine on the page (routing, PP-OCR as configured, reading order);
-- pipeline:  a whole job on the embedded default (object written → event → router → queue → worker → JSON, text,
-             hOCR and searchable PDF written, record), event to done.
-Reports p50/p95/p99 seconds per page over all pages and runs, the ratio to raw rapidocr, and the CER of each
-(character error rate with single spaces kept; the Korean page is Tesseract's in the engine and pipeline columns,
-as PP-OCR has no Hangul). Prints tables and writes JSON (default bench/results/ocr.json).
+Two corpora (bench/corpus.py):
+- rendered: pages drawn from text written here (tests/documents.py), A4 at 200 DPI: a light English page (11 lines),
+  a dense English page (~60 lines), a two-column page, an invoice table, Chinese, Japanese and Korean;
+- real: scans from OCRmyPDF's test resources, fetched once from PyPI into bench/corpus/ (gitignored): a 1985
+  brochure at 300 DPI (linn; skew and rotated-skew held out), a typewritten Dutch recipe, old book pages.
+For each page, interleaved run by run:
+- rapidocr:  ``RapidOCR()`` with its shipped defaults (angle classifier on, detection at full resolution), given the
+             page as an RGB array (real scans in palette mode are converted for it: plain rapidocr returns nothing
+             on a P-mode array, so its column is what it reads, not an artefact of the mode);
+- tesseract: the ``tesseract`` command on the page's PNG (written with its DPI), ``OMP_THREAD_LIMIT=1``, the page's
+             language, plain text out;
+- engine:    this project's OCR engine on ``PageImage(1, image, dpi)`` (the image in RGB, as the loader gives it):
+             routing, PP-OCR as configured, reading order;
+- pipeline:  a whole job on the embedded default with the same PNG as a user would upload it (object written → event
+             → router → queue → worker → JSON, text, hOCR and searchable PDF written, record), event to done.
+Reports p50/p95/p99 seconds per page over all pages and runs, and per corpus, the ratio to raw rapidocr, and the CER
+of each (character error rate with single spaces kept; null for pages without ground truth; the Korean page is
+Tesseract's in the engine and pipeline columns, as PP-OCR has no Hangul). Prints tables and writes JSON (default
+bench/results/ocr.json).
 """
 
 from __future__ import annotations
@@ -26,45 +34,35 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.corpus import (  # noqa: E402
+    DEFAULT_DIR,
+    REAL_NAMES,
+    RENDERED_NAMES,
+    CorpusError,
+    ScanPage,
+    ensure_corpus,
+    rendered_pages,
+)
 from streamprocess.config import Settings  # noqa: E402
 from streamprocess.jobs import JobState, job_id_for  # noqa: E402
 from streamprocess.ocr import OcrOptions  # noqa: E402
 from streamprocess.ocr.inputs import PageImage  # noqa: E402
 from streamprocess.processors.ocr import OcrProcessor  # noqa: E402
 from streamprocess.runtime import Runtime  # noqa: E402
-from tests import documents as docs  # noqa: E402
 from tests.scoring import cer  # noqa: E402
 
-
-def dense_page() -> tuple[Image.Image, str]:
-    img = docs.blank()
-    lines = textwrap.wrap((docs.PROSE + " ") * 6, 95)[:60]
-    docs.draw_lines(img, lines, int(0.6 * docs.DPI), int(0.6 * docs.DPI), docs.font(docs.SANS, 9.5), spacing=1.45)
-    return img, "\n".join(lines)
-
-
-def pages() -> dict[str, tuple[Image.Image, str, list[str]]]:
-    return {
-        "english-light": (*docs.prose_page(), ["eng"]),
-        "english-dense": (*dense_page(), ["eng"]),
-        "two-column": (*docs.two_column_page(), ["eng"]),
-        "invoice-table": (*docs.table_page(), ["eng"]),
-        "chinese": (*docs.cjk_page(docs.CHINESE, "chi_sim"), ["chi_sim"]),
-        "japanese": (*docs.cjk_page(docs.JAPANESE, "jpn"), ["jpn"]),
-        "korean": (*docs.cjk_page(docs.KOREAN, "kor"), ["kor"]),
-    }
+MODES = ("rapidocr", "tesseract", "engine", "pipeline")
+CORPORA = ("rendered", "real")
 
 
 def pct(values: list[float], q: int) -> float:
@@ -78,6 +76,33 @@ def stats(values: list[float]) -> dict[str, float]:
         "p99_s": round(pct(values, 99), 3),
         "n": len(values),
     }
+
+
+def overall_of(times: dict[str, list[float]]) -> dict[str, dict[str, float]]:
+    overall = {mode: stats(values) for mode, values in times.items()}
+    raw_p50 = overall["rapidocr"]["p50_s"]
+    for mode in overall:
+        overall[mode]["ratio_p50_to_rapidocr"] = round(overall[mode]["p50_s"] / raw_p50, 3)
+    return overall
+
+
+def select_pages(corpora: list[str], names: list[str] | None, cache: Path) -> list[ScanPage]:
+    known = {"rendered": RENDERED_NAMES, "real": REAL_NAMES}
+    if unknown := [c for c in corpora if c not in known]:
+        raise SystemExit(f"--corpus: unknown {', '.join(unknown)} (choose from {', '.join(CORPORA)})")
+    allowed = [n for c in corpora for n in known[c]]
+    if names and (unknown := [n for n in names if n not in allowed]):
+        raise SystemExit(f"--pages: {', '.join(unknown)} not in the corpora {','.join(corpora)}: {', '.join(allowed)}")
+    wanted = set(names or allowed)
+    pages: list[ScanPage] = []
+    if "rendered" in corpora and wanted & set(RENDERED_NAMES):
+        pages += rendered_pages(wanted)
+    if "real" in corpora and wanted & set(REAL_NAMES):
+        try:
+            pages += ensure_corpus(cache, wanted)
+        except CorpusError as e:
+            raise SystemExit(f"corpus: {e}") from None
+    return pages
 
 
 def raw_tesseract(path: Path, languages: list[str]) -> tuple[float, str]:
@@ -102,11 +127,11 @@ async def pipeline_job(rt: Runtime, path: Path, languages: list[str]) -> tuple[f
             break
         await asyncio.sleep(0.02)
     if rec.state is JobState.failed or rec.finished_at is None:
-        raise RuntimeError(f"job failed: {rec.error}")
+        raise RuntimeError(f"job failed on {path.name}: {rec.error}")
     return rec.finished_at.timestamp() - t0, (await rt.store.get(rec.results["ocr.txt"])).decode()
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
+async def run(args: argparse.Namespace, pages: list[ScanPage]) -> dict[str, Any]:
     from rapidocr import RapidOCR
 
     raw_ppocr = RapidOCR(params={"Global.log_level": "warning"})
@@ -114,7 +139,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         workdir = Path(tmp)
         settings = Settings(data_dir=workdir / "data", stt_processor="noop", ocr_processor="ocr", concurrency=1)
         processor = OcrProcessor(settings)
-        times: dict[str, list[float]] = {m: [] for m in ("rapidocr", "tesseract", "engine", "pipeline")}
+        times: dict[str, list[float]] = {m: [] for m in MODES}
+        by_corpus: dict[str, dict[str, list[float]]] = {}
         per_page: list[dict[str, Any]] = []
         async with Runtime(settings) as rt:
             await rt.ensure()
@@ -123,80 +149,118 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 if getattr(handler, "kind", None) == "ocr":
                     handler.processor = processor  # the same loaded models as the engine column
             task = asyncio.create_task(worker.run())
-            for name, (image, ref, languages) in pages().items():
-                path = workdir / f"{name}.png"
-                image.save(path, dpi=(docs.DPI, docs.DPI))
-                arr = np.asarray(image)
-                page_times: dict[str, list[float]] = {m: [] for m in times}
+            for sp in pages:
+                path = workdir / f"{sp.name}.png"
+                sp.image.save(path, dpi=(sp.dpi, sp.dpi))  # the file as a user would upload it
+                rgb = sp.image.convert("RGB")
+                arr = np.asarray(rgb)
+                languages = sp.languages
+                page_times: dict[str, list[float]] = {m: [] for m in MODES}
                 texts: dict[str, str] = {}
                 raw_ppocr(arr)  # warm-up
                 for _ in range(args.runs):
                     t0 = time.perf_counter()
                     result = raw_ppocr(arr)
                     page_times["rapidocr"].append(time.perf_counter() - t0)
-                    texts["rapidocr"] = "\n".join(result.txts or ())
+                    texts["rapidocr"] = "\n".join(getattr(result, "txts", None) or ())
                     t, texts["tesseract"] = raw_tesseract(path, languages)
                     page_times["tesseract"].append(t)
                     t0 = time.perf_counter()
-                    page = processor.engine.recognize_page(
-                        PageImage(1, image, docs.DPI), OcrOptions(languages=languages)
-                    )
+                    page = processor.engine.recognize_page(PageImage(1, rgb, sp.dpi), OcrOptions(languages=languages))
                     page_times["engine"].append(time.perf_counter() - t0)
                     texts["engine"] = page.text
                     t, texts["pipeline"] = await pipeline_job(rt, path, languages)
                     page_times["pipeline"].append(t)
-                entry: dict[str, Any] = {"page": name, "languages": languages, "engine_used": page.engine}
+                entry: dict[str, Any] = {
+                    "page": sp.name,
+                    "corpus": sp.corpus,
+                    "size": sp.size,
+                    "dpi": sp.dpi,
+                    "holdout": sp.holdout,
+                    "licence": sp.licence,
+                    "languages": languages,
+                    "engine_used": page.engine,
+                }
+                corpus_times = by_corpus.setdefault(sp.corpus, {m: [] for m in MODES})
                 for mode, values in page_times.items():
                     times[mode] += values
-                    entry[mode] = {"p50_s": round(statistics.median(values), 3), "cer": round(cer(ref, texts[mode]), 4)}
+                    corpus_times[mode] += values
+                    score = None if sp.truth is None else round(cer(sp.truth, texts[mode]), 4)
+                    entry[mode] = {"p50_s": round(statistics.median(values), 3), "cer": score}
+                    if not texts[mode].strip():
+                        entry[mode]["empty_text"] = True
                 print(
-                    f"{name}: "
-                    + ", ".join(f"{m} {entry[m]['p50_s']} s (CER {entry[m]['cer']:.1%})" for m in page_times),
+                    f"{sp.name} ({sp.corpus}): "
+                    + ", ".join(
+                        f"{m} {entry[m]['p50_s']} s"
+                        + ("" if entry[m]["cer"] is None else f" (CER {entry[m]['cer']:.1%})")
+                        + (" EMPTY" if entry[m].get("empty_text") else "")
+                        for m in MODES
+                    ),
                     file=sys.stderr,
                     flush=True,
                 )
                 per_page.append(entry)
             worker.stop()
             await task
-    overall = {mode: stats(values) for mode, values in times.items()}
-    raw_p50 = overall["rapidocr"]["p50_s"]
-    for mode in overall:
-        overall[mode]["ratio_p50_to_rapidocr"] = round(overall[mode]["p50_s"] / raw_p50, 3)
-    return {"pages": per_page, "overall": overall}
+    return {
+        "pages": per_page,
+        "overall": overall_of(times),
+        "overall_by_corpus": {c: overall_of(by_corpus[c]) for c in CORPORA if c in by_corpus},
+    }
+
+
+def cell(mode: dict[str, Any]) -> str:
+    text = f"{mode['p50_s']} s"
+    if mode["cer"] is not None:
+        text += f" · {mode['cer']:.1%}"
+    return text + (" · empty" if mode.get("empty_text") else "")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--corpus", default="rendered,real", help="rendered, real or both (default both)")
+    parser.add_argument("--pages", default=None, help="only these pages, by name, comma-separated")
+    parser.add_argument("--corpus-dir", type=Path, default=DEFAULT_DIR, help="the real scans' cache (bench/corpus)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ocr.json")
     args = parser.parse_args()
-    results = asyncio.run(run(args))
+    corpora = [c.strip() for c in args.corpus.split(",") if c.strip()]
+    names = [n.strip() for n in args.pages.split(",") if n.strip()] if args.pages else None
+    pages = select_pages(corpora, names, args.corpus_dir)
+    results = asyncio.run(run(args, pages))
 
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=180)
-    t = Table(title="OCR per page (A4, 200 DPI), median seconds and CER")
-    for col in ("page", "rapidocr", "tesseract", "engine", "pipeline job", "engine used"):
+    console = Console(width=200)
+    t = Table(title="OCR per page, median seconds · CER")
+    for col in ("page", "corpus", "pixels", "dpi", "rapidocr", "tesseract", "engine", "pipeline job", "engine used"):
         t.add_column(col)
     for p in results["pages"]:
         t.add_row(
-            p["page"],
-            *(f"{p[m]['p50_s']} s · {p[m]['cer']:.1%}" for m in ("rapidocr", "tesseract", "engine", "pipeline")),
+            p["page"] + (" (holdout)" if p["holdout"] else ""),
+            p["corpus"],
+            f"{p['size'][0]}x{p['size'][1]}",
+            f"{p['dpi']:g}",
+            *(cell(p[m]) for m in MODES),
             p["engine_used"],
         )
     console.print(t)
-    o = Table(title="All pages and runs: seconds per page")
-    for col in ("mode", "p50", "p95", "p99", "p50 ratio to rapidocr"):
+    o = Table(title="All runs: seconds per page")
+    for col in ("corpus", "mode", "p50", "p95", "p99", "p50 ratio to rapidocr"):
         o.add_column(col)
-    for mode, s in results["overall"].items():
-        o.add_row(mode, str(s["p50_s"]), str(s["p95_s"]), str(s["p99_s"]), str(s["ratio_p50_to_rapidocr"]))
+    for corpus, overall in {"all": results["overall"], **results["overall_by_corpus"]}.items():
+        for mode, s in overall.items():
+            o.add_row(corpus, mode, str(s["p50_s"]), str(s["p95_s"]), str(s["p99_s"]), str(s["ratio_p50_to_rapidocr"]))
     console.print(o)
     meta = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "python": platform.python_version(),
         "command": "python bench/ocr.py " + " ".join(sys.argv[1:]),
         "runs": args.runs,
+        "corpus": corpora,
+        "pages": [p["page"] for p in results["pages"]],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"meta": meta, **results}, indent=2) + "\n")

@@ -1,6 +1,6 @@
 """Speech-to-text: the pipeline's STT job against plain faster-whisper, on the same files, in the same run.
 
-    python bench/stt.py [--runs 5] [--long-runs 3]
+    python bench/stt.py [--runs 5] [--long-runs 3] [--files jfk.flac,...]
 
 For each file, interleaved run by run (so drift hits all three alike):
 - raw:      ``WhisperModel.transcribe(path, beam_size=5, vad_filter=True)`` with the segments consumed;
@@ -60,6 +60,9 @@ REFERENCES = {
     "contract back before the end of the week. The weather service expects heavy rain along the "
     "northern coast tonight.",
 }
+
+
+FILES = ("jfk.flac", "hotwords.mp3", "multilingual.mp3", "stereo_diarization.wav", "espeak.wav")
 
 
 def stats(values: list[float]) -> dict[str, float]:
@@ -161,9 +164,10 @@ def make_long(workdir: Path) -> tuple[Path, str]:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="sp-bench-stt-") as tmp:
         workdir = Path(tmp)
-        files = [AUDIO / n for n in ("jfk.flac", "hotwords.mp3", "multilingual.mp3", "stereo_diarization.wav")]
-        files = [f for f in files if f.exists()]
-        if espeak := make_espeak(workdir):
+        files = [AUDIO / n for n in FILES if n != "espeak.wav" and n in args.files]
+        if missing := [f for f in files if not f.exists()]:
+            raise SystemExit(f"absent: {', '.join(map(str, missing))} (the shared test audio)")
+        if "espeak.wav" in args.files and (espeak := make_espeak(workdir)):
             files.append(espeak)
         if not files:
             raise SystemExit(f"no audio: {AUDIO} is absent and espeak-ng is not installed")
@@ -209,6 +213,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             worker.stop()
             await task
 
+        if not args.long_runs:
+            return {"files": per_file, "long": None}
         long_path, long_ref = make_long(workdir)
         long_audio = load_audio(long_path)
         long: dict[str, Any] = {
@@ -237,7 +243,8 @@ def _shared(handler: Any, processor: SttProcessor) -> Any:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--long-runs", type=int, default=3)
+    parser.add_argument("--long-runs", type=int, default=3, help="0: no long-file comparison")
+    parser.add_argument("--files", type=lambda s: s.split(","), default=list(FILES), help=",".join(FILES))
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "stt.json")
     args = parser.parse_args()
     results = asyncio.run(run(args))
@@ -274,15 +281,15 @@ def main() -> None:
         )
     console = Console(width=180)
     console.print(t)
-    long = results["long"]
-    lt = Table(title=f"Long file: {long['file']}, {long['audio_s']} s")
-    for col in ("mode", "median s", "p95 s", "RTF", "WER"):
-        lt.add_column(col)
-    for mode in ("sequential", "batched (batch 8)"):
-        m = long[mode]
-        lt.add_row(mode, str(m["median_s"]), str(m["p95_s"]), str(m["rtf"]), f"{m['wer']:.1%}")
-    console.print(lt)
-    console.print(f"batched speed-up: ×{long['batched_speedup']}")
+    if long := results["long"]:
+        lt = Table(title=f"Long file: {long['file']}, {long['audio_s']} s")
+        for col in ("mode", "median s", "p95 s", "RTF", "WER"):
+            lt.add_column(col)
+        for mode in ("sequential", "batched (batch 8)"):
+            m = long[mode]
+            lt.add_row(mode, str(m["median_s"]), str(m["p95_s"]), str(m["rtf"]), f"{m['wer']:.1%}")
+        console.print(lt)
+        console.print(f"batched speed-up: ×{long['batched_speedup']}")
     meta = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "python": platform.python_version(),

@@ -1,0 +1,263 @@
+"""The benchmark figures in the docs: Markdown sections rendered from bench/results/*.json, spliced between markers.
+
+A generated section sits between ``<!-- bench:NAME -->`` and ``<!-- /bench:NAME -->`` in README.md (machine,
+pipeline, stt, live, ocr) and docs/deployment.md (cold_start); everything outside the markers is written by hand and
+left alone. ``bench/run_benchmarks.py`` calls :func:`update` after a run; a test renders the committed JSON and checks
+that the README says the same, so the tables cannot drift from the run that made them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+Results = dict[str, Any]  # bench name → its JSON (absent when that benchmark has no result)
+
+BACKENDS = {
+    "embedded": "embedded (local store + SQLite queue)",
+    "redis": "Redis Streams (local store)",
+    "sqs": "SQS + S3 (moto server)",
+}
+OCR_MODES = (("rapidocr", "plain rapidocr"), ("tesseract", "plain Tesseract"), ("engine", "OCR engine"))
+OCR_MODES += (("pipeline", "pipeline job"),)
+COLD_START = {
+    "stt": ("STT job pod, Whisper tiny.en (bundled), CPU int8", "model loaded"),
+    "ocr": ("OCR job pod, PP-OCR (bundled), CPU", "model loaded and warmed up"),
+    "api": ("`streamprocess api`, live off", "first `/ready` 200"),
+    "api-live": ("`streamprocess api`, live pool on (tiny.en)", "first `/ready` 200"),
+    "stt-job": ("`worker --burst`, one 11 s file (jfk.flac)", "exit after the job"),
+}
+
+
+class ReportError(ValueError):
+    """A docs file whose markers are missing or broken, or a result that lacks what its section needs."""
+
+
+def load(results_dir: Path) -> Results:
+    """Every bench result in a folder, by name (``pipeline.json`` → ``pipeline``), plus ``run`` (the run's record)."""
+    return {p.stem: json.loads(p.read_text()) for p in sorted(results_dir.glob("*.json"))}
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    return "\n".join([_row(header), _row(["---"] * len(header)), *(_row(r) for r in rows)])
+
+
+def pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def image(plots: Path | None, name: str, alt: str, doc: Path) -> str:
+    if plots is None or not (plots / name).exists():
+        return ""
+    return f"\n\n![{alt}]({Path(os.path.relpath(plots / name, doc.parent)).as_posix()})"
+
+
+def machine_section(results: Results, plots: Path | None, doc: Path) -> str:
+    run = results.get("run")
+    if run is None:
+        raise ReportError("no run.json: run python bench/run_benchmarks.py (it records the machine)")
+    m = run["machine"]
+    kind = "quick run (`--quick`: smallest settings, not for comparison)" if run["quick"] else "full run"
+    versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+    return (
+        f"Figures from one {kind} of `{run['command']}` on {run['started_at'][:10]} at commit `{m['commit']}`, "
+        f"{run['total_s'] / 60:.0f} min in all: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, "
+        f"GPU: {m['gpu']}; {m['os']}; Python {m['python']}; {versions}. JSON in `bench/results/`."
+    )
+
+
+def pipeline_section(results: Results, plots: Path | None, doc: Path) -> str:
+    rows = []
+    for r in results["pipeline"]["results"]:
+        lat, over = r["latency"], r["overhead"]
+        goal = r["goal_p50_overhead_ms"]
+        rows.append(
+            [
+                BACKENDS.get(r["backend"], r["backend"]),
+                f"{lat['p50_ms']} ms",
+                f"{lat['p95_ms']} ms",
+                f"{lat['p99_ms']} ms",
+                f"{over['p50_ms']} ms",
+                f"{over['p95_ms']} ms",
+                f"{r['processor_noop']['p50_ms']} ms",
+                f"< {goal} ms ({'met' if r['meets_goal'] else 'MISSED'})",
+                f"{r['throughput_jobs_per_s']} jobs/s",
+            ]
+        )
+    header = ["backend", "latency p50", "p95", "p99", "overhead p50", "overhead p95", "no-op processor p50"]
+    meta = results["pipeline"]["meta"]
+    return (
+        f"{meta['latency_jobs']} sequential jobs for latency, {meta['throughput_jobs']} submitted at once for "
+        f"throughput:\n\n"
+        + table([*header, "goal (overhead p50)", "throughput"], rows)
+        + image(plots, "pipeline.png", "Pipeline overhead per queue backend", doc)
+    )
+
+
+def stt_section(results: Results, plots: Path | None, doc: Path) -> str:
+    stt = results["stt"]
+    rows = []
+    for r in stt["files"]:
+        raw, eng, pipe = r["raw"], r["engine"], r["pipeline"]
+        rows.append(
+            [
+                r["file"],
+                f"{r['audio_s']} s",
+                f"{raw['median_s']:.3f} s",
+                f"{eng['median_s']:.3f} s",
+                f"{pipe['median_s']:.3f} s ({pipe['p95_s']:.3f} s)",
+                str(pipe["rtf"]),
+                f"{eng['ratio_to_raw']} / {pipe['ratio_to_raw']}",
+                pct(r["wer"]["pipeline"]) if "wer" in r else "—",
+            ]
+        )
+    header = ["file", "audio", "plain faster-whisper", "stt engine", "pipeline job (p95)", "RTF (pipeline)"]
+    out = f"{stt['meta']['runs']} interleaved runs per file:\n\n" + table(
+        [*header, "ratio engine / pipeline", "WER"], rows
+    )
+    long = stt.get("long")
+    if long:
+        modes = [k for k in long if isinstance(long[k], dict)]
+        lrows = [
+            [m, f"{long[m]['median_s']:.2f} s ({long[m]['p95_s']:.2f} s)", str(long[m]["rtf"]), pct(long[m]["wer"])]
+            for m in modes
+        ]
+        seq, bat = long["sequential"], long["batched (batch 8)"]
+        speed = long["batched_speedup"]
+        verdict = f"×{speed} faster" if speed >= 1 else f"×{1 / speed:.2f} slower"
+        out += (
+            f"\n\nBatched against sequential decoding on a long file ({long['file']}, {long['audio_s']} s), "
+            f"{seq['n']} runs each:\n\n"
+            + table(["mode", "time, median (p95)", "RTF", "WER"], lrows)
+            + f"\n\nHere the batched pipeline was {verdict} than sequential decoding, WER {pct(seq['wer'])} → "
+            f"{pct(bat['wer'])}."
+        )
+    return out + image(plots, "stt.png", "STT real-time factor per file", doc)
+
+
+def live_section(results: Results, plots: Path | None, doc: Path) -> str:
+    live = results["live"]
+    designs: dict[str, dict[int, dict[str, Any]]] = {}
+    for r in live["rows"]:
+        designs.setdefault(r["design"], {})[r["streams"]] = r
+    pool, naive = designs.get("pool", {}), designs.get("naive", {})
+    rows = []
+    for n in sorted(set(pool) | set(naive)):
+        p, q = pool.get(n), naive.get(n)
+        cells = [str(n)]
+        cells += (
+            [f"{p['p50_ms']:.0f} ms", f"{p['p95_ms']:.0f} ms", f"{p['p99_ms']:.0f} ms", pct(p["wer_mean"])]
+            if p
+            else ["—"] * 4
+        )
+        cells += [f"{q['p50_ms']:.0f} ms", f"{q['p95_ms']:.0f} ms", pct(q["wer_mean"])] if q else ["—"] * 3
+        rows.append(cells)
+    held = live["held_at_p95_under_1s"]
+    one = pool.get(1)
+    out = table(["streams", "this pool p50", "p95", "p99", "WER", "naive p50", "p95", "WER"], rows)
+    out += (
+        f"\n\nStreams held at p95 < 1 s: {held.get('pool', 0)} here against the naive design's {held.get('naive', 0)}"
+        " (goals: ≥ 8 on 2 cores, ≥ 2× naive)."
+    )
+    if one:
+        out += f" One stream: p50 {one['p50_ms']:.0f} ms, p95 {one['p95_ms']:.0f} ms (goals < 300 ms and < 500 ms)."
+    if failed := sum(r["failed"] for r in live["rows"]):
+        out += f" {failed} stream(s) did not close normally."
+    return out + image(plots, "live.png", "Live caption latency against concurrent streams", doc)
+
+
+def _ocr_cell(mode: dict[str, Any]) -> str:
+    cer = mode.get("cer")
+    return f"{mode['p50_s']:.2f} s" + ("" if cer is None else f" · CER {cer:.1%}")
+
+
+def ocr_section(results: Results, plots: Path | None, doc: Path) -> str:
+    ocr = results["ocr"]
+    rows = []
+    for p in ocr["pages"]:
+        size = f"{p['size'][0]}×{p['size'][1]}" if p.get("size") else "—"
+        name = p["page"] + (" (held out)" if p.get("holdout") else "")
+        rows.append(
+            [name, p.get("corpus", "rendered"), size, *(_ocr_cell(p[m]) for m, _ in OCR_MODES), p["engine_used"]]
+        )
+    out = table(["page", "corpus", "pixels", *(label for _, label in OCR_MODES), "engine used"], rows)
+    groups = ocr.get("overall_by_corpus") or {"all pages": ocr["overall"]}
+    orows = []
+    for corpus, overall in groups.items():
+        for mode, label in OCR_MODES:
+            s = overall[mode]
+            orows.append(
+                [corpus, label, f"{s['p50_s']:.2f} s", f"{s['p95_s']:.2f} s", f"{s['p99_s']:.2f} s"]
+                + [str(s["ratio_p50_to_rapidocr"])]
+            )
+    out += (
+        f"\n\nMedians of {ocr['meta']['runs']} runs per page. All runs together, seconds per page (the spec's target "
+        "is p99 < 2 s a page):\n\n" + table(["pages", "", "p50", "p95", "p99", "p50 ratio to plain rapidocr"], orows)
+    )
+    return out + image(plots, "ocr.png", "OCR seconds per page for each engine", doc)
+
+
+def cold_start_section(results: Results, plots: Path | None, doc: Path) -> str:
+    cold = results["cold_start"]
+    rows = []
+    for name, r in cold["results"].items():
+        what, until = COLD_START.get(name, (r["what"], ""))
+        parts = [f"{r[k]:.2f} s" if k in r else "" for k in ("median_import_s", "median_load_s")]
+        rows.append([what, until, f"{r['median_total_s']:.2f} s", *parts])
+    return f"Median of {cold['runs']} runs:\n\n" + table(
+        ["what", "process start to", "median", "of which imports", "of which model load"], rows
+    )
+
+
+Section = Callable[[Results, Path | None, Path], str]
+SECTIONS: dict[str, tuple[str, Section]] = {  # marker name → (the bench it needs, renderer)
+    "machine": ("run", machine_section),
+    "pipeline": ("pipeline", pipeline_section),
+    "stt": ("stt", stt_section),
+    "live": ("live", live_section),
+    "ocr": ("ocr", ocr_section),
+    "cold_start": ("cold_start", cold_start_section),
+}
+MARKER = re.compile(r"(<!-- bench:(?P<name>[a-z_]+) -->\n)(?P<body>.*?)(<!-- /bench:(?P=name) -->)", re.S)
+
+
+def render(text: str, results: Results, plots: Path | None, doc: Path) -> tuple[str, list[str]]:
+    """The doc with every section whose result is present regenerated; and the names of those left as they were."""
+    starts = re.findall(r"<!-- bench:([a-z_]+) -->", text)
+    found = [m["name"] for m in MARKER.finditer(text)]
+    if starts != found:
+        raise ReportError(f"{doc}: unmatched bench markers: {sorted(set(starts) - set(found))}")
+    kept: list[str] = []
+
+    def replace(m: re.Match[str]) -> str:
+        name = m["name"]
+        if name not in SECTIONS:
+            raise ReportError(f"{doc}: unknown section <!-- bench:{name} --> (known: {', '.join(SECTIONS)})")
+        needs, section = SECTIONS[name]
+        if needs not in results:
+            kept.append(name)
+            return m.group(0)
+        try:
+            body = section(results, plots, doc)
+        except KeyError as e:
+            raise ReportError(f"{needs}.json lacks {e} for the {name} section of {doc}") from None
+        return m.group(1) + body + "\n" + m.group(4)
+
+    return MARKER.sub(replace, text), kept
+
+
+def update(docs: list[Path], results: Results, plots: Path | None) -> dict[Path, list[str]]:
+    """Regenerate the sections of each doc in place; returns, per doc, the sections left unchanged (no result)."""
+    kept = {}
+    for doc in docs:
+        text, kept[doc] = render(doc.read_text(), results, plots, doc)
+        doc.write_text(text)
+    return kept
