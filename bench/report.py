@@ -205,6 +205,39 @@ def ocr_section(results: Results, plots: Path | None, doc: Path) -> str:
     return out + image(plots, "ocr.png", "OCR seconds per page for each engine", doc)
 
 
+def triton_section(results: Results, plots: Path | None, doc: Path) -> str:
+    tri = results["triton"]
+    rows = []
+    for p in tri["pages"]:
+        c = p.get("cer")
+        rows.append(
+            [
+                p["page"],
+                f"{p['local']['p50_s']:.2f} s" + (f" · CER {c['local']:.1%}" if c else ""),
+                f"{p['triton']['p50_s']:.2f} s" + (f" · CER {c['triton']:.1%}" if c else ""),
+                f"×{p['ratio_p50']}",
+                "yes" if p["same_text"] else "no",
+            ]
+        )
+    out = f"Medians of {tri['meta']['runs']} runs per page; server: {tri['meta']['server']}.\n\n"
+    out += table(["page", "PP-OCR local", "PP-OCR on Triton", "ratio", "same text"], rows)
+    by: dict[int, dict[str, dict[str, Any]]] = {}
+    for r in tri["throughput"]:
+        by.setdefault(r["concurrency"], {})[r["design"]] = r
+    trows = []
+    for n, designs in sorted(by.items()):
+        on, off = designs.get("dynamic batching"), designs.get("no batching")
+        cells = [str(n), f"{on['pages_per_s']} pages/s" if on else "—", f"{off['pages_per_s']} pages/s" if off else "—"]
+        cells.append(f"×{tri['batching_gain'][str(n)]}" if str(n) in tri["batching_gain"] else "—")
+        cells.append(str(on.get("rec_requests_per_execution", "—")) if on else "—")
+        trows.append(cells)
+    out += (
+        f"\n\nConcurrent documents against one server (each reads every page {tri['meta']['docs']} times):\n\n"
+        + table(["documents", "dynamic batching", "no batching", "gain", "recognition requests per execution"], trows)
+    )
+    return out
+
+
 def cold_start_section(results: Results, plots: Path | None, doc: Path) -> str:
     cold = results["cold_start"]
     rows = []
@@ -224,6 +257,7 @@ SECTIONS: dict[str, tuple[str, Section]] = {  # marker name → (the bench it ne
     "stt": ("stt", stt_section),
     "live": ("live", live_section),
     "ocr": ("ocr", ocr_section),
+    "triton": ("triton", triton_section),
     "cold_start": ("cold_start", cold_start_section),
 }
 MARKER = re.compile(r"(<!-- bench:(?P<name>[a-z_]+) -->\n)(?P<body>.*?)(<!-- /bench:(?P=name) -->)", re.S)

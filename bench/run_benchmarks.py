@@ -1,18 +1,19 @@
 """Every benchmark in one command: run them, keep their JSON, draw the plots, regenerate the docs' figures.
 
-    python bench/run_benchmarks.py                  # the full run (about 40 min on 2 cores): the README's figures
+    python bench/run_benchmarks.py                  # the full run (about 20 min on 2 cores): the README's figures
     python bench/run_benchmarks.py --quick          # each benchmark at its smallest (under 5 min; CI runs it)
     python bench/run_benchmarks.py --only live,ocr  # some of them (the others' JSON is kept as it is)
     python bench/run_benchmarks.py --report-only    # redraw the plots and the docs from the JSON already there
 
-Each benchmark (bench/pipeline.py, stt.py, live.py, ocr.py, cold_start.py) runs in its own process, one after the
-other, its output shown as it goes; the run's record (the machine: CPU, cores, memory, GPU, OS, versions, commit;
-each benchmark's time and outcome) goes to ``run.json`` beside their JSON.
+Each benchmark (bench/pipeline.py, stt.py, live.py, ocr.py, triton.py, cold_start.py) runs in its own process, one
+after the other, its output shown as it goes; the run's record (the machine: CPU, cores, memory, GPU, OS, versions,
+commit; each benchmark's time and outcome) goes to ``run.json`` beside their JSON.
 
 The full run writes bench/results/*.json and docs/bench/*.png, and regenerates the generated sections of README.md
 and docs/deployment.md (between ``<!-- bench:NAME -->`` markers; see bench/report.py). ``--quick`` writes to
 bench/results/quick/ (plots in its plots/) and leaves the docs alone unless ``--docs`` names files: its figures are
-not the README's. A benchmark that fails does not stop the others; the command then exits 1, naming it.
+not the README's. A benchmark that fails does not stop the others; the command then exits 1, naming it. One that
+cannot run here (triton.py without the tritonserver binary of nvidia-pytriton) is skipped, saying why.
 To add a benchmark: a script that takes ``--out PATH`` and one entry in ``BENCHES`` (and, for the docs, a section
 in bench/report.py).
 """
@@ -29,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,10 +47,21 @@ class Bench:
     what: str
     full: tuple[str, ...]  # arguments of the full run (the README's figures)
     quick: tuple[str, ...]  # arguments of --quick (seconds to a minute or so each on 2 cores)
+    missing: Callable[[], str | None] = lambda: None  # why it cannot run here (then it is skipped, saying so)
 
     @property
     def script(self) -> Path:
         return ROOT / "bench" / f"{self.name}.py"
+
+
+def tritonserver_missing() -> str | None:
+    from streamprocess.ocr.triton.server import TritonNotInstalled, find_tritonserver
+
+    try:
+        find_tritonserver()
+    except TritonNotInstalled as e:
+        return str(e)
+    return None
 
 
 BENCHES = (
@@ -70,6 +83,13 @@ BENCHES = (
         "OCR per page against plain rapidocr and Tesseract, rendered pages and real scans",
         ("--runs", "5"),
         ("--runs", "1", "--pages", "two-column,korean,linn"),
+    ),
+    Bench(
+        "triton",
+        "OCR through a local Triton: latency against the local engine, dynamic batching against none",
+        ("--runs", "3"),
+        ("--runs", "1", "--docs", "1", "--concurrency", "1,4", "--pages", "english-light"),
+        tritonserver_missing,
     ),
     Bench("cold_start", "cold starts of workers and the API", ("--runs", "3"), ("--runs", "1")),
 )
@@ -124,6 +144,9 @@ def machine() -> dict[str, Any]:
 
 def run_one(bench: Bench, quick: bool, results: Path) -> dict[str, Any]:
     args = bench.quick if quick else bench.full
+    if reason := bench.missing():
+        print(f"\n== {bench.name}: skipped: {reason}", flush=True)
+        return {"status": "skipped", "reason": reason, "args": list(args)}
     cmd = [sys.executable, str(bench.script), *args, "--out", str(results / f"{bench.name}.json")]
     print(f"\n== {bench.name}: {bench.what}\n   $ python bench/{bench.name}.py {' '.join(args)}", flush=True)
     t0 = time.monotonic()
@@ -172,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Machine: {json.dumps(record['machine'])}", flush=True)
         for bench in (b for b in BENCHES if b.name in args.only):
             record["benchmarks"][bench.name] = run_one(bench, args.quick, args.results)
-            if record["benchmarks"][bench.name]["status"] != "ok":
+            if record["benchmarks"][bench.name]["status"] == "failed":
                 failed.append(bench.name)
         record["total_s"] = round((dt.datetime.now(dt.UTC) - started).total_seconds(), 1)
         previous = args.results / "run.json"

@@ -70,6 +70,18 @@ if [ "$status" -ne 0 ]; then
   fi
 fi
 
+# nvidia-pytriton carries the tritonserver binary (and its python-backend stub) that `streamprocess triton serve` and
+# the Triton tests start. It cannot be a requirement: it pins numpy<2 and, through tritonclient[all], protobuf<7, which
+# this project cannot use; the binary needs none of its Python dependencies, so it is installed without them
+# (pyproject.toml, the triton extra, says the same).
+if [[ "${PIP_EXTRAS:-}" == *test* ]] && ! .venv/bin/python -c 'import importlib.metadata as m; m.version("nvidia-pytriton")' 2>/dev/null; then
+  echo "setup: installing nvidia-pytriton (the tritonserver binary) without its dependencies"
+  if ! .venv/bin/python -m pip install -q --no-deps 'nvidia-pytriton>=0.5'; then
+    echo "setup: pip could not install nvidia-pytriton (needs the package index the first time)" >&2
+    exit 1
+  fi
+fi
+
 # kubectl, for `kubectl kustomize` (the tests render k8s/'s overlays offline). Any kubectl with kustomize v5 or newer
 # does (kubectl 1.27+); Debian's own kubernetes-client is kubectl 1.20 with kustomize v2, which refuses `patches` and
 # `labels`, so it is not used. In order: a kubectl already on PATH or in .venv, the apt package `kubectl` where a

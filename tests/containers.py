@@ -30,7 +30,7 @@ COMPOSE = ROOT / "infra" / "docker-compose.yml"
 DOCKERFILES = {"cpu": ROOT / "Dockerfile", "gpu": ROOT / "Dockerfile.gpu"}
 SETTINGS = {"STREAMPROCESS_" + name.upper(): name for name in Settings.model_fields}
 ENV_NAME = re.compile(r"STREAMPROCESS_[A-Z0-9_]*[A-Z0-9](?![A-Z0-9_])")  # not the wildcards (STREAMPROCESS_OCR_*)
-THIRD_PARTY = {"minio", "minio-init", "redis"}  # services run from published images, pinned by tag
+THIRD_PARTY = {"minio", "minio-init", "redis", "triton"}  # services run from published images, pinned by tag
 PORTS = {"8000", "50051", "9100"}  # HTTP, gRPC, a worker's metrics
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
@@ -74,17 +74,25 @@ def as_env(service: dict[str, Any]) -> dict[str, str]:
 
 
 def command_problem(args: list[str]) -> str | None:
-    """None when `streamprocess ARGS` is a command line the CLI accepts (parsed, not run)."""
+    """None when `streamprocess ARGS` is a command line the CLI accepts (parsed, not run), down through command groups
+    (`streamprocess triton repo DIR`)."""
     group = get_command(app)
-    ctx = group.context_class(group, info_name="streamprocess")  # typer's own copy of click's Context
-    command = group.get_command(ctx, args[0]) if args else None
-    if command is None:
-        return f"`streamprocess {' '.join(args)}`: no such command"
-    try:
-        command.make_context(args[0], list(args[1:]), parent=ctx)
-    except Exception as e:  # click's UsageError and BadParameter, from typer's copy of click
-        return f"`streamprocess {' '.join(args)}`: {getattr(e, 'format_message', e.__str__)()}"
-    return None
+    parent = group.context_class(group, info_name="streamprocess")  # typer's own copy of click's Context
+    command: Any = group
+    rest = list(args)
+    while True:
+        sub = command.get_command(parent, rest[0]) if rest else None
+        if sub is None:
+            return f"`streamprocess {' '.join(args)}`: no such command"
+        try:
+            ctx = sub.make_context(rest[0], rest[1:], parent=parent)
+        except Exception as e:  # click's UsageError and BadParameter, from typer's copy of click
+            message = getattr(e, "format_message", e.__str__)() or "a subcommand is needed"
+            return f"`streamprocess {' '.join(args)}`: {message}"
+        if not hasattr(sub, "list_commands"):
+            return None
+        # A group: what follows its own options names a subcommand (click keeps it apart from the rest).
+        command, parent, rest = sub, ctx, [*getattr(ctx, "_protected_args", []), *ctx.args]
 
 
 def listens_on(env: dict[str, str], command: list[str]) -> set[str]:
@@ -135,7 +143,9 @@ def compose_problems(raw: dict[str, Any]) -> list[str]:
             queues.update(v for flag, v in zip(command, command[1:], strict=False) if flag in ("--queue", "-q"))
         test = " ".join((svc.get("healthcheck") or {}).get("test") or [])
         port = re.search(r"127\.0\.0\.1:(\d+)", test)
-        if not port or port.group(1) not in listens_on(env, command):
+        if svc.get("restart") == "no" and "healthcheck" not in svc:
+            pass  # runs once and exits (its dependents wait for it to complete): nothing to probe
+        elif not port or port.group(1) not in listens_on(env, command):
             problems.append(f"{where}: its healthcheck does not ask a port it listens on ({test!r})")
     for name, svc in services.items():
         deps = svc.get("depends_on") or {}
@@ -152,6 +162,53 @@ def compose_problems(raw: dict[str, Any]) -> list[str]:
     if missing_roles:
         problems.append(f"no worker consumes the queue(s) {sorted(missing_roles)}")
     problems += webhook_problems(services)
+    problems += triton_problems(services)
+    return problems
+
+
+def triton_problems(services: dict[str, dict[str, Any]]) -> list[str]:
+    """Triton (profile `triton`): its model repository written by this project's `triton repo` into the volume it
+    serves, before it starts; healthy when strictly ready (GET /v2/health/ready on its HTTP port); the OCR worker
+    that uses it waits for that and names its gRPC port; all of it outside the default stack."""
+    triton = services.get("triton")
+    if triton is None:
+        return []
+    problems = []
+    command = triton.get("command") or []
+    flag = {k: v for k, _, v in (a.partition("=") for a in command if a.startswith("--"))}
+    if command[:1] != ["tritonserver"] or flag.get("--strict-readiness") != "true":
+        problems.append("triton: does not run `tritonserver ... --strict-readiness=true`")
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in triton.get("volumes") or [] if isinstance(v, str)}
+    volume = mounts.get(flag.get("--model-repository", ""))
+    writers = []
+    for name, svc in services.items():
+        cmd = svc.get("command") or []
+        for v in svc.get("volumes") or []:
+            source, target = str(v).split(":")[:2]
+            if source == volume and cmd[:3] == ["triton", "repo", target] and not str(v).endswith(":ro"):
+                writers.append(name)
+    if not writers:
+        problems.append(f"triton: no service writes its model repository ({flag.get('--model-repository')!r})")
+    deps = triton.get("depends_on") or {}
+    for writer in writers:
+        if not isinstance(deps, dict) or deps.get(writer, {}).get("condition") != "service_completed_successfully":
+            problems.append(f"triton: starts before {writer} has written the model repository")
+    http = flag.get("--http-port", "8000")
+    test = " ".join((triton.get("healthcheck") or {}).get("test") or [])
+    if f"http://127.0.0.1:{http}/v2/health/ready" not in test:
+        problems.append("triton: its healthcheck is not GET /v2/health/ready on its HTTP port")
+    users = [n for n, svc in services.items() if as_env(svc).get("STREAMPROCESS_OCR_ENGINE") == "triton"]
+    if not users:
+        problems.append("triton: no OCR worker uses it (STREAMPROCESS_OCR_ENGINE=triton)")
+    grpc = f"grpc://triton:{flag.get('--grpc-port', '8001')}"
+    for name in users:
+        if as_env(services[name]).get("STREAMPROCESS_TRITON_URL") != grpc:
+            problems.append(f"services.{name}: STREAMPROCESS_TRITON_URL is not {grpc}")
+        if (services[name].get("depends_on") or {}).get("triton", {}).get("condition") != "service_healthy":
+            problems.append(f"services.{name}: does not wait for triton to be ready")
+    for name in ["triton", *writers, *users]:
+        if "triton" not in (services[name].get("profiles") or []):
+            problems.append(f"services.{name}: not in the `triton` profile (the default stack must not change)")
     return problems
 
 

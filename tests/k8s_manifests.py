@@ -10,6 +10,7 @@ import functools
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,21 @@ def render(directory: Path) -> list[Doc]:
 @functools.cache
 def rendered(overlay: str) -> tuple[Doc, ...]:
     return tuple(render(K8S / "overlays" / overlay))
+
+
+@functools.cache
+def rendered_with(overlay: str, component: str) -> tuple[Doc, ...]:
+    """An overlay with a component opted in the way docs/deployment.md tells an operator to: `components:
+    [../../components/<name>]` added to the overlay's own kustomization.yaml (here in a copy of k8s/), so the
+    overlay's `images:` and patches reach the component's objects too."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "k8s"
+        shutil.copytree(K8S, tree)
+        path = tree / "overlays" / overlay / "kustomization.yaml"
+        kustomization = yaml.safe_load(path.read_text())
+        kustomization.setdefault("components", []).append(f"../../components/{component}")
+        path.write_text(yaml.safe_dump(kustomization, sort_keys=False))
+        return tuple(render(path.parent))
 
 
 def find(docs: tuple[Doc, ...] | list[Doc], kind: str, name: str) -> Doc:
@@ -201,7 +217,7 @@ def pod_problems(doc: Doc) -> list[str]:
             for res in ("cpu", "memory"):
                 if res not in resources.get(bound, {}):
                     problems.append(f"{where}: no {res} in resources.{bound}")
-        if doc["kind"] == "Deployment":
+        if doc["kind"] == "Deployment" and c in spec["containers"]:  # init containers run to completion: no probes
             for probe in ("livenessProbe", "readinessProbe"):
                 if probe not in c:
                     problems.append(f"{where}: no {probe}")
@@ -234,12 +250,70 @@ def setting_problems(doc: Doc) -> list[str]:
     return [f"{ident(doc)}: {n} is not a setting" for n in found if n.startswith("STREAMPROCESS_") and n not in names]
 
 
-def all_problems(docs: tuple[Doc, ...] | list[Doc], gpu: tuple[str, ...] = ("streamprocess-stt",)) -> list[str]:
+TRITON_IMAGE = "nvcr.io/nvidia/tritonserver:"
+
+
+def flags(args: list[str]) -> dict[str, str]:
+    """`--name=value` and `--name value` arguments of a command line, by name."""
+    out: dict[str, str] = {}
+    for i, arg in enumerate(args):
+        if arg.startswith("--"):
+            name, eq, value = arg.partition("=")
+            nxt = args[i + 1] if i + 1 < len(args) else ""
+            out[name] = value if eq else ("" if nxt.startswith("--") else nxt)
+    return out
+
+
+def triton_problems(doc: Doc) -> list[str]:
+    """A Triton pod: ready on /v2/health/ready (strict: every model loaded) and live on /v2/health/live, both on the
+    HTTP port it is told; its metrics port exposed and annotated for scraping; the model repository it serves
+    written by an init container running this project's CLI into a volume the server mounts there."""
+    spec = pod_spec(doc)
+    assert spec is not None
+    triton = next(c for c in spec["containers"] if c["image"].startswith(TRITON_IMAGE))
+    where = f"{ident(doc)} container {triton['name']}"
+    args = [*triton.get("command", []), *triton.get("args", [])]
+    flag = flags(args)
+    problems = []
+    if "tritonserver" not in args:
+        problems.append(f"{where}: does not run tritonserver")
+    if flag.get("--strict-readiness") != "true":
+        problems.append(f"{where}: no --strict-readiness=true (ready before its models are)")
+    ports = {p["name"]: p["containerPort"] for p in triton.get("ports", [])}
+    for port, default in (("http", 8000), ("grpc", 8001), ("metrics", 8002)):
+        if ports.get(port) != int(flag.get(f"--{port}-port", default)):
+            problems.append(f"{where}: port {port} is not the --{port}-port it listens on")
+    for probe, path in (("readinessProbe", "/v2/health/ready"), ("livenessProbe", "/v2/health/live")):
+        get = triton.get(probe, {}).get("httpGet", {})
+        if get.get("path") != path or ports.get(get.get("port")) != int(flag.get("--http-port", 8000)):
+            problems.append(f"{where}: its {probe} is not GET {path} on the HTTP port")
+    notes = doc["spec"]["template"]["metadata"].get("annotations", {})
+    scrape = (notes.get("prometheus.io/scrape"), notes.get("prometheus.io/port"), notes.get("prometheus.io/path"))
+    if scrape != ("true", str(ports.get("metrics")), "/metrics"):
+        problems.append(f"{ident(doc)}: the metrics port {ports.get('metrics')} is not annotated for scraping")
+    repository = flag.get("--model-repository", "")
+    volume = next((m["name"] for m in triton.get("volumeMounts", []) if m["mountPath"] == repository), None)
+    writers = [
+        c
+        for c in spec.get("initContainers", [])
+        for m in c.get("volumeMounts", [])
+        if m["name"] == volume and not m.get("readOnly") and c.get("args", [])[:3] == ["triton", "repo", m["mountPath"]]
+    ]
+    if volume is None or not writers:
+        problems.append(f"{where}: no init container writes its model repository ({repository!r}) with `triton repo`")
+    return problems
+
+
+def all_problems(
+    docs: tuple[Doc, ...] | list[Doc], gpu: tuple[str, ...] = ("streamprocess-stt", "streamprocess-triton")
+) -> list[str]:
     out = schema_problems(docs)
     for doc in docs:
         out += pod_problems(doc) + setting_problems(doc)
         if doc["metadata"]["name"] in gpu and pod_spec(doc) is not None:
             out += gpu_problems(doc)
+        if any(c["image"].startswith(TRITON_IMAGE) for c in containers(doc)):
+            out += triton_problems(doc)
     return out
 
 

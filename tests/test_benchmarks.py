@@ -1,7 +1,7 @@
 """Every benchmark in one command, at its smallest: `python bench/run_benchmarks.py --quick` runs each benchmark
 (the pipeline on all three queues, STT, live streams against the naive design, OCR on a rendered page and a real
-scan, cold starts), records the machine, draws every plot and regenerates the docs' generated sections — here into
-copies, so the README's figures stay those of the full run."""
+scan, OCR through a local tritonserver, cold starts), records the machine, draws every plot and regenerates the
+docs' generated sections — here into copies, so the README's figures stay those of the full run."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def test_the_quick_run_measures_everything_and_regenerates_the_docs(tmp_path: Pa
     run = json.loads((results / "run.json").read_text())
     assert run["quick"] is True
     assert {name: b["status"] for name, b in run["benchmarks"].items()} == dict.fromkeys(
-        ("pipeline", "stt", "live", "ocr", "cold_start"), "ok"
+        ("pipeline", "stt", "live", "ocr", "triton", "cold_start"), "ok"
     )
     assert run["machine"]["cores"] >= 1 and run["machine"]["cpu"] and run["machine"]["gpu"]
     assert run["total_s"] < 300, f"--quick must stay under 5 minutes for CI; it took {run['total_s']} s"
@@ -53,6 +53,12 @@ def test_the_quick_run_measures_everything_and_regenerates_the_docs(tmp_path: Pa
     assert {p["corpus"] for p in pages.values()} == {"rendered", "real"}
     assert pages["linn"]["size"] == [2550, 3300] and pages["linn"]["engine"]["cer"] is not None
     assert set(ocr["overall_by_corpus"]) == {"rendered", "real"}
+    triton = json.loads((results / "triton.json").read_text())
+    assert [p["page"] for p in triton["pages"]] == ["english-light"] and triton["pages"][0]["same_text"]
+    assert {(r["design"], r["concurrency"]) for r in triton["throughput"]} == {
+        (d, n) for d in ("dynamic batching", "no batching") for n in (1, 4)
+    }
+    assert all(r["pages_per_s"] > 0 for r in triton["throughput"])
 
     for name in ("pipeline", "stt", "live", "ocr"):
         with Image.open(plots / f"{name}.png") as png:

@@ -42,6 +42,22 @@ def test_compose_file_passes_every_check(compose: dict[str, Any]) -> None:
     assert {p.rsplit(":", 1)[-1] for p in compose["services"]["api"]["ports"]} == {"8000", "50051"}
 
 
+def test_triton_is_a_profile_beside_the_default_stack(compose: dict[str, Any]) -> None:
+    """`docker compose up` runs what it always ran; `--profile triton` adds the model repository writer, Triton and
+    an OCR worker using it (the checks in tests/containers.py, triton_problems, hold its wiring)."""
+    services = compose["services"]
+    default = {name for name, svc in services.items() if not svc.get("profiles")}
+    assert default == {"minio", "minio-init", "redis", "api", "router", "stt-worker", "ocr-worker"}
+    triton = {name for name, svc in services.items() if "triton" in svc.get("profiles", [])}
+    assert triton == {"triton-repo", "triton", "ocr-worker-triton"}
+    assert services["triton-repo"]["command"][:5] == ["triton", "repo", "/data", "--backend", "onnxruntime"]
+    assert "--cpu" in services["triton-repo"]["command"]  # KIND_CPU instances: the compose stack has no GPU
+    # The project image (its rapidocr's ONNX files) with the `triton` extra, tagged apart from the default stack's.
+    for name in ("triton-repo", "ocr-worker-triton"):
+        assert services[name]["build"]["args"]["EXTRAS"] == "[triton]", name
+        assert services[name]["image"] != services["ocr-worker"]["image"], name
+
+
 def test_compose_file_passes_check_jsonschema_cli() -> None:
     cli = Path(sys.executable).parent / "check-jsonschema"
     run = subprocess.run(
@@ -84,6 +100,24 @@ def _break(compose: dict[str, Any], service: str, **changes: Any) -> dict[str, A
         ("minio", {"env": {"MINIO_NOTIFY_WEBHOOK_ENDPOINT": "http://api:8000/events"}}, "webhook target is not"),
         ("minio", {"env": {"MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN": "other"}}, "auth_token is not the API's"),
         ("minio-init", {"env": {"BUCKET": "uploads"}}, "STREAMPROCESS_BUCKET='media', not 'uploads'"),
+        (
+            "triton",
+            {"healthcheck": {"test": ["CMD", "curl", "-fsS", "http://127.0.0.1:8000/v2/health/live"]}},
+            "its healthcheck is not GET /v2/health/ready",
+        ),
+        ("triton", {"depends_on": None}, "starts before triton-repo has written the model repository"),
+        ("triton", {"image": "nvcr.io/nvidia/tritonserver"}, "is not pinned by a tag"),
+        ("triton-repo", {"command": ["triton", "repo", "/tmp/models", "--cpu"]}, "no service writes its model"),
+        ("triton-repo", {"command": ["triton", "repos", "/data"]}, "`streamprocess triton repos /data`: no such"),
+        ("triton-repo", {"restart": "on-failure"}, "waits for triton-repo to complete, but it restarts"),
+        (
+            "ocr-worker-triton",
+            {"env": {"STREAMPROCESS_TRITON_URL": "grpc://triton:8000"}},
+            "STREAMPROCESS_TRITON_URL is not grpc://triton:8001",
+        ),
+        ("ocr-worker-triton", {"env": {"STREAMPROCESS_TRITON_URL": "triton:8001"}}, "invalid settings"),
+        ("ocr-worker-triton", {"depends_on": {"redis": {"condition": "service_healthy"}}}, "does not wait for triton"),
+        ("ocr-worker-triton", {"profiles": None}, "not in the `triton` profile (the default stack must not change)"),
     ],
 )
 def test_a_broken_compose_file_fails(compose: dict[str, Any], service: str, changes: dict, expected: str) -> None:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
+import sys
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,18 +22,22 @@ from streamprocess.config import Settings
 from streamprocess.metrics import LIVE_ACTIVE
 from streamprocess.queues.redis_streams import GROUP, RedisStreamQueue
 
+from .containers import command_problem
 from .helpers import ROOT
 from .k8s_manifests import (
     KEDA_KINDS,
     OVERLAYS,
+    TRITON_IMAGE,
     all_problems,
     container_of,
     containers,
     find,
+    flags,
     ident,
     pod_spec,
     render,
     rendered,
+    rendered_with,
 )
 
 BROKEN = Path(__file__).resolve().parent / "k8s_broken"
@@ -54,6 +61,10 @@ BROKEN_CASES = [
     ("root-container", "Deployment/streamprocess-router container router: may run as root"),
     ("misspelt-core-field", "Kubernetes 1.30.0 schema: spec.template.spec.containers.0: Additional properties"),
     ("unknown-setting", "STREAMPROCESS_VISIBILITY_TIMOUT is not a setting"),
+    ("triton-ready-on-live", "container triton: its readinessProbe is not GET /v2/health/ready on the HTTP port"),
+    ("triton-metrics-not-scraped", "Deployment/streamprocess-triton: the metrics port 8002 is not annotated"),
+    ("triton-no-gpu", "Deployment/streamprocess-triton container triton: no nvidia.com/gpu: 1 limit"),
+    ("triton-repository-elsewhere", "no init container writes its model repository ('/models') with `triton repo`"),
 ]  # fmt: skip
 
 
@@ -236,6 +247,16 @@ def test_deployment_guide_matches_the_manifests() -> None:
     polling = find(rendered("aws"), "ScaledJob", "streamprocess-stt")["spec"]["pollingInterval"]
     assert f"| `pollingInterval` | {polling} s |" in guide
     assert "docs/deployment.md" in (ROOT / "README.md").read_text()
+    # Triton: how to opt in, and the image and command lines the component runs, as the guide shows them.
+    assert "components:\n  - ../../components/triton\n" in guide
+    triton = find(rendered_with("aws", "triton"), "Deployment", "streamprocess-triton")
+    server = container_of(triton)
+    assert f"`{server['image']}`" in guide and f"`{' '.join(server['args'])}`" in guide
+    init = (pod_spec(triton) or {})["initContainers"][0]["args"]
+    assert f"`streamprocess {' '.join(init)}`" in guide
+    job = container_of(find(rendered_with("aws", "triton"), "ScaledJob", "streamprocess-ocr"))
+    ocr = {e["name"]: e["value"] for e in job["env"]}
+    assert f"`STREAMPROCESS_TRITON_URL={ocr['STREAMPROCESS_TRITON_URL']}`" in guide
 
 
 def test_the_minio_overlay_and_the_compose_file_run_the_same_third_party_images() -> None:
@@ -245,5 +266,128 @@ def test_the_minio_overlay_and_the_compose_file_run_the_same_third_party_images(
     compose = yaml.safe_load((ROOT / "infra" / "docker-compose.yml").read_text())
     images = [s["image"] for s in compose["services"].values() if "image" in s]
     in_compose = {image for image in images if "streamprocess" not in image}
-    in_cluster = {c["image"] for doc in rendered("minio") for c in containers(doc) if "streamprocess" not in c["image"]}
+    docs = rendered_with("minio", "triton")  # the compose file's `triton` profile: the cluster with Triton
+    in_cluster = {c["image"] for doc in docs for c in containers(doc) if "streamprocess" not in c["image"]}
     assert in_compose and in_compose == in_cluster
+
+
+# ---------------------------------------------------------------------------------------------- Triton (component)
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_overlay_with_triton_renders_and_validates(overlay: str) -> None:
+    """k8s/components/triton opted into either overlay: every check passes, Triton's included (triton_problems: its
+    probes, ports, scrape annotations, model repository; gpu_problems: one GPU, the GPU nodes' selector and taint)."""
+    docs = rendered_with(overlay, "triton")
+    assert all_problems(docs) == []
+    names = {ident(d) for d in docs} - {ident(d) for d in rendered(overlay)}
+    assert names == {f"{k}/streamprocess-triton" for k in ("Deployment", "Service", "PodDisruptionBudget")}
+    triton = find(docs, "Deployment", "streamprocess-triton")
+    stt = find(docs, "ScaledJob", "streamprocess-stt")
+    for key in ("nodeSelector", "tolerations"):  # the GPU nodes the STT pods go to
+        assert (pod_spec(triton) or {})[key] == (pod_spec(stt) or {})[key], key
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_triton_serves_the_ocr_jobs(overlay: str) -> None:
+    """The OCR job pods get the `triton` engine and a URL naming the Triton Service's gRPC port by its cluster DNS
+    name; the Service exposes the pod's HTTP, gRPC and metrics ports. Without the component nothing changes."""
+    docs = rendered_with(overlay, "triton")
+    service = find(docs, "Service", "streamprocess-triton")
+    server = container_of(find(docs, "Deployment", "streamprocess-triton"))
+    container_ports = {p["name"]: p["containerPort"] for p in server["ports"]}
+    service_ports = {p["name"]: p for p in service["spec"]["ports"]}
+    assert set(service_ports) == set(container_ports) == {"http", "grpc", "metrics"}
+    assert all(service_ports[name]["targetPort"] == name for name in container_ports)
+    assert container_ports["metrics"] == 8002 and TRITON_IMAGE in server["image"]
+    labels = find(docs, "Deployment", "streamprocess-triton")["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    budget = find(docs, "PodDisruptionBudget", "streamprocess-triton")
+    assert budget["spec"]["selector"]["matchLabels"].items() <= labels.items()
+
+    ocr = container_of(find(docs, "ScaledJob", "streamprocess-ocr"))
+    env = {e["name"]: e.get("value") for e in ocr["env"]}
+    assert env["STREAMPROCESS_OCR_ENGINE"] == "triton"
+    url = urlsplit(env["STREAMPROCESS_TRITON_URL"])
+    assert url.scheme == "grpc" and url.port == service_ports["grpc"]["port"]
+    assert url.hostname == f"{service['metadata']['name']}.{service['metadata']['namespace']}.svc"
+    # The settings the job pod ends with (its ConfigMap, then its own env) are valid ones.
+    config = next(d for d in docs if d["kind"] == "ConfigMap" and "streamprocess-config" in ident(d))["data"]
+    values = {k.removeprefix("STREAMPROCESS_").lower(): v for k, v in {**config, **env}.items() if k.startswith("STR")}
+    settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]  # _env_file: pydantic-settings' own
+    assert settings.ocr_engine == "triton" and settings.triton_url == env["STREAMPROCESS_TRITON_URL"]
+    # Only the OCR jobs use Triton; without the component they run the local engine.
+    for doc in docs:
+        for c in containers(doc):
+            names = {e["name"] for e in c.get("env", [])}
+            assert ("STREAMPROCESS_TRITON_URL" in names) == (ident(doc) == "ScaledJob/streamprocess-ocr"), ident(doc)
+    plain = container_of(find(rendered(overlay), "ScaledJob", "streamprocess-ocr"))
+    assert not {"STREAMPROCESS_OCR_ENGINE", "STREAMPROCESS_TRITON_URL"} & {e["name"] for e in plain["env"]}
+
+
+def test_triton_model_repository_is_written_by_the_cli(tmp_path: Path) -> None:
+    """The init container's command line is one this project's CLI accepts, for the repository the server is told to
+    serve; run here as it would run there (into a temporary folder), it writes the three OCR models for the GPU."""
+    spec = pod_spec(find(rendered_with("minio", "triton"), "Deployment", "streamprocess-triton"))
+    assert spec is not None
+    [init] = spec["initContainers"]
+    server = container_of(find(rendered_with("minio", "triton"), "Deployment", "streamprocess-triton"))
+    repository = flags(server["args"])["--model-repository"]
+    assert init["image"] == container_of(find(rendered("minio"), "ScaledJob", "streamprocess-ocr"))["image"]
+    assert "command" not in init  # the image's entrypoint: tini, then `streamprocess`
+    args = init["args"]
+    assert args[:3] == ["triton", "repo", repository] and flags(args)["--backend"] == "onnxruntime"
+    assert "--cpu" not in args  # KIND_GPU instances on the GPU the pod holds
+    if not (ROOT / "src" / "streamprocess" / "cli" / "triton.py").exists():
+        pytest.skip("`streamprocess triton repo` is not there yet (src/streamprocess/cli/triton.py)")
+    assert command_problem(args) is None
+    out = tmp_path / "models"
+    run = subprocess.run(
+        [sys.executable, "-m", "streamprocess", *args[:2], str(out), *args[3:]], capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    for model in ("ppocr_det", "ppocr_cls", "ppocr_rec"):
+        config = (out / model / "config.pbtxt").read_text()
+        assert 'platform: "onnxruntime_onnx"' in config and "KIND_GPU" in config and "dynamic_batching" in config
+        assert (out / model / "1" / "model.onnx").stat().st_size > 0
+    assert (out / "ppocr_rec" / "characters.txt").read_text().strip()
+
+
+@pytest.mark.slow
+def test_triton_command_line_runs_on_a_real_tritonserver(tmp_path: Path) -> None:
+    """The manifest's tritonserver flags, on a real tritonserver (nvidia-pytriton's, python backend: the same models,
+    inputs and outputs) on free ports: it starts with them, and answers the probes' paths and the scrape annotation's
+    path on the ports they name. The compose file's `triton` service runs the same command line."""
+    from infra.local_services import free_port
+    from streamprocess.ocr.triton.repository import write_repository
+    from streamprocess.ocr.triton.server import LocalTriton, TritonNotInstalled, find_tritonserver
+
+    try:
+        find_tritonserver()
+    except TritonNotInstalled as e:
+        pytest.skip(str(e))
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "infra" / "docker-compose.yml").read_text())
+    doc = find(rendered_with("minio", "triton"), "Deployment", "streamprocess-triton")
+    server = container_of(doc)
+    assert compose["services"]["triton"]["command"] == server["args"]
+    assert compose["services"]["triton"]["image"] == server["image"]
+    # Ports and the repository are this machine's; every other flag is the manifest's.
+    named = ("--model-repository", "--http-port", "--grpc-port", "--metrics-port")
+    extra = [a for a in server["args"][1:] if a.split("=")[0] not in named]
+    assert "--strict-readiness=true" in extra
+    repo = tmp_path / "models"
+    write_repository(repo, backend="python")
+    ports = {"http": free_port(), "grpc": free_port(), "metrics": free_port()}
+    with LocalTriton(repo, ports["http"], ports["grpc"], ports["metrics"], extra_args=extra) as triton:
+        assert triton.process is not None and triton.process.poll() is None
+        by_name = {p["name"]: ports[p["name"]] for p in server["ports"]}
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            get = server[probe]["httpGet"]
+            url = f"http://127.0.0.1:{by_name[get['port']]}{get['path']}"
+            with urllib.request.urlopen(url, timeout=5) as response:
+                assert response.status == 200, (probe, url)
+        notes = doc["spec"]["template"]["metadata"]["annotations"]
+        port = {p["containerPort"]: p["name"] for p in server["ports"]}[int(notes["prometheus.io/port"])]
+        url = f"http://127.0.0.1:{by_name[port]}{notes['prometheus.io/path']}"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            assert "nv_inference_request_success" in response.read().decode()

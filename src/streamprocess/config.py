@@ -31,6 +31,9 @@ INTERNAL_DIR = ".streamprocess"
 #: What a tenant may be called: it is written into job records and logs.
 TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
+#: ``STREAMPROCESS_TRITON_URL``: the scheme picks tritonclient's transport (the OCR engine parses it again).
+TRITON_URL = re.compile(r"(http|grpc)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):[0-9]{1,5}/?")
+
 
 def tenant_of_key(key: str) -> str:
     """The tenant of a bare API key (one given without ``tenant=``): stable, and not the key itself."""
@@ -154,7 +157,9 @@ class Settings(BaseSettings):
     # --- OCR engine ------------------------------------------------------------------------------
     ocr_languages: str = Field("eng", description="Default languages (`eng`, `kor+jpn+chi_sim`, `auto`).")
     ocr_engine: str = Field(
-        "auto", description="`auto` (PP-OCR where it reads the language, else Tesseract), `ppocr` or `tesseract`."
+        "auto",
+        description="`auto` (PP-OCR where it reads the language, else Tesseract), `ppocr`, `tesseract`, or `triton` "
+        "(as `auto`, with PP-OCR's models on the Triton server at `STREAMPROCESS_TRITON_URL`).",
     )
     ocr_dpi: float = Field(200.0, ge=50, le=600, description="Resolution PDF pages are rendered at.")
     ocr_det_side: int = Field(960, ge=320, le=4000, description="PP-OCR detection input: longer side, pixels.")
@@ -165,6 +170,15 @@ class Settings(BaseSettings):
     ocr_threads: int = Field(0, ge=0, description="Inference threads for PP-OCR; 0 uses every core.")
     ocr_max_pages: int = Field(500, ge=1, description="Most pages a document may have.")
     ocr_max_pixels: int = Field(50_000_000, gt=0, description="Most pixels a page may have (decompression bombs).")
+    triton_url: str | None = Field(
+        None,
+        description="Triton server running PP-OCR's models for the `triton` OCR engine (`STREAMPROCESS_OCR_ENGINE="
+        "triton` or a job's `engine: triton`): `http://host:port` or `grpc://host:port`.",
+    )
+    triton_timeout: float = Field(30.0, gt=0, description="Seconds one Triton request may take.")
+    triton_attempts: int = Field(
+        5, ge=1, description="Tries per Triton request on transient errors (backoff between), then the job is retried."
+    )
 
     # --- live captioning (WebSocket /v1/stt/stream, gRPC STTService) -------------------------------
     live_max_streams: int = Field(
@@ -240,6 +254,20 @@ class Settings(BaseSettings):
         if v.startswith("/") or ".." in v.split("/"):
             raise ValueError(f"prefix {v!r} must be relative and contain no '..'")
         return v
+
+    @field_validator("triton_url")
+    @classmethod
+    def _triton_url_shape(cls, v: str | None) -> str | None:
+        v = (v or "").strip() or None
+        if v is not None and not TRITON_URL.fullmatch(v):
+            raise ValueError(f"STREAMPROCESS_TRITON_URL={v!r} must be http://host:port or grpc://host:port")
+        return v
+
+    @model_validator(mode="after")
+    def _triton_engine_has_url(self) -> Settings:
+        if self.ocr_engine == "triton" and not self.triton_url:
+            raise ValueError("STREAMPROCESS_OCR_ENGINE=triton needs STREAMPROCESS_TRITON_URL (http:// or grpc://)")
+        return self
 
     @field_validator("drop_tenant")
     @classmethod

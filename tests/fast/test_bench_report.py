@@ -39,7 +39,7 @@ def test_the_run_record_names_the_machine_and_a_full_run() -> None:
     assert not run["quick"], "the committed figures must come from a full run, not --quick"
     assert run["machine"]["cores"] >= 1 and run["machine"]["cpu"] and run["machine"]["commit"]
     assert all(b["status"] == "ok" for b in run["benchmarks"].values()), run["benchmarks"]
-    assert set(run["benchmarks"]) == {"pipeline", "stt", "live", "ocr", "cold_start"}
+    assert set(run["benchmarks"]) == {"pipeline", "stt", "live", "ocr", "triton", "cold_start"}
 
 
 def results() -> report.Results:

@@ -126,7 +126,16 @@ def ocr(
         str | None,
         typer.Option(help="Languages: eng, chi_sim, jpn, kor… joined with + (or auto) [STREAMPROCESS_OCR_LANGUAGES]."),
     ] = None,
-    engine: Annotated[str | None, typer.Option(help="auto, ppocr or tesseract [STREAMPROCESS_OCR_ENGINE].")] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(help="auto, ppocr, tesseract or triton (PP-OCR on a Triton server) [STREAMPROCESS_OCR_ENGINE]."),
+    ] = None,
+    triton_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Triton server for --engine triton: http://host:port or grpc://host:port [STREAMPROCESS_TRITON_URL]."
+        ),
+    ] = None,
     dpi: Annotated[float | None, typer.Option(help="PDF rendering resolution [STREAMPROCESS_OCR_DPI].")] = None,
     text_layer: Annotated[bool | None, typer.Option(help="Use a PDF page's own text when it has some.")] = None,
     orientation: Annotated[bool | None, typer.Option(help="Turn pages upright first (Tesseract OSD).")] = None,
@@ -144,7 +153,7 @@ def ocr(
     if fmt == "pdf" and output_dir is None:
         err.print("[red]--format pdf writes files: give --output-dir[/red]")
         raise typer.Exit(2)
-    settings = settings_from()
+    settings = settings_from(triton_url=triton_url)
     given = {"languages": lang, "engine": engine, "dpi": dpi, "text_layer": text_layer, "orientation": orientation}
     try:
         options = OcrOptions.from_mapping(given, default_options(settings))

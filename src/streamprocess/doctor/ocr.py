@@ -1,4 +1,5 @@
-"""Documents: the PP-OCR models, the OCR runtime (onnxruntime, OpenVINO), Tesseract and its languages."""
+"""Documents: the PP-OCR models, the OCR runtime (onnxruntime, OpenVINO, or a Triton server), Tesseract and its
+languages."""
 
 from __future__ import annotations
 
@@ -64,6 +65,58 @@ def check_ppocr(settings: Settings) -> list[Check]:
 
 
 def check_ocr_runtime(settings: Settings) -> list[Check]:
+    return _check_local_runtime(settings) + check_triton(settings)
+
+
+def check_triton(settings: Settings) -> list[Check]:
+    """With ``STREAMPROCESS_TRITON_URL`` set (required when ``STREAMPROCESS_OCR_ENGINE=triton``): the server and the
+    PP-OCR models ready, and its recognition dictionary the local one."""
+    required = settings.ocr_processor == "ocr" and settings.ocr_engine == "triton"
+    if not settings.triton_url:
+        return []
+    try:
+        import tritonclient  # noqa: F401
+
+        from ..ocr.triton.client import TritonConnection, TritonOptions, TritonRequestError, check_dictionary
+    except ImportError as e:
+        return [
+            Check("Triton", Status.fail, f"tritonclient does not import: {e}", pip("'streamprocess[triton]'"), required)
+        ]
+    connection = TritonConnection(
+        TritonOptions(settings.triton_url, timeout=min(5.0, settings.triton_timeout), attempts=1)
+    )
+    if not connection.is_ready():
+        return [
+            Check(
+                "Triton",
+                Status.fail,
+                f"{connection.target} is not ready (unreachable, or models ppocr_det, ppocr_cls, ppocr_rec not loaded)",
+                "start it (`streamprocess triton serve` for development) or fix STREAMPROCESS_TRITON_URL",
+                required,
+            )
+        ]
+    try:
+        from ..ocr.triton.models import characters
+
+        check_dictionary(connection, characters())
+    except TritonRequestError as e:
+        return [
+            Check(
+                "Triton", Status.fail, e.message, "serve this rapidocr's models (`streamprocess triton repo`)", required
+            )
+        ]
+    except Exception as e:  # the dictionary cannot be read here (no onnx package, say): readiness is still news
+        return [
+            Check("Triton", Status.warn, f"{connection.target} ready; dictionary not compared: {e}", required=False)
+        ]
+    return [
+        Check(
+            "Triton", Status.ok, f"{connection.target} ready: PP-OCR models loaded, same dictionary", required=required
+        )
+    ]
+
+
+def _check_local_runtime(settings: Settings) -> list[Check]:
     uses_ppocr = settings.ocr_processor == "ocr" and settings.ocr_engine != "tesseract"
     runtime = settings.ocr_runtime
     checks = []

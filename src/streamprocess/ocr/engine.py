@@ -2,7 +2,8 @@
 
 Routing by language: PP-OCR (``ppocr``) reads English, Chinese and Japanese; any other language (Korean, …) goes
 to Tesseract with all the requested languages together (``kor+jpn+chi_sim``). ``auto`` picks per page: Tesseract's
-script detection sends Hangul pages to Tesseract and the rest to PP-OCR.
+script detection sends Hangul pages to Tesseract and the rest to PP-OCR. ``triton`` routes as ``auto``, with PP-OCR's
+models on a Triton server (:mod:`.triton.client`, given ``triton`` options): its pages say ``engine: triton``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ErrorCode
 from ..progress import ProgressFn
@@ -22,6 +24,9 @@ from .languages import any_cjk
 from .layout import reading_order
 from .options import InvalidOcrOptions, OcrOptions
 from .types import Block, Document, Line, Page
+
+if TYPE_CHECKING:
+    from .triton.client import TritonOptions
 
 # Tesseract OSD script names → languages.
 _SCRIPT_LANGUAGES = {
@@ -44,11 +49,14 @@ class OcrEngine:
         runtime: str = "auto",
         max_pixels: int = 50_000_000,
         max_pages: int = 500,
+        triton: TritonOptions | None = None,
     ) -> None:
         self.det_side, self.threads, self.runtime = det_side, threads, runtime
         self.max_pixels, self.max_pages = max_pixels, max_pages
+        self.triton_options = triton
         self.tesseract = TesseractEngine()
         self._ppocr: PPOCREngine | None = None
+        self._triton: PPOCREngine | None = None
         self._lock = threading.Lock()
 
     @property
@@ -58,26 +66,44 @@ class OcrEngine:
                 self._ppocr = PPOCREngine(det_side=self.det_side, threads=self.threads, runtime=self.runtime)
             return self._ppocr
 
-    def warm_up(self) -> None:
-        """Load PP-OCR and run it once on a small rendered line, so the first real page does not pay for model
-        compilation (about half a second with OpenVINO)."""
+    @property
+    def triton(self) -> PPOCREngine:
+        """PP-OCR on the Triton server (connected, and its dictionary checked, on first use)."""
+        if self.triton_options is None:
+            raise InvalidOcrOptions(
+                "the triton engine needs a Triton server: none is configured (STREAMPROCESS_TRITON_URL)",
+                code=ErrorCode.ENGINE_UNAVAILABLE,
+            )
+        with self._lock:
+            if self._triton is None:
+                self._triton = PPOCREngine(det_side=self.det_side, triton=self.triton_options)
+            return self._triton
+
+    def warm_up(self, engine: str = "ppocr") -> None:
+        """Load PP-OCR (``ppocr``, or ``triton``: connect) and run it once on a small rendered line, so the first
+        real page does not pay for model compilation (about half a second with OpenVINO)."""
         from PIL import Image, ImageDraw
 
         image = Image.new("RGB", (480, 64), "white")
         ImageDraw.Draw(image).text((10, 20), "Warm up 0123456789", fill="black")
-        self.ppocr.recognize(image, ["eng"])
+        (self.triton if engine == "triton" else self.ppocr).recognize(image, ["eng"])
 
     def _choose(self, options: OcrOptions, script: str | None) -> tuple[str, list[str]]:
         languages = options.languages
         if options.auto_language:
             languages = _SCRIPT_LANGUAGES.get(script or "", ["eng"])
-        if options.engine != "auto":
+        if options.engine not in ("auto", "triton"):
             return options.engine, languages
         if set(languages) <= PPOCREngine.languages:
-            return "ppocr", languages
+            return ("triton" if options.engine == "triton" else "ppocr"), languages
         return "tesseract", languages
 
     def check(self, options: OcrOptions) -> None:
+        if options.engine == "triton" and self.triton_options is None:
+            raise InvalidOcrOptions(
+                "engine triton: no Triton server is configured here (STREAMPROCESS_TRITON_URL)",
+                code=ErrorCode.ENGINE_UNAVAILABLE,
+            )
         if options.auto_language:
             return
         unknown = [lang for lang in options.languages if lang not in self.tesseract.languages | PPOCREngine.languages]
@@ -121,7 +147,12 @@ class OcrEngine:
             timings["orientation"] = round(time.perf_counter() - t0, 4)
         engine_name, languages = self._choose(options, script)
         t1 = time.perf_counter()
-        backend: OcrEngineBackend = self.ppocr if engine_name == "ppocr" else self.tesseract
+        backends: dict[str, Callable[[], OcrEngineBackend]] = {
+            "ppocr": lambda: self.ppocr,
+            "triton": lambda: self.triton,
+            "tesseract": lambda: self.tesseract,
+        }
+        backend = backends[engine_name]()
         lines = backend.recognize(image, languages)
         timings["recognize"] = round(time.perf_counter() - t1, 4)
         t2 = time.perf_counter()

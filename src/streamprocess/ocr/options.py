@@ -22,7 +22,7 @@ class OcrOptions(BaseModel):
     languages: list[str] = Field(
         default_factory=lambda: ["eng"], description="Tesseract codes or ISO 639-1 (`eng`, `en`, `kor+jpn`), or `auto`."
     )
-    engine: Literal["auto", "ppocr", "tesseract"] = "auto"
+    engine: Literal["auto", "ppocr", "tesseract", "triton"] = "auto"  # triton: PP-OCR on Triton, routed as auto
     dpi: float = Field(200, ge=50, le=600, description="Resolution PDF pages are rendered at.")
     text_layer: bool = Field(False, description="Use a PDF page's own text instead of OCR when it has some.")
     orientation: bool = Field(False, description="Detect each page's orientation (Tesseract OSD) and turn it upright.")

@@ -2,12 +2,16 @@
 
 Options come from the job (the object's ``x-amz-meta-*`` metadata, e.g. ``lang: kor+eng``, ``engine``, ``dpi``,
 ``text-layer``, ``orientation``), over the ``STREAMPROCESS_OCR_*`` defaults.
+
+With ``STREAMPROCESS_OCR_ENGINE=triton`` the processor waits, when it starts, until the Triton server
+(``STREAMPROCESS_TRITON_URL``) and its models are ready, so a worker never takes OCR jobs it cannot do.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import Settings
 from ..kinds import OCR
@@ -16,6 +20,9 @@ from ..ocr.formats import to_hocr, to_json, to_txt, write_searchable_pdf
 from ..ocr.inputs import PageImage
 from ..ocr.types import Document, Page
 from .base import JobContext, ProcessResult
+
+if TYPE_CHECKING:  # the triton extra (tritonclient, tenacity): imported only when a Triton URL is set
+    from ..ocr.triton.client import TritonOptions
 
 #: The text renderings, by format (the searchable PDF is written from the page images as well).
 TEXT_RENDERERS: dict[str, Callable[[Document], str]] = {"json": to_json, "txt": to_txt, "hocr": to_hocr}
@@ -27,6 +34,14 @@ def default_options(settings: Settings) -> OcrOptions:
     )
 
 
+def triton_options(settings: Settings) -> TritonOptions | None:
+    if not settings.triton_url:
+        return None
+    from ..ocr.triton.client import TritonOptions
+
+    return TritonOptions(settings.triton_url, timeout=settings.triton_timeout, attempts=settings.triton_attempts)
+
+
 def engine_from(settings: Settings) -> OcrEngine:
     return OcrEngine(
         det_side=settings.ocr_det_side,
@@ -34,6 +49,7 @@ def engine_from(settings: Settings) -> OcrEngine:
         runtime=settings.ocr_runtime,
         max_pixels=settings.ocr_max_pixels,
         max_pages=settings.ocr_max_pages,
+        triton=triton_options(settings),
     )
 
 
@@ -42,8 +58,13 @@ class OcrProcessor:
 
     def __init__(self, settings: Settings) -> None:
         self.engine = engine_from(settings)
-        self.engine.warm_up()  # a worker pays model compilation at start, not on its first page
         self.defaults = default_options(settings)
+        if self.defaults.engine == "triton" and self.engine.triton_options is not None:
+            from ..ocr.triton.client import wait_until_ready
+
+            wait_until_ready(self.engine.triton_options)  # connects, and checks the dictionary, in warm_up
+        # A worker pays model compilation (or the connection to Triton) at start, not on its first page.
+        self.engine.warm_up("triton" if self.defaults.engine == "triton" else "ppocr")
 
     def process(self, ctx: JobContext) -> ProcessResult:
         options = OcrOptions.from_mapping(ctx.options, self.defaults)

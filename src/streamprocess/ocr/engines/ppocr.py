@@ -7,12 +7,18 @@ page orientation is decided once per page instead. Detection runs on the page sc
 
 The models run on OpenVINO when it is installed (x86 CPUs): the same ONNX files, the same output, and 3–4× faster
 than onnxruntime on this project's CPU benchmark (bench/ocr.py); otherwise on onnxruntime, with its memory arena on.
+
+With ``triton`` options the models run on a Triton Inference Server instead (engine name ``triton``): rapidocr's
+pre- and post-processing stay here, its stage sessions are swapped for remote ones (:mod:`..triton.client`), and
+pages are read concurrently (no lock: the server batches).
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -22,6 +28,8 @@ from ..types import Line, Word
 
 if TYPE_CHECKING:  # rapidocr loads its models' runtimes: imported when an engine is made
     from rapidocr.utils.output import RapidOCROutput
+
+    from ..triton.client import TritonConnection, TritonOptions
 
 LANGUAGES = frozenset({"eng", "chi_sim", "jpn"})
 
@@ -59,10 +67,14 @@ class PPOCREngine:
     languages = LANGUAGES
     runtime: str
 
-    def __init__(self, *, det_side: int = 960, threads: int = 0, runtime: str = "auto") -> None:
+    def __init__(
+        self, *, det_side: int = 960, threads: int = 0, runtime: str = "auto", triton: TritonOptions | None = None
+    ) -> None:
         from rapidocr import EngineType, RapidOCR
 
-        if runtime == "auto":
+        if triton is not None:  # the local sessions only live until attach() swaps them: the lightest runtime
+            runtime = "onnxruntime"
+        elif runtime == "auto":
             runtime = "openvino" if openvino_available() else "onnxruntime"
         self.runtime = runtime
         params: dict[str, object] = {
@@ -81,7 +93,16 @@ class PPOCREngine:
         elif threads:
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
         self._ocr = RapidOCR(params=params)
-        self._lock = threading.Lock()  # one page at a time per engine: onnxruntime already uses every core
+        # One page at a time per local engine: onnxruntime already uses every core.
+        self._lock: AbstractContextManager[object] = threading.Lock()
+        self.connection: TritonConnection | None = None
+        if triton is not None:
+            from ..triton.client import TritonConnection, attach
+
+            self.connection = TritonConnection(triton)
+            attach(self._ocr, self.connection)
+            self.name = self.runtime = "triton"
+            self._lock = contextlib.nullcontext()
 
     def recognize(self, image: Image.Image, languages: list[str]) -> list[Line]:
         widened = _widen_strip(image)
