@@ -140,8 +140,15 @@ class Settings(BaseSettings):
     # --- speech-to-text engine -----------------------------------------------------------------
     stt_model: str = Field(
         "default",
-        description="Whisper model: `default` (bundled tiny.en, offline), a faster-whisper name "
-        "(`large-v3`, `distil-large-v3`, `turbo`, …) or a local CTranslate2 model folder.",
+        description="Whisper model: `default` (bundled tiny.en, offline), `base` (multilingual, offline with the "
+        "`multilingual` extra), a faster-whisper name (`large-v3`, `distil-large-v3`, `turbo`, …; from the models "
+        "dir when pulled there, else the Hugging Face hub), a model folder's name in the models dir, or a local "
+        "CTranslate2 model folder (`streamprocess models list` shows them).",
+    )
+    models_dir: Path | None = Field(
+        None,
+        description="Where `base` is reassembled and `streamprocess models pull` puts models; unset: "
+        "`$XDG_CACHE_HOME/streamprocess/models` (`~/.cache/streamprocess/models`).",
     )
     stt_device: str = Field("auto", description="`auto` (CUDA when present), `cpu` or `cuda`.")
     stt_compute_type: str = Field("auto", description="`auto` (int8 on CPU, float16 on GPU) or a CTranslate2 type.")

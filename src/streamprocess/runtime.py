@@ -26,6 +26,7 @@ from .submit import Submissions
 from .worker import Handler, Worker, WorkerOptions
 
 if TYPE_CHECKING:  # live captioning loads the model stack: imported when a pool is made (live_pool)
+    from .live.limits import PoolSettings
     from .live.pool import LivePool
     from .live.scheduler import Decoder
 
@@ -145,28 +146,34 @@ class Runtime:
             self.store, self.result_store, self.jobs, self.settings, presign_needs_size=not self.is_embedded_store
         )
 
+    def live_pool_settings(self) -> PoolSettings:
+        """The live pool's settings, from this runtime's (the model defaults to the jobs' model)."""
+        from .live.limits import PoolSettings, SessionLimits
+
+        s = self.settings
+        return PoolSettings(
+            model=s.live_model or s.stt_model,
+            device=s.stt_device,
+            compute_type=s.stt_compute_type,
+            cpu_threads=s.stt_cpu_threads,
+            models_dir=s.models_dir,
+            max_streams=s.live_max_streams,
+            max_batch=s.live_max_batch,
+            max_wait=s.live_max_wait_ms / 1000,
+            session=SessionLimits(step=s.live_step, buffer_max=s.live_buffer_max, idle_timeout=s.live_idle_timeout),
+        )
+
     def live_pool(self, decoder: Decoder | None = None) -> LivePool | None:
         """The hot pool for live captioning, or None when ``live_max_streams`` is 0. It loads the live model unless
         ``decoder`` is given (the benchmark's naive design); saved streams become jobs (:mod:`.live_archive`)."""
         s = self.settings
         if not s.live_max_streams:
             return None
-        from .live.limits import PoolSettings, SessionLimits
         from .live.pool import LivePool
         from .live_archive import JobArchive
 
-        settings = PoolSettings(
-            model=s.live_model or s.stt_model,
-            device=s.stt_device,
-            compute_type=s.stt_compute_type,
-            cpu_threads=s.stt_cpu_threads,
-            max_streams=s.live_max_streams,
-            max_batch=s.live_max_batch,
-            max_wait=s.live_max_wait_ms / 1000,
-            session=SessionLimits(step=s.live_step, buffer_max=s.live_buffer_max, idle_timeout=s.live_idle_timeout),
-        )
         archive = JobArchive(self.result_store, self.jobs, s.output_bucket, s.results_prefix)
-        return LivePool(settings, decoder=decoder, archive=archive)
+        return LivePool(self.live_pool_settings(), decoder=decoder, archive=archive)
 
     def worker(self, roles: list[str], **overrides: Any) -> tuple[Worker, dict[str, str]]:
         s = self.settings

@@ -6,6 +6,8 @@
 - :mod:`.replay`: ``replay`` (archive, backfill, dead-letter redrive, failed jobs)
 - :mod:`.engines`: ``transcribe`` and ``ocr``, here and now without any service
 - :mod:`.admin`: ``doctor``, ``config``, ``schemas``, ``setup s3``
+- :mod:`.models`: ``models list`` (the Whisper models known, and which are here), ``models pull`` (a hub model into
+  the models dir), ``models path``
 - :mod:`.triton`: ``triton repo`` (write a Triton model repository for the OCR models), ``triton serve`` (a local
   tritonserver for development)
 - :mod:`.common`: the consoles, settings with one line per bad value, logging, start-up refusals
@@ -16,7 +18,7 @@ from __future__ import annotations
 import typer
 
 from ..cli_help import ReadableHelpGroup
-from . import admin, engines, jobs, replay, serve, triton
+from . import admin, engines, jobs, models, replay, serve, triton
 
 app = typer.Typer(
     help="StreamProcess: media in, text out.", no_args_is_help=True, add_completion=False, cls=ReadableHelpGroup
@@ -28,6 +30,7 @@ app.command()(serve.api)
 app.command()(serve.worker)
 app.add_typer(setup_app, name="setup")
 app.add_typer(triton.app, name="triton")
+app.add_typer(models.app, name="models")
 setup_app.command("s3")(admin.setup_s3_command)
 app.command()(jobs.submit)
 app.command()(engines.transcribe)

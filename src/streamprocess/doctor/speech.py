@@ -28,12 +28,18 @@ def _download_fix(name: str) -> str:
     return f"python -c \"from faster_whisper import download_model; download_model('{name}')\""
 
 
-def _whisper_model(name: str, what: str, setting: str, required: bool) -> Check:
-    """Is the Whisper model ``name`` (bundled name, local folder or hub name) here, or at least fetchable?"""
+def _whisper_model(name: str, what: str, setting: str, required: bool, models_dir: Path | None) -> Check:
+    """Is the Whisper model ``name`` (bundled name, packaged ``base``, local folder, pulled or hub name) here, or at
+    least fetchable?"""
     try:
+        from ..stt import catalog
         from ..stt.models import BUNDLED_NAMES, bundled_model_path
     except ImportError as e:
         return Check(what, Status.fail, f"the speech engine does not import: {e}", pip("faster-whisper"), required)
+    if name == catalog.PACKAGED_NAME and catalog.packaged_parts() is not None:
+        return Check(what, Status.ok, f"{name}: multilingual Whisper base, packaged (offline)", required=required)
+    if (pulled := catalog.pulled(name, models_dir)) is not None:
+        return Check(what, Status.ok, f"{name}: pulled into {pulled}", required=required)
     if name in BUNDLED_NAMES:
         bundled = bundled_model_path()
         if bundled is not None:
@@ -88,11 +94,15 @@ def _whisper_model(name: str, what: str, setting: str, required: bool) -> Check:
 
 def check_speech(settings: Settings) -> list[Check]:
     required = settings.stt_processor == "stt"
-    checks = [_whisper_model(settings.stt_model, "speech model", "STREAMPROCESS_STT_MODEL", required)]
+    checks = [
+        _whisper_model(settings.stt_model, "speech model", "STREAMPROCESS_STT_MODEL", required, settings.models_dir)
+    ]
     live = settings.live_model
     if settings.live_max_streams and live and live != settings.stt_model:
         # `up` turns live captions off (and says so) when this model cannot load: not fatal.
-        checks.append(_whisper_model(live, "live captions model", "STREAMPROCESS_LIVE_MODEL", required=False))
+        checks.append(
+            _whisper_model(live, "live captions model", "STREAMPROCESS_LIVE_MODEL", False, settings.models_dir)
+        )
     try:
         checks.append(_multilingual(settings.stt_model))
     except ImportError:  # faster-whisper is missing: the speech model check above says so

@@ -95,7 +95,10 @@ class STTService(Authenticated, stt_pb2_grpc.STTServiceServicer):
             await refuse(context, e.code, e.message, request_iterator)
         try:
             async with self.live.admit() as admission:
-                session = admission.open(config, tenant=tenant)
+                try:
+                    session = admission.open(config, tenant=tenant)  # refuses a language the model cannot do
+                except ProtocolError as e:
+                    await refuse(context, e.code, e.message, request_iterator)
                 reader = asyncio.create_task(_read(request_iterator, session))
                 try:
                     while True:

@@ -87,6 +87,7 @@ class WhisperDecoder:
         self.no_repeat_ngram_size = no_repeat_ngram_size
         self.prompt_tokens = prompt_tokens
         self.multilingual = bool(model.model.is_multilingual)
+        self.supported_languages: list[str] = list(model.supported_languages)
         self._tokenizers: dict[str | None, Tokenizer] = {}
 
     def tokenizer(self, language: str | None) -> Tokenizer:

@@ -5,6 +5,7 @@ nothing in :mod:`streamprocess.live` reads configuration itself."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass
@@ -29,6 +30,7 @@ class PoolSettings:
     device: str = "auto"
     compute_type: str = "auto"
     cpu_threads: int = 0
+    models_dir: Path | None = None  # where `base` is reassembled and pulled models are (None: the user cache)
     max_streams: int = 16  # streams served at once; one more is refused
     max_batch: int = 0  # decode requests per model call; 0: chosen by the device (LivePool.auto_batch)
     max_wait: float = 0.01  # seconds the scheduler waits for company before running a batch

@@ -20,17 +20,20 @@ import numpy as np
 from .. import metrics
 from ..stt import models
 from ..stt.audio import SAMPLE_RATE
+from ..stt.options import InvalidOptions
 from .archive import Archive
 from .decoder import DecodeRequest, WhisperDecoder
 from .limits import PoolSettings
-from .protocol import PoolFull, StreamConfig
+from .protocol import PoolFull, ProtocolError, StreamConfig
 from .scheduler import BatchScheduler, Decoder
 from .session import LiveSession
 
 
 def load_decoder(settings: PoolSettings) -> WhisperDecoder:
     """The live replica of the settings' Whisper model (loads it)."""
-    spec = models.resolve(settings.model, settings.device, settings.compute_type, settings.cpu_threads)
+    spec = models.resolve(
+        settings.model, settings.device, settings.compute_type, settings.cpu_threads, models_dir=settings.models_dir
+    )
     return WhisperDecoder(models.load(spec, replica="live"))
 
 
@@ -56,6 +59,23 @@ class LivePool:
         """Batch size when the settings leave it open: 8 on a GPU; 1 on CPU, where a batch of n costs about n single
         decodes (measured with tiny.en on 2 cores) and so only makes every stream of it wait for all of them."""
         return 8 if isinstance(decoder, WhisperDecoder) and decoder.device == "cuda" else 1
+
+    def check(self, config: StreamConfig) -> None:
+        """Refuses a stream config whose language the model cannot do (:func:`streamprocess.stt.models.
+        check_language`, the check jobs and the CLI use). A decoder that does not say what it can do (the
+        benchmark's naive design, scripted test decoders without ``multilingual``) takes any language."""
+        multilingual = getattr(self.decoder, "multilingual", None)
+        if multilingual is None:
+            return
+        try:
+            models.check_language(
+                self.model_name,
+                config.language,
+                multilingual=bool(multilingual),
+                supported=getattr(self.decoder, "supported_languages", ()),
+            )
+        except InvalidOptions as e:
+            raise ProtocolError(e.message, code=e.code) from None
 
     async def warm_up(self) -> float:
         """One decode on the model's thread (loads kernels, fills caches); seconds it took."""
@@ -98,8 +118,10 @@ class Admission:
         self.session: LiveSession | None = None
 
     def open(self, config: StreamConfig, *, tenant: str | None = None) -> LiveSession:
-        """``tenant``: whose job the saved session becomes."""
+        """``tenant``: whose job the saved session becomes. A language the model cannot do is refused here as
+        the CLI and jobs refuse it (:class:`ProtocolError` with ``unsupported_language``)."""
         pool = self.pool
+        pool.check(config)
         saver = functools.partial(pool.archive, tenant=tenant) if pool.archive is not None and config.save else None
         self.session = LiveSession(
             self.id, config, pool.scheduler.decode, pool.limits, model=pool.model_name, saver=saver

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import ErrorCode, PermanentError, StreamProcessError
 
@@ -46,6 +46,14 @@ class StreamConfig(BaseModel):
     hotwords: str | None = Field(None, max_length=500, description="Words to favour (names, jargon).")
     save: bool = Field(False, description="Save the final transcript to the object store as a job result.")
     save_audio: bool = Field(False, description="Also save the audio (WAV) with the transcript.")
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, v: str | None) -> str | None:
+        """As a job's option: case and spaces do not matter, and ``auto`` (or empty) detects."""
+        if v is None or v.strip().lower() in ("", "auto"):
+            return None
+        return v.strip().lower()
 
     @property
     def bytes_per_sample(self) -> int:

@@ -33,6 +33,7 @@ def engine_from(settings: Settings) -> SttEngine:
         compute_type=settings.stt_compute_type,
         cpu_threads=settings.stt_cpu_threads,
         max_duration=settings.stt_max_duration,
+        models_dir=settings.models_dir,
     )
 
 

@@ -9,11 +9,10 @@ from pathlib import Path
 import numpy as np
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 
-from ..errors import ErrorCode
 from ..progress import ProgressFn
 from . import models
 from .audio import SAMPLE_RATE, load_audio
-from .options import InvalidOptions, TranscribeOptions
+from .options import TranscribeOptions
 from .types import Segment, Transcript, Word
 
 
@@ -28,8 +27,10 @@ class SttEngine:
         compute_type: str = "auto",
         cpu_threads: int = 0,
         max_duration: float | None = None,
+        models_dir: Path | str | None = None,
     ) -> None:
-        self.spec = models.resolve(model, device, compute_type, cpu_threads)
+        """``models_dir``: where ``base`` is reassembled and pulled models are (None: the user cache)."""
+        self.spec = models.resolve(model, device, compute_type, cpu_threads, models_dir=models_dir)
         self.model: WhisperModel = models.load(self.spec)
         self.max_duration = max_duration
         self._batched: BatchedInferencePipeline | None = None
@@ -40,22 +41,13 @@ class SttEngine:
         return bool(self.model.model.is_multilingual)
 
     def _check(self, options: TranscribeOptions) -> None:
-        if self.is_multilingual:
-            if options.language is not None and options.language not in self.model.supported_languages:
-                raise InvalidOptions(
-                    f"language {options.language!r} is not one Whisper knows", code=ErrorCode.UNSUPPORTED_LANGUAGE
-                )
-            return
-        if options.language not in (None, "en"):
-            raise InvalidOptions(
-                f"model {self.spec.name!r} is English-only and cannot transcribe language {options.language!r}; "
-                "configure a multilingual model (e.g. STREAMPROCESS_STT_MODEL=large-v3)",
-                code=ErrorCode.UNSUPPORTED_LANGUAGE,
-            )
-        if options.task == "translate":
-            raise InvalidOptions(
-                f"model {self.spec.name!r} is English-only: it cannot translate", code=ErrorCode.UNSUPPORTED_TASK
-            )
+        models.check_language(
+            self.spec.name,
+            options.language,
+            multilingual=self.is_multilingual,
+            supported=self.model.supported_languages,
+            task=options.task,
+        )
 
     def pipeline(self, options: TranscribeOptions) -> WhisperModel | BatchedInferencePipeline:
         if not options.batched:

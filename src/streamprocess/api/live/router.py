@@ -78,9 +78,9 @@ async def stream(ws: WebSocket) -> None:
                 return
             try:
                 config = parse_config(first["text"] if first.get("text") is not None else first.get("bytes", b""))
+                session = admission.open(config, tenant=tenant)  # refuses a language the model cannot do
             except ProtocolError as e:
                 raise _Refused(e.code, e.message) from None
-            session = admission.open(config, tenant=tenant)
             writer = asyncio.create_task(_send_events(ws, session))
             reader = asyncio.create_task(_read_frames(ws, session))
             done, _ = await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)

@@ -1,0 +1,135 @@
+"""A live stream asking for a language its model cannot do is refused as the CLI and jobs refuse it
+(``unsupported_language``, the one check in :func:`streamprocess.stt.models.check_language`): by the pool, and through
+both doors, the WebSocket ``/v1/stt/stream`` (close 1007) and gRPC's StreamingRecognize (INVALID_ARGUMENT), served
+here in this process by uvicorn and grpc.aio on free ports, over a scripted decoder (no model)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+import uvicorn
+import websockets
+
+from streamprocess import grpc_server
+from streamprocess.errors import ErrorCode
+from streamprocess.live.limits import PoolSettings
+from streamprocess.live.pool import LivePool
+from streamprocess.live.protocol import ProtocolError, StreamConfig
+from streamprocess.runtime import Runtime
+from streamprocess.tenants import Credentials
+from streamprocess.v1 import stt_pb2, stt_pb2_grpc
+from tests.fast.conftest import KEY
+from tests.fast.test_live_session import ScriptedDecoder, script
+
+
+class EnglishOnly(ScriptedDecoder):
+    """Says what it can do as WhisperDecoder does: English-only, like the bundled tiny.en."""
+
+    multilingual = False
+    supported_languages = ["en"]
+
+
+class Multilingual(ScriptedDecoder):
+    multilingual = True
+    supported_languages = ["en", "fr", "ko"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_the_pool_refuses_a_language_the_model_cannot_do() -> None:
+    pool = LivePool(PoolSettings(max_streams=2), decoder=EnglishOnly(script("Hello.")))
+    multi = LivePool(PoolSettings(model="base", max_streams=2), decoder=Multilingual(script("Bonjour.")))
+    try:
+        async with pool.admit() as admission:
+            with pytest.raises(ProtocolError) as e:
+                admission.open(StreamConfig(language="fr"))
+            assert e.value.code == ErrorCode.UNSUPPORTED_LANGUAGE
+            assert "English-only" in e.value.message and "'fr'" in e.value.message
+        for language in (None, "en", "EN", "auto"):
+            async with pool.admit() as admission:
+                assert admission.open(StreamConfig(language=language)).config.language in (None, "en")
+        async with multi.admit() as admission:
+            admission.open(StreamConfig(language="fr"))
+        async with multi.admit() as admission:
+            with pytest.raises(ProtocolError) as e:
+                admission.open(StreamConfig(language="xx"))
+            assert e.value.code == ErrorCode.UNSUPPORTED_LANGUAGE
+        assert not pool.active and not multi.active  # refused streams hold no slot
+    finally:
+        await pool.close()
+        await multi.close()
+
+
+@contextlib.asynccontextmanager
+async def doors(runtime: Runtime, pool: LivePool) -> AsyncIterator[tuple[int, int]]:
+    """The HTTP API (uvicorn) and gRPC over ``pool``; yields their ports."""
+    from streamprocess.api import create_app
+
+    http_port, grpc_port = free_port(), free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(runtime, {KEY: "acme"}, live=pool), port=http_port, lifespan="off", log_level="warning"
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    grpc_srv = await grpc_server.start(
+        runtime.submissions(), Credentials({KEY: "acme"}, []), "127.0.0.1", grpc_port, live=pool
+    )
+    try:
+        while not server.started:
+            await asyncio.sleep(0.02)
+        yield http_port, grpc_port
+    finally:
+        await grpc_srv.stop(None)
+        server.should_exit = True
+        await serving
+
+
+async def test_both_live_doors_refuse_french_on_the_english_only_model(runtime: Runtime) -> None:
+    pool = runtime.live_pool(decoder=EnglishOnly(script("Hello.")))
+    assert pool is not None
+    try:
+        async with doors(runtime, pool) as (http_port, grpc_port):
+            url = f"ws://127.0.0.1:{http_port}/v1/stt/stream"
+            async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {KEY}"}) as ws:
+                await ws.send(json.dumps({"sample_rate": 16000, "language": "fr"}))
+                error = json.loads(await ws.recv())
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    await ws.recv()
+            assert error["type"] == "error" and error["code"] == "unsupported_language"
+            assert "English-only" in error["message"]
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1007
+
+            async def chunks() -> AsyncIterator[stt_pb2.AudioChunk]:
+                yield stt_pb2.AudioChunk(config=stt_pb2.StreamConfig(sample_rate=16000, language="fr"))
+                yield stt_pb2.AudioChunk(stop=True)
+
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+                call = stt_pb2_grpc.STTServiceStub(channel).StreamingRecognize(
+                    chunks(), metadata=(("authorization", f"Bearer {KEY}"),), timeout=30
+                )
+                with pytest.raises(grpc.aio.AioRpcError) as refused:
+                    [e async for e in call]
+            assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "English-only" in (refused.value.details() or "")
+
+            # English (or no language) still streams on both
+            async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {KEY}"}) as ws:
+                await ws.send(json.dumps({"sample_rate": 16000, "language": "en"}))
+                assert json.loads(await ws.recv())["type"] == "ready"
+                await ws.send(json.dumps({"type": "stop"}))
+                while json.loads(await ws.recv())["type"] != "closed":
+                    pass
+            assert not pool.active
+    finally:
+        await pool.close()
