@@ -19,6 +19,7 @@ from ..progress import ProgressFn
 from .engines import OcrEngineBackend
 from .engines.ppocr import PPOCREngine
 from .engines.tesseract import TesseractEngine, detect_orientation
+from .gutters import page_geometry
 from .inputs import PageImage, count_pages, load_pages
 from .languages import any_cjk
 from .layout import reading_order
@@ -156,7 +157,8 @@ class OcrEngine:
         lines = backend.recognize(image, languages)
         timings["recognize"] = round(time.perf_counter() - t1, 4)
         t2 = time.perf_counter()
-        blocks = reading_order(lines, cjk=any_cjk(languages))
+        geometry = page_geometry(image) if lines else None  # skew and column gutters, from the page image
+        blocks = reading_order(lines, cjk=any_cjk(languages), geometry=geometry)
         timings["layout"] = round(time.perf_counter() - t2, 4)
         timings["total"] = round(time.perf_counter() - t0, 4)
         return Page(
