@@ -65,13 +65,22 @@ def machine_section(results: Results, plots: Path | None, doc: Path) -> str:
     if run is None:
         raise ReportError("no run.json: run python bench/run_benchmarks.py (it records the machine)")
     m = run["machine"]
-    kind = "quick run (`--quick`: smallest settings, not for comparison)" if run["quick"] else "full run"
     versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
-    return (
-        f"Figures from one {kind} of `{run['command']}` on {run['started_at'][:10]} at commit `{m['commit']}`, "
-        f"{run['total_s'] / 60:.0f} min in all: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, "
-        f"GPU: {m['gpu']}; {m['os']}; Python {m['python']}; {versions}. JSON in `bench/results/`."
+    machine = (
+        f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, GPU: {m['gpu']}; {m['os']}; Python {m['python']}; "
+        f"{versions}"
     )
+    if run["quick"]:
+        return f"Figures from a quick run (`--quick`: smallest settings, not for comparison) on {machine}."
+    runs: dict[tuple[str, str, str], list[str]] = {}  # (command, commit, date) → the benchmarks it made
+    for name, b in run["benchmarks"].items():
+        if b["status"] == "ok":
+            runs.setdefault((b["command"], b["commit"], b["date"]), []).append(name)
+    made = "; ".join(
+        f"{', '.join(names)} by `{command}` at commit `{commit}` on {date}"
+        for (command, commit, date), names in sorted(runs.items(), key=lambda kv: (kv[0][2], "--only" in kv[0][0]))
+    )
+    return f"Figures made on {machine}. JSON in `bench/results/`. Made: {made}."
 
 
 def pipeline_section(results: Results, plots: Path | None, doc: Path) -> str:

@@ -195,6 +195,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Machine: {json.dumps(record['machine'])}", flush=True)
         for bench in (b for b in BENCHES if b.name in args.only):
             record["benchmarks"][bench.name] = run_one(bench, args.quick, args.results)
+            # Where each result came from, kept when a later --only run replaces others' (report.machine_section).
+            record["benchmarks"][bench.name].update(
+                command=record["command"], commit=record["machine"]["commit"], date=record["started_at"][:10]
+            )
             if record["benchmarks"][bench.name]["status"] == "failed":
                 failed.append(bench.name)
         record["total_s"] = round((dt.datetime.now(dt.UTC) - started).total_seconds(), 1)

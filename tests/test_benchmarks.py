@@ -73,6 +73,6 @@ def test_the_quick_run_measures_everything_and_regenerates_the_docs(tmp_path: Pa
         for m in report.MARKER.finditer(text):
             assert "|" in m["body"] or m["name"] == "machine", m["name"]
     readme = docs[0].read_text()
-    assert "Figures from one quick run" in readme
+    assert "Figures from a quick run" in readme
     for name in ("pipeline", "stt", "live", "ocr"):
         assert f"](plots/{name}.png)" in readme  # relative to the doc, as GitHub resolves it

@@ -39,6 +39,11 @@ def test_the_run_record_names_the_machine_and_a_full_run() -> None:
     assert not run["quick"], "the committed figures must come from a full run, not --quick"
     assert run["machine"]["cores"] >= 1 and run["machine"]["cpu"] and run["machine"]["commit"]
     assert all(b["status"] == "ok" for b in run["benchmarks"].values()), run["benchmarks"]
+    # Every result says which command made it, at which commit (a later --only run replaces some of them).
+    assert all(b["command"].startswith("python bench/run_benchmarks.py") for b in run["benchmarks"].values())
+    assert all(
+        b["command"] == "python bench/run_benchmarks.py" or "--only" in b["command"] for b in run["benchmarks"].values()
+    )
     assert set(run["benchmarks"]) == {"pipeline", "stt", "live", "ocr", "triton", "cold_start"}
 
 
