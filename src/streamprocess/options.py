@@ -35,3 +35,11 @@ def options_from_mapping(
     except ValidationError as e:
         err = e.errors()[0]
         raise error(f"option {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+
+
+def normalise_language(value: str | None) -> str | None:
+    """A requested language as jobs and live streams take it: case and spaces do not matter, and ``auto`` (or empty)
+    means detect (None)."""
+    if value is None or value.strip().lower() in ("", "auto"):
+        return None
+    return value.strip().lower()

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import ErrorCode, PermanentError, StreamProcessError
+from ..options import normalise_language
 
 Encoding = Literal["pcm_s16le", "pcm_f32le"]
 BYTES_PER_SAMPLE = {"pcm_s16le": 2, "pcm_f32le": 4}
@@ -47,13 +48,7 @@ class StreamConfig(BaseModel):
     save: bool = Field(False, description="Save the final transcript to the object store as a job result.")
     save_audio: bool = Field(False, description="Also save the audio (WAV) with the transcript.")
 
-    @field_validator("language")
-    @classmethod
-    def _language(cls, v: str | None) -> str | None:
-        """As a job's option: case and spaces do not matter, and ``auto`` (or empty) detects."""
-        if v is None or v.strip().lower() in ("", "auto"):
-            return None
-        return v.strip().lower()
+    _language = field_validator("language")(lambda v: normalise_language(v))  # as a job's option
 
     @property
     def bytes_per_sample(self) -> int:

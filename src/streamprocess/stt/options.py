@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import ErrorCode, PermanentError
-from ..options import options_from_mapping
+from ..options import normalise_language, options_from_mapping
 
 
 class InvalidOptions(PermanentError):
@@ -28,12 +28,7 @@ class TranscribeOptions(BaseModel):
     batched: bool = Field(False, description="BatchedInferencePipeline (pays on GPUs and long files).")
     batch_size: int = Field(8, ge=1, le=64)
 
-    @field_validator("language")
-    @classmethod
-    def _language(cls, v: str | None) -> str | None:
-        if v is None or v.strip().lower() in ("", "auto"):
-            return None
-        return v.strip().lower()
+    _language = field_validator("language")(lambda v: normalise_language(v))
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], defaults: TranscribeOptions | None = None) -> TranscribeOptions:
