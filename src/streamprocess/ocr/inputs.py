@@ -79,6 +79,26 @@ def _frame_count(im: Image.Image) -> int:
         raise DocumentError(f"its pages cannot be read (truncated or corrupt): {e or type(e).__name__}") from None
 
 
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any image mode as the engines read it, 8-bit RGB with dark text on a light page: transparency is laid on
+    white (a PNG with a transparent background and black text would otherwise be black on black), 16- and 32-bit
+    grey (``I;16``, ``I``) are scaled by their own maximum (12-bit scanner data in a 16-bit file included) and
+    floating-point grey (``F``) by 255 when its values are fractions; palette, CMYK, 1-bit and the rest through
+    Pillow's own conversion."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        page = Image.new("RGB", rgba.size, "white")
+        page.paste(rgba, mask=rgba.getchannel("A"))
+        return page
+    if image.mode in ("I", "F") or image.mode.startswith("I;"):
+        extrema = image.getextrema()  # one band: (min, max)
+        top = float(extrema[1]) if isinstance(extrema[1], (int, float)) else 255.0
+        scale = 255.0 if image.mode == "F" and top <= 1.0 else 255.0 / max(top, 255.0)
+        wide = image if image.mode in ("I", "F") else image.convert("I")  # no copy of the page as an array
+        return wide.point(lambda v: v * scale).convert("L").convert("RGB")  # converting to L saturates
+    return image.convert("RGB")
+
+
 def load_pages(
     path: Path,
     *,
@@ -235,7 +255,7 @@ def _image_pages(path: Path, max_pixels: int, max_pages: int) -> Iterator[PageIm
                 )
             try:
                 frame.load()
-                rgb = (ImageOps.exif_transpose(frame) or frame).convert("RGB")
+                rgb = to_rgb(ImageOps.exif_transpose(frame) or frame)
             except _IMAGE_ERRORS as e:
                 raise DocumentError(f"page {i + 1} cannot be decoded (truncated or corrupt): {e}") from None
             dpi = frame.info.get("dpi", (DEFAULT_DPI, DEFAULT_DPI))[0] or DEFAULT_DPI
