@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -44,6 +42,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import write_results  # noqa: E402
 from bench.corpus import (  # noqa: E402
     DEFAULT_DIR,
     REAL_NAMES,
@@ -254,17 +253,7 @@ def main() -> None:
         for mode, s in overall.items():
             o.add_row(corpus, mode, str(s["p50_s"]), str(s["p95_s"]), str(s["p99_s"]), str(s["ratio_p50_to_rapidocr"]))
     console.print(o)
-    meta = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "python": platform.python_version(),
-        "command": "python bench/ocr.py " + " ".join(sys.argv[1:]),
-        "runs": args.runs,
-        "corpus": corpora,
-        "pages": [p["page"] for p in results["pages"]],
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"meta": meta, **results}, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_results(args.out, results, runs=args.runs, corpus=corpora, pages=[p["page"] for p in results["pages"]])
 
 
 if __name__ == "__main__":

@@ -19,10 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -34,6 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import write_results  # noqa: E402
 from infra.local_services import moto_server, redis_server  # noqa: E402
 from streamprocess.config import Settings  # noqa: E402
 from streamprocess.jobs import JobRecord, JobState, job_id_for  # noqa: E402
@@ -208,16 +206,7 @@ def main() -> None:
             str(r["latency_under_load"]["p50_ms"]),
         )
     Console(width=160).print(t)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "python": platform.python_version(),
-        "command": "python bench/pipeline.py " + " ".join(sys.argv[1:]),
-        "latency_jobs": args.latency_jobs,
-        "throughput_jobs": args.throughput_jobs,
-    }
-    args.out.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_results(args.out, {"results": results}, latency_jobs=args.latency_jobs, throughput_jobs=args.throughput_jobs)
 
 
 if __name__ == "__main__":

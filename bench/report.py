@@ -22,8 +22,12 @@ BACKENDS = {
     "redis": "Redis Streams (local store)",
     "sqs": "SQS + S3 (moto server)",
 }
-OCR_MODES = (("rapidocr", "plain rapidocr"), ("tesseract", "plain Tesseract"), ("engine", "OCR engine"))
-OCR_MODES += (("pipeline", "pipeline job"),)
+OCR_MODES = (
+    ("rapidocr", "plain rapidocr"),
+    ("tesseract", "plain Tesseract"),
+    ("engine", "OCR engine"),
+    ("pipeline", "pipeline job"),
+)
 COLD_START = {
     "stt": ("STT job pod, Whisper tiny.en (bundled), CPU int8", "model loaded"),
     "ocr": ("OCR job pod, PP-OCR (bundled), CPU", "model loaded and warmed up"),

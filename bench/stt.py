@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -36,6 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import write_results  # noqa: E402
 from streamprocess.config import Settings  # noqa: E402
 from streamprocess.jobs import JobState, job_id_for  # noqa: E402
 from streamprocess.live.pcm import to_s16le  # noqa: E402
@@ -290,16 +288,7 @@ def main() -> None:
             lt.add_row(mode, str(m["median_s"]), str(m["p95_s"]), str(m["rtf"]), f"{m['wer']:.1%}")
         console.print(lt)
         console.print(f"batched speed-up: ×{long['batched_speedup']}")
-    meta = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "python": platform.python_version(),
-        "command": "python bench/stt.py " + " ".join(sys.argv[1:]),
-        "runs": args.runs,
-        "model": "default (Whisper tiny.en, CTranslate2 int8)",
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"meta": meta, **results}, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_results(args.out, results, runs=args.runs, model="default (Whisper tiny.en, CTranslate2 int8)")
 
 
 if __name__ == "__main__":

@@ -22,9 +22,6 @@ Prints tables and writes JSON (default bench/results/triton.json).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -36,6 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import write_results  # noqa: E402
 from bench.corpus import DEFAULT_DIR, CorpusError, ScanPage, ensure_corpus, rendered_pages  # noqa: E402
 from infra.local_services import free_port  # noqa: E402
 from streamprocess.ocr import OcrOptions  # noqa: E402
@@ -149,23 +147,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if not corpus:
         raise SystemExit(f"no page to read among {', '.join(args.pages)}")
     results: dict[str, Any] = {"pages": [], "throughput": []}
-    with tempfile.TemporaryDirectory(prefix="sp-bench-triton-") as tmp:
-        designs = [("dynamic batching", True)] if args.url else [("dynamic batching", True), ("no batching", False)]
-        for design, batching in designs:
-            if args.url:
-                server, url = None, args.url
-                results["pages"] = latency(url, corpus, args.runs)
-                for n in args.concurrency:
-                    results["throughput"].append({"design": design, **throughput(url, None, corpus, n, args.docs)})
-                continue
-            with serve(Path(tmp) / design.replace(" ", "-"), batching) as server:
-                url = server.grpc_url
-                if batching:
-                    results["pages"] = latency(url, corpus, args.runs)
-                for n in args.concurrency:
-                    row = {"design": design, **throughput(url, server, corpus, n, args.docs)}
-                    print(f"  {design:17s} N={n:3d}  {row['pages_per_s']} pages/s", file=sys.stderr, flush=True)
-                    results["throughput"].append(row)
+    if args.url:  # one server, as it is configured
+        results["pages"] = latency(args.url, corpus, args.runs)
+        for n in args.concurrency:
+            results["throughput"].append(
+                {"design": "dynamic batching", **throughput(args.url, None, corpus, n, args.docs)}
+            )
+    else:
+        with tempfile.TemporaryDirectory(prefix="sp-bench-triton-") as tmp:
+            for design, batching in (("dynamic batching", True), ("no batching", False)):
+                with serve(Path(tmp) / design.replace(" ", "-"), batching) as server:
+                    if batching:
+                        results["pages"] = latency(server.grpc_url, corpus, args.runs)
+                    for n in args.concurrency:
+                        row = {"design": design, **throughput(server.grpc_url, server, corpus, n, args.docs)}
+                        print(f"  {design:17s} N={n:3d}  {row['pages_per_s']} pages/s", file=sys.stderr, flush=True)
+                        results["throughput"].append(row)
     by = {(r["design"], r["concurrency"]): r["pages_per_s"] for r in results["throughput"]}
     results["batching_gain"] = {
         str(n): round(by[("dynamic batching", n)] / by[("no batching", n)], 3)
@@ -211,17 +208,8 @@ def main() -> None:
             r["design"], str(r["concurrency"]), str(r["pages_per_s"]), str(r.get("rec_requests_per_execution", "—"))
         )
     console.print(th)
-    meta = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "python": platform.python_version(),
-        "command": "python bench/triton.py " + " ".join(sys.argv[1:]),
-        "runs": args.runs,
-        "docs": args.docs,
-        "server": args.url or "local tritonserver (nvidia-pytriton), python backend, onnxruntime on CPU",
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"meta": meta, **results}, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    server = args.url or "local tritonserver (nvidia-pytriton), python backend, onnxruntime on CPU"
+    write_results(args.out, results, runs=args.runs, docs=args.docs, server=server)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,13 @@ _SCRIPT_LANGUAGES = {
 }
 
 
+def _no_triton() -> InvalidOcrOptions:
+    return InvalidOcrOptions(
+        "engine triton: no Triton server is configured here (STREAMPROCESS_TRITON_URL)",
+        code=ErrorCode.ENGINE_UNAVAILABLE,
+    )
+
+
 class OcrEngine:
     def __init__(
         self,
@@ -71,10 +78,7 @@ class OcrEngine:
     def triton(self) -> PPOCREngine:
         """PP-OCR on the Triton server (connected, and its dictionary checked, on first use)."""
         if self.triton_options is None:
-            raise InvalidOcrOptions(
-                "the triton engine needs a Triton server: none is configured (STREAMPROCESS_TRITON_URL)",
-                code=ErrorCode.ENGINE_UNAVAILABLE,
-            )
+            raise _no_triton()
         with self._lock:
             if self._triton is None:
                 self._triton = PPOCREngine(det_side=self.det_side, triton=self.triton_options)
@@ -101,10 +105,7 @@ class OcrEngine:
 
     def check(self, options: OcrOptions) -> None:
         if options.engine == "triton" and self.triton_options is None:
-            raise InvalidOcrOptions(
-                "engine triton: no Triton server is configured here (STREAMPROCESS_TRITON_URL)",
-                code=ErrorCode.ENGINE_UNAVAILABLE,
-            )
+            raise _no_triton()
         if options.auto_language:
             return
         unknown = [lang for lang in options.languages if lang not in self.tesseract.languages | PPOCREngine.languages]
@@ -148,12 +149,9 @@ class OcrEngine:
             timings["orientation"] = round(time.perf_counter() - t0, 4)
         engine_name, languages = self._choose(options, script)
         t1 = time.perf_counter()
-        backends: dict[str, Callable[[], OcrEngineBackend]] = {
-            "ppocr": lambda: self.ppocr,
-            "triton": lambda: self.triton,
-            "tesseract": lambda: self.tesseract,
-        }
-        backend = backends[engine_name]()
+        backend: OcrEngineBackend = (
+            self.tesseract if engine_name == "tesseract" else self.triton if engine_name == "triton" else self.ppocr
+        )
         lines = backend.recognize(image, languages)
         timings["recognize"] = round(time.perf_counter() - t1, 4)
         t2 = time.perf_counter()
