@@ -336,8 +336,6 @@ def test_triton_model_repository_is_written_by_the_cli(tmp_path: Path) -> None:
     args = init["args"]
     assert args[:3] == ["triton", "repo", repository] and flags(args)["--backend"] == "onnxruntime"
     assert "--cpu" not in args  # KIND_GPU instances on the GPU the pod holds
-    if not (ROOT / "src" / "streamprocess" / "cli" / "triton.py").exists():
-        pytest.skip("`streamprocess triton repo` is not there yet (src/streamprocess/cli/triton.py)")
     assert command_problem(args) is None
     out = tmp_path / "models"
     run = subprocess.run(
@@ -356,15 +354,11 @@ def test_triton_command_line_runs_on_a_real_tritonserver(tmp_path: Path) -> None
     """The manifest's tritonserver flags, on a real tritonserver (nvidia-pytriton's, python backend: the same models,
     inputs and outputs) on free ports: it starts with them, and answers the probes' paths and the scrape annotation's
     path on the ports they name. The compose file's `triton` service runs the same command line."""
+    import yaml
+
     from infra.local_services import free_port
     from streamprocess.ocr.triton.repository import write_repository
-    from streamprocess.ocr.triton.server import LocalTriton, TritonNotInstalled, find_tritonserver
-
-    try:
-        find_tritonserver()
-    except TritonNotInstalled as e:
-        pytest.skip(str(e))
-    import yaml
+    from streamprocess.ocr.triton.server import LocalTriton
 
     compose = yaml.safe_load((ROOT / "infra" / "docker-compose.yml").read_text())
     doc = find(rendered_with("minio", "triton"), "Deployment", "streamprocess-triton")

