@@ -184,7 +184,38 @@ def live_section(results: Results, plots: Path | None, doc: Path) -> str:
         out += f" One stream: p50 {one['p50_ms']:.0f} ms, p95 {one['p95_ms']:.0f} ms (goals < 300 ms and < 500 ms)."
     if failed := sum(r["failed"] for r in live["rows"]):
         out += f" {failed} stream(s) did not close normally."
+    if "live_realtime" in results:
+        out += "\n\n" + realtime_table(pool, results["live_realtime"])
     return out + image(plots, "live.png", "Live caption latency against concurrent streams", doc)
+
+
+def realtime_table(native: dict[int, dict[str, Any]], realtime: dict[str, Any]) -> str:
+    """The pool over OpenAI's Realtime API beside its own protocol, same run: the latency of text that will not
+    change, per word (a Realtime client sees only that: deltas, no audio times)."""
+    rows = []
+    for r in sorted((r for r in realtime["rows"] if r["design"] == "pool"), key=lambda r: r["streams"]):
+        n = native.get(r["streams"])
+        ms = lambda row, k: f"{row[k]:.0f} ms" if row else "—"  # noqa: E731
+        rows.append(
+            [
+                str(r["streams"]),
+                ms(n, "stable_p50_ms"),
+                ms(n, "stable_p95_ms"),
+                pct(n["wer_mean"]) if n else "—",
+                ms(r, "stable_p50_ms"),
+                ms(r, "stable_p95_ms"),
+                pct(r["wer_mean"]),
+            ]
+        )
+    out = (
+        "The same pool over OpenAI's Realtime API (`/v1/realtime`), in the same run: latency per word from sending "
+        "its end to the first event whose stable text holds it (native: finals and the committed part of partials; "
+        "Realtime: deltas):\n\n"
+    )
+    out += table(["streams", "native stable p50", "p95", "WER", "Realtime p50", "p95", "WER"], rows)
+    if failed := sum(r["failed"] for r in realtime["rows"]):
+        out += f"\n\n{failed} Realtime stream(s) did not close normally."
+    return out
 
 
 def _ocr_cell(mode: dict[str, Any]) -> str:

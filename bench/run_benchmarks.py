@@ -77,7 +77,12 @@ BENCHES = (
         ("--runs", "10"),
         ("--runs", "1", "--long-runs", "1", "--files", "jfk.flac"),
     ),
-    Bench("live", "live streams against a naive design", ("--levels", "1,2,4,8,12,16"), ("--levels", "1,2")),
+    Bench(
+        "live",
+        "live streams against a naive design; the pool over OpenAI's Realtime API beside its own protocol",
+        ("--levels", "1,2,4,8,12,16", "--protocol", "native,realtime"),
+        ("--levels", "1,2", "--protocol", "native,realtime"),
+    ),
     Bench(
         "ocr",
         "OCR per page against plain rapidocr and Tesseract, rendered pages and real scans",

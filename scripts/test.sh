@@ -6,8 +6,9 @@
 # SKIP_GATES=1 skips the code checks (a quick local rerun); CI never sets it.
 NODE_PACKAGES=""
 command -v npx >/dev/null 2>&1 || NODE_PACKAGES="nodejs npm"  # serverless.yml is packaged with npx serverless@3
+# open-jtalk speaks the Japanese of tests/test_multilingual.py (tests/speech_samples.py fetches its voice).
 # NEED_KUBECTL: the k8s/ tests render the overlays with `kubectl kustomize` (setup.sh finds or installs a kubectl).
-APT_PACKAGES="redis-server espeak-ng fonts-dejavu-core fonts-noto-cjk chromium $NODE_PACKAGES" PIP_EXTRAS="[test]" \
+APT_PACKAGES="redis-server espeak-ng open-jtalk open-jtalk-mecab-naist-jdic fonts-dejavu-core fonts-noto-cjk chromium $NODE_PACKAGES" PIP_EXTRAS="[test]" \
   NEED_KUBECTL=1 source "$(dirname "$0")/setup.sh"
 
 gate() {  # gate NAME COMMAND...: run one check; a failure ends the run with one line saying which

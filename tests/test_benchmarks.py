@@ -48,6 +48,11 @@ def test_the_quick_run_measures_everything_and_regenerates_the_docs(tmp_path: Pa
     live = json.loads((results / "live.json").read_text())
     assert {(r["design"], r["streams"]) for r in live["rows"]} >= {("pool", 1), ("naive", 1)}
     assert all(r["failed"] == 0 and r["frames"] > 0 for r in live["rows"])
+    realtime = json.loads((results / "live_realtime.json").read_text())  # the pool over OpenAI's Realtime API
+    assert {(r["design"], r["streams"], r["protocol"]) for r in realtime["rows"]} == {
+        ("pool", n, "realtime") for n in (1, 2)
+    }
+    assert all(r["failed"] == 0 and r["stable_words"] > 0 and r["wer_mean"] < 0.2 for r in realtime["rows"])
     ocr = json.loads((results / "ocr.json").read_text())
     pages = {p["page"]: p for p in ocr["pages"]}
     assert {p["corpus"] for p in pages.values()} == {"rendered", "real"}

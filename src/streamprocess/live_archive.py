@@ -36,7 +36,10 @@ def transcript_of(stream: FinishedStream) -> Transcript:
     return Transcript(
         text=" ".join(f.text for f in stream.finals),
         language=stream.language or "en",
-        language_probability=1.0,
+        # as the last final heard it (a stream that decoded nothing: 1.0, faster-whisper's value for a given language)
+        language_probability=next(
+            (f.language_probability for f in reversed(stream.finals) if f.language_probability is not None), 1.0
+        ),
         duration=stream.audio_seconds,
         model=stream.model,
         options={"live": True, **stream.config.model_dump(exclude={"save", "save_audio"})},

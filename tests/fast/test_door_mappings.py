@@ -87,8 +87,9 @@ EVENTS: list[LiveEvent] = [
     Ready(session_id="s1", model="tiny", sample_rate=48000, encoding="pcm_f32le"),
     SpeechStarted(time=0.25),
     SpeechStopped(time=1.5),
-    Partial(text="Hi th", start=0.5, end=1.25, stability=0.5, audio_end=1.5),
+    Partial(text="Hi th", start=0.5, end=1.25, stability=0.5, audio_end=1.5, committed="Hi"),
     Final(id=3, start=0.5, end=0.9, text="Hi", words=[WORD], audio_end=1.5),
+    Final(id=4, start=0.5, end=0.9, text="Hi", words=[WORD], audio_end=1.5, language="de", language_probability=0.97),
     StreamWarning(code="audio_dropped", message="dropped", start=2.5, end=4.0),
     Error(code="bad_audio", message="odd frame"),
     Closed(
@@ -97,7 +98,7 @@ EVENTS: list[LiveEvent] = [
 ]
 
 
-@pytest.mark.parametrize("event", EVENTS, ids=[e.type for e in EVENTS])
+@pytest.mark.parametrize("event", EVENTS, ids=[f"{e.type}-{i}" for i, e in enumerate(EVENTS)])
 def test_each_live_event_keeps_every_field_on_grpc(event: LiveEvent) -> None:
     message = json_format.MessageToDict(to_event(event), preserving_proto_field_name=True)
     expected = to_json(event)

@@ -198,6 +198,7 @@ async def test_the_json_on_the_wire(scheduler_for: Callable[..., BatchScheduler]
         "start": 0.0,
         "end": 0.8,
         "text": "Hello there.",
+        "language": "en",
         "words": [
             {"start": 0.0, "end": 0.4, "word": " Hello", "probability": 1.0},
             {"start": 0.4, "end": 0.8, "word": " there.", "probability": 1.0},
@@ -280,9 +281,19 @@ async def test_a_pause_mid_utterance_is_finalized_and_silence_times_out(
     assert isinstance(closed, events.Closed) and closed.reason == "idle_timeout" and closed.finals == 1
 
 
+class DetectingDecoder(ScriptedDecoder):
+    """A scripted decoder that detects German with probability 0.93, as a multilingual model would say."""
+
+    def decode(self, requests: list[DecodeRequest]) -> list[Hypothesis]:
+        hyps = super().decode(requests)
+        for h in hyps:
+            h.language, h.language_probability = "de", 0.93
+        return hyps
+
+
 async def test_a_saved_stream_becomes_a_job_through_the_runtime_wiring(runtime: Runtime) -> None:
     words = script("Keep this.", "And this too.")
-    pool = runtime.live_pool(decoder=ScriptedDecoder(words))
+    pool = runtime.live_pool(decoder=DetectingDecoder(words))
     assert pool is not None and pool.model_name == "default"
     try:
         async with pool.admit() as admission:
@@ -299,6 +310,7 @@ async def test_a_saved_stream_becomes_a_job_through_the_runtime_wiring(runtime: 
     assert set(record.results) == names
     transcript = json.loads(await runtime.result_store.get(record.results["transcript.json"]))
     assert transcript["text"] == closed.text and len(transcript["segments"]) == closed.finals
+    assert (transcript["language"], transcript["language_probability"]) == ("de", 0.93)  # as the finals said
     with wave.open(io.BytesIO(await runtime.result_store.get(record.results["audio.wav"]))) as wav:
         assert (wav.getframerate(), wav.getnframes()) == (16000, len(words) * WORD * SR)  # every frame kept
 

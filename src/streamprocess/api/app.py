@@ -1,5 +1,5 @@
 """The HTTP API (FastAPI): the app factory and the operational endpoints. Each feature brings its router:
-:mod:`.jobs`, :mod:`.uploads`, :mod:`.events`, :mod:`.openai` and :mod:`.live`."""
+:mod:`.jobs`, :mod:`.uploads`, :mod:`.events`, :mod:`.openai`, :mod:`.live` and :mod:`.realtime`."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from .events.router import router as events_router
 from .jobs.router import router as jobs_router
 from .live.router import router as live_router
 from .openai.router import router as openai_router
+from .realtime.router import router as realtime_router
 from .uploads.router import router as uploads_router
 from .uploads.router import signed as signed_uploads_router
 
@@ -37,7 +38,8 @@ def create_app(
     runtime: Runtime, api_keys: Mapping[str, str] | Iterable[str] | None = None, live: LivePool | None = None
 ) -> FastAPI:
     """The API over ``runtime``; ``api_keys`` (key → tenant, or ``tenant=key``/bare-key entries) default to the
-    settings' (``STREAMPROCESS_API_KEYS``); ``live`` is the hot pool behind ``/v1/stt/stream`` (off when None)."""
+    settings' (``STREAMPROCESS_API_KEYS``); ``live`` is the hot pool behind ``/v1/stt/stream`` and ``/v1/realtime``
+    (off when None)."""
     app = FastAPI(
         title="StreamProcess",
         version=__version__,
@@ -65,6 +67,7 @@ def create_app(
         events_router,
         openai_router,
         live_router,
+        realtime_router,
         admin_router,
     ):
         app.include_router(router)

@@ -31,6 +31,28 @@ def credentials(conn: HTTPConnection) -> Credentials:
     return creds
 
 
+class StreamRefused(Exception):
+    """A WebSocket stream (``/v1/stt/stream``, ``/v1/realtime``) refused: the door sends ``code`` and ``message`` in
+    its own error shape, then closes with the code's close code (:mod:`.live.closes`)."""
+
+    def __init__(self, code: ErrorCode, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.param = code, message, param
+
+
+def stream_tenant(conn: HTTPConnection, token: str | None, how: str) -> str:
+    """The tenant whose API key ``token`` is (a saved stream becomes that tenant's job), for the WebSocket doors;
+    :class:`StreamRefused` otherwise. ``how``: how that door takes a key, said when none came."""
+    if not token:
+        raise StreamRefused(ErrorCode.UNAUTHENTICATED, how)
+    caller = credentials(conn).identify(token)
+    if caller is None:
+        raise StreamRefused(ErrorCode.UNAUTHENTICATED, "unknown API key")
+    if caller.tenant is None:
+        raise StreamRefused(ErrorCode.FORBIDDEN, "the events token cannot open live streams: use an API key")
+    return caller.tenant
+
+
 def runtime(conn: HTTPConnection) -> Runtime:
     rt: Runtime = conn.app.state.runtime
     return rt

@@ -72,6 +72,9 @@ def transcribe(
         Path | None, typer.Option("--output-dir", "-o", help="Write <name>.<format> here instead of printing.")
     ] = None,
     language: Annotated[str | None, typer.Option(help="Language code; default detects it.")] = None,
+    task: Annotated[
+        str | None, typer.Option(help="transcribe, or translate (into English; needs a multilingual model).")
+    ] = None,
     model: Annotated[str | None, typer.Option(help="Whisper model name or folder [STREAMPROCESS_STT_MODEL].")] = None,
     word_timestamps: Annotated[bool | None, typer.Option(help="Word-level timestamps.")] = None,
     vad: Annotated[bool | None, typer.Option(help="Skip silence with Silero VAD.")] = None,
@@ -80,7 +83,8 @@ def transcribe(
     prompt: Annotated[str | None, typer.Option(help="Initial prompt.")] = None,
     batched: Annotated[bool | None, typer.Option(help="BatchedInferencePipeline.")] = None,
 ) -> None:
-    """Transcribe audio files here and now, without any service."""
+    """Transcribe audio files (or translate their speech into English) here and now, without any service. A
+    language or task the model cannot do is refused before any file is read (exit 2)."""
     from ..processors.stt import default_options, engine_from
     from ..stt import TranscribeOptions
     from ..stt.formats import FORMATS, render
@@ -91,6 +95,7 @@ def transcribe(
     settings = settings_from(stt_model=model)
     given = {
         "language": language,
+        "task": task,
         "word_timestamps": word_timestamps,
         "vad_filter": vad,
         "beam_size": beam_size,
@@ -102,6 +107,7 @@ def transcribe(
         options = TranscribeOptions.from_mapping(given, default_options(settings))
         with err.status(f"loading model {settings.stt_model}…"):
             engine = engine_from(settings)
+        engine.check(options)
     except StreamProcessError as e:
         err.print(f"[red]{e}[/red]")
         raise typer.Exit(2) from None

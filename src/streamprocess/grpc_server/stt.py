@@ -1,6 +1,8 @@
 """``streamprocess.v1.STTService``: a StreamingRecognize call is a live captioning stream on the same hot pool as
 the WebSocket (:mod:`streamprocess.live`). The first AudioChunk holds the config, then audio; each live event goes
-back as a ``TranscriptEvent`` (:func:`to_event`). A full pool is RESOURCE_EXHAUSTED."""
+back as a ``TranscriptEvent`` (:func:`to_event`; a final carries its language and that language's probability). A
+config asking for a language or task the model cannot do (``translate`` on an English-only model) is
+INVALID_ARGUMENT, as the WebSocket closes 1007; a full pool is RESOURCE_EXHAUSTED."""
 
 from __future__ import annotations
 
@@ -45,10 +47,16 @@ def to_event(event: LiveEvent) -> stt_pb2.TranscriptEvent:
         case Partial():
             message.text, message.start, message.end = event.text, event.start, event.end
             message.stability, message.audio_end = event.stability, event.audio_end
+            if event.committed is not None:
+                message.committed = event.committed
         case Final():
             message.is_final = True
             message.id, message.text, message.start, message.end = event.id, event.text, event.start, event.end
             message.audio_end = event.audio_end
+            if event.language is not None:
+                message.language = event.language
+            if event.language_probability is not None:
+                message.language_probability = event.language_probability
             message.words.extend(
                 stt_pb2.TimedWord(word=w.word, start=w.start, end=w.end, probability=w.probability) for w in event.words
             )

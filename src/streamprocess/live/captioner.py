@@ -13,6 +13,10 @@ and gap events through the ``emit`` it was given.
   end become a ``final`` and the buffer is trimmed there; at VAD end-of-speech (or a stop, or a stall) the buffer
   is decoded once more and everything left becomes a ``final``. A buffer reaching ``buffer_max`` seconds is cut
   at its committed words (or its older words when none are committed), so memory stays bounded.
+- Turns, for transports built on them (the Realtime API's items): :meth:`Captioner.commit` finalizes the buffer
+  mid-stream and ends the turn (``turn_ended``), :meth:`Captioner.clear` drops what is not final yet
+  (``turn_cleared``), :meth:`Captioner.reconfigure` takes new settings in stream order; with ``turns`` set, every
+  VAD end of speech ends a turn too.
 """
 
 from __future__ import annotations
@@ -31,9 +35,19 @@ from ..stt.types import Word
 from .agreement import LocalAgreement, text_of
 from .audio import StreamingVad
 from .decoder import DecodeRequest, Hypothesis
-from .events import Final, LiveEvent, Partial, SpeechStarted, SpeechStopped, StreamWarning
+from .events import (
+    Final,
+    LiveEvent,
+    Partial,
+    SpeechStarted,
+    SpeechStopped,
+    StreamWarning,
+    TurnCause,
+    TurnCleared,
+    TurnEnded,
+)
 from .limits import SessionLimits
-from .protocol import StreamConfig
+from .protocol import StreamConfig, VadConfig
 from .scheduler import Refresh
 
 
@@ -70,9 +84,12 @@ class Captioner:
         self.partials = 0
         self.decodes = 0
         self.language = config.language or ""
+        self.language_probability: float | None = 1.0 if config.language else None  # the latest decode's
         self._arrival = time.monotonic()  # when the newest audio arrived
         self.decoding: asyncio.Task[Hypothesis] | None = None  # the decode in flight
         self._decode_meta: tuple[int, int, float] = (0, 0, 0.0)
+        self.turns = False  # say where each VAD utterance ends (turn_ended): LiveSession.report_turns
+        self.turn_start = 0  # stream sample where the open turn began
 
     @property
     def text(self) -> str:
@@ -101,11 +118,14 @@ class Captioner:
                 self.in_speech = True
                 self._trim_to(max(at, self.buf_start))
                 self.decoded_to = self.buf_start
+                self.turn_start = max(self.turn_start, at)
                 await self._emit(SpeechStarted(time=round(event.time, 3)))
             else:
                 await self._emit(SpeechStopped(time=round(event.time, 3)))
                 await self.finalize(at)
                 self.in_speech = False
+                if self.turns:
+                    await self._end_turn("speech_stopped", at)
         if not self.in_speech and self.vad is not None:  # keep only the pre-roll VAD may date a start back to
             keep = int((self.config.vad.min_speech_ms + self.config.vad.speech_pad_ms + 100) * SAMPLE_RATE / 1000)
             self._trim_to(max(self.buf_start, self.received - keep))
@@ -114,17 +134,19 @@ class Captioner:
         """Audio the transport dropped: the utterance so far is finalized, stream time moves on over the gap, and
         the client is told (``warning``)."""
         start = self.received
-        if self.vad is not None and self.in_speech:
+        speaking = self.vad is not None and self.in_speech
+        if speaking:
             await self._emit(SpeechStopped(time=_seconds(start)))
         await self.finalize(None)
+        if speaking and self.turns:
+            await self._end_turn("gap", start)
         self.received += samples
         self.dropped += samples
         self.buffer = np.zeros(0, np.float32)
         self.buf_start = self.decoded_to = self.received
         self.la = LocalAgreement(lookahead=self.limits.commit_lookahead)  # nothing after a gap repeats before it
-        if self.vad is not None:  # a fresh VAD state on the stream's clock
-            self.vad = StreamingVad(self.config.vad)
-            self.vad.position = self.vad.heard_until = self.received
+        if self.vad is not None:
+            self.vad = self._fresh_vad(self.config.vad)
             self.in_speech = False
         await self._emit(
             StreamWarning(
@@ -135,6 +157,59 @@ class Captioner:
                 f"process it (at most {self.limits.backlog:.0f} s may wait); send audio in real time",
             )
         )
+
+    def _fresh_vad(self, config: VadConfig) -> StreamingVad:
+        """A new VAD state on the stream's clock."""
+        vad = StreamingVad(config)
+        vad.position = vad.heard_until = self.received
+        return vad
+
+    # ------------------------------------------------------------------ turns
+    async def _end_turn(self, cause: TurnCause, end: int) -> None:
+        await self._emit(TurnEnded(cause=cause, start=_seconds(self.turn_start), end=_seconds(end)))
+        self.turn_start = max(self.turn_start, end)
+
+    async def commit(self) -> None:
+        """The transport's commit (the Realtime API's ``input_audio_buffer.commit``): everything heard so far is
+        finalized now, not at the end of the speech, and the turn ends (``turn_ended``, even one without audio:
+        the transport answers the commit with it). Speech going on belongs to the next turn."""
+        await self.finalize(None)
+        await self._end_turn("commit", self.received)
+
+    async def clear(self) -> None:
+        """The transport's clear (the Realtime API's ``input_audio_buffer.clear``): what is not final yet is dropped
+        unheard (the buffer, the words not yet final, the decode in flight, the VAD's state) and the turn ends
+        there (``turn_cleared``)."""
+        self.cancel_decode()
+        self.buffer = np.zeros(0, np.float32)
+        self.buf_start = self.decoded_to = self.received
+        self.la = LocalAgreement(lookahead=self.limits.commit_lookahead)
+        if self.vad is not None:
+            self.vad = self._fresh_vad(self.config.vad)
+            self.in_speech = False
+        await self._emit(TurnCleared(start=_seconds(self.turn_start), end=_seconds(self.received)))
+        self.turn_start = self.received
+
+    async def reconfigure(self, config: StreamConfig) -> None:
+        """New settings from this point of the stream on (the Realtime API's ``session.update``). The words so far
+        are finalized under the old ones (no utterance is decoded half in one language, half in another); new VAD
+        settings mid-speech end the speech there (``speech_stopped``, and ``turn_ended`` ``update`` with
+        ``turns``). The sample rate and encoding are the session's (its PCM decoder), not the captioner's."""
+        old, self.config = self.config, config
+        if config.model_copy(update={"sample_rate": old.sample_rate, "encoding": old.encoding}) == old:
+            return
+        new_vad = config.vad != old.vad
+        ends_speech = new_vad and self.vad is not None and self.in_speech
+        if ends_speech:
+            await self._emit(SpeechStopped(time=_seconds(self.received)))
+        await self.finalize(None)
+        if ends_speech and self.turns:
+            await self._end_turn("update", self.received)
+        if config.prompt != old.prompt:
+            self.prompt = config.prompt
+        if new_vad:
+            self.vad = self._fresh_vad(config.vad) if config.vad.enabled else None
+            self.in_speech = self.vad is None
 
     def _trim_to(self, sample: int) -> None:
         cut = min(max(sample - self.buf_start, 0), self.buffer.size)
@@ -150,6 +225,7 @@ class Captioner:
             prompt=self.prompt,
             hotwords=self.config.hotwords,
             prefix=text_of(self.la.committed),
+            task=self.config.task,
         )
 
     def maybe_decode(self) -> None:
@@ -187,7 +263,7 @@ class Captioner:
         task, self.decoding = self.decoding, None
         assert task is not None
         hyp = task.result()  # a model failure ends the stream with internal_error
-        self.language = hyp.language
+        self.language, self.language_probability = hyp.language, hyp.language_probability
         start, end, arrival = self._decode_meta
         if start != self.buf_start:  # a final cut the buffer while this ran: its times no longer fit
             return
@@ -213,6 +289,7 @@ class Captioner:
                     end=pending[-1].end,
                     stability=round(committed / len(pending), 3),
                     audio_end=_seconds(end),
+                    committed=text_of(self.la.committed),
                 )
             )
 
@@ -244,6 +321,7 @@ class Captioner:
         if speech and span >= self.limits.min_audio * SAMPLE_RATE:
             hyp = await self._decode_fn(self._request(self.buffer[:span].copy()))
             self.decodes += 1
+            self.language, self.language_probability = hyp.language, hyp.language_probability
             fresh = self.la.fresh(self._absolute(hyp.words, self.buf_start))
         words = self.la.take_all(fresh)
         if words:
@@ -263,6 +341,8 @@ class Captioner:
             text=text,
             words=words,
             audio_end=_seconds(end),
+            language=self.language or None,
+            language_probability=self.language_probability,
         )
         self.finals.append(final)
         self.prompt = ((self.prompt or "") + " " + text).strip()[-400:]

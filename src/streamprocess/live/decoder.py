@@ -15,6 +15,13 @@ only the words after it, rather than the whole buffer again token by token (a de
 lengths batch together (CTranslate2 needs only <|startoftranscript|> at one position). Word times come from
 CTranslate2's cross-attention alignment (as faster-whisper's ``word_timestamps``), for the prefix and the new
 words alike.
+
+Each request says its ``task``: ``translate`` puts Whisper's <|translate|> token in the prompt, so the words are
+English whatever is spoken. A multilingual start sequence is always <|startoftranscript|>, the language, the task:
+three tokens, so requests of either task and any language batch together. A request without a language has it
+detected on its own encoder output (:meth:`WhisperModel.detect_language`'s probabilities), and its hypothesis
+carries the language and that probability; a given language (or an English-only model) has probability 1.0, as
+faster-whisper reports for a given language.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ MAX_SECONDS = 30.0  # Whisper's window
 class DecodeRequest:
     audio: np.ndarray  # 16 kHz float32
     language: str | None = None  # None: detect (multilingual models)
+    task: str = "transcribe"  # or translate (to English; multilingual models)
     prompt: str | None = None  # previous text, for continuity
     hotwords: str | None = None
     prefix: str | None = None  # the text already committed for the start of ``audio``: forced, not generated
@@ -55,6 +63,7 @@ class DecodeRequest:
 class Hypothesis:
     words: list[Word]  # times in seconds from the start of the request's audio
     language: str
+    language_probability: float | None = None  # 1.0 when the language was given; None: a decoder that does not say
     avg_logprob: float = 0.0
     no_speech_prob: float = 0.0
     truncated: bool = False  # the token cap cut it
@@ -88,14 +97,15 @@ class WhisperDecoder:
         self.prompt_tokens = prompt_tokens
         self.multilingual = bool(model.model.is_multilingual)
         self.supported_languages: list[str] = list(model.supported_languages)
-        self._tokenizers: dict[str | None, Tokenizer] = {}
+        self._tokenizers: dict[tuple[str, str], Tokenizer] = {}
 
-    def tokenizer(self, language: str | None) -> Tokenizer:
-        key = language if self.multilingual else "en"
+    def tokenizer(self, language: str | None, task: str = "transcribe") -> Tokenizer:
+        """The tokenizer whose start sequence asks for ``language`` and ``task`` (one per pair, kept)."""
+        key = (language, task) if self.multilingual and language else ("en", "transcribe")
         tok = self._tokenizers.get(key)
         if tok is None:
             tok = self._tokenizers[key] = Tokenizer(
-                self.model.hf_tokenizer, self.multilingual, task="transcribe", language=key
+                self.model.hf_tokenizer, self.multilingual, task=key[1], language=key[0]
             )
         return tok
 
@@ -135,7 +145,7 @@ class WhisperDecoder:
         t_enc = time.perf_counter()
 
         languages = self._languages(requests, encoded)
-        tokenizers = [self.tokenizer(lang) for lang in languages]
+        tokenizers = [self.tokenizer(lang, r.task) for (lang, _), r in zip(languages, requests, strict=True)]
         prompts = self._prompts(tokenizers, requests)
         prefixes = [
             tok.encode(" " + prefix) if (prefix := (r.prefix or "").strip()) else []
@@ -159,7 +169,7 @@ class WhisperDecoder:
 
         tokens: list[list[int]] = []
         hyps: list[Hypothesis] = []
-        for res, cap, tok, lang in zip(results, caps, tokenizers, languages, strict=True):
+        for res, cap, tok, (lang, probability) in zip(results, caps, tokenizers, languages, strict=True):
             ids = [t for t in res.sequences_ids[0] if t < tok.eot][:cap]
             avg_logprob = float(res.scores[0]) if res.scores else 0.0
             silent = res.no_speech_prob > 0.6 and avg_logprob < -1.0  # faster-whisper's no-speech rule
@@ -168,6 +178,7 @@ class WhisperDecoder:
                 Hypothesis(
                     words=[],
                     language=lang,
+                    language_probability=probability,
                     avg_logprob=round(avg_logprob, 4),
                     no_speech_prob=round(float(res.no_speech_prob), 4),
                     truncated=len(res.sequences_ids[0]) >= cap,
@@ -186,19 +197,24 @@ class WhisperDecoder:
             h.timings = timing
         return hyps
 
-    def _languages(self, requests: list[DecodeRequest], encoded: StorageView) -> list[str]:
+    def _languages(self, requests: list[DecodeRequest], encoded: StorageView) -> list[tuple[str, float]]:
+        """Each request's language and its probability: given (1.0), or detected on its encoder output (the most
+        likely language token, ``<|de|>``, and its probability) when any request of the batch needs it."""
         if not self.multilingual:
-            return ["en"] * len(requests)
-        given = [r.language for r in requests if r.language]
-        if len(given) == len(requests):
-            return given
+            return [("en", 1.0)] * len(requests)
+        if all(r.language for r in requests):
+            return [(r.language, 1.0) for r in requests if r.language]
         detected = self.model.model.detect_language(encoded)
-        return [r.language or d[0][0][2:-2] for r, d in zip(requests, detected, strict=True)]
+        return [
+            (r.language, 1.0) if r.language else (d[0][0][2:-2], round(float(d[0][1]), 4))
+            for r, d in zip(requests, detected, strict=True)
+        ]
 
     @staticmethod
     def batch_key(request: DecodeRequest) -> bool:
         """Requests batch together only with the same key: those with hotwords and those without go apart (the
-        context of a batch is cut to one length, and a stream's hotwords must not be cut for another's sake)."""
+        context of a batch is cut to one length, and a stream's hotwords must not be cut for another's sake). The
+        task is not in the key: either task's start sequence has the same length (see the module's notes)."""
         return bool((request.hotwords or "").strip())
 
     def _prompts(self, tokenizers: list[Tokenizer], requests: list[DecodeRequest]) -> list[list[int]]:

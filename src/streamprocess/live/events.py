@@ -1,7 +1,8 @@
 """The events a live stream sends back, as one discriminated union (each with a ``type``).
 
 The session emits these objects; each transport maps them once: the WebSocket sends :func:`to_json` of each, gRPC
-turns each into a ``TranscriptEvent`` message. Times are seconds of stream audio, rounded to the millisecond.
+turns each into a ``TranscriptEvent`` message, the OpenAI Realtime door into its own events (``api/realtime``; it
+alone asks for the turn events). Times are seconds of stream audio, rounded to the millisecond.
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ class SpeechStopped(_Event):
 
 class Partial(_Event):
     """The not-yet-final text since the last final. ``start``/``end``: its word times; ``stability``: the share
-    of its words already committed by LocalAgreement-2 (committed words never change); ``audio_end``: the stream
-    audio this hypothesis has heard."""
+    of its words already committed by LocalAgreement-2 (committed words never change); ``committed``: those words,
+    the start of ``text`` that no later partial or final changes (counting words by spaces fails for languages
+    written without them); ``audio_end``: the stream audio this hypothesis has heard."""
 
     type: Literal["partial"] = "partial"
     text: str
@@ -52,10 +54,14 @@ class Partial(_Event):
     end: float
     stability: float
     audio_end: float
+    committed: str | None = None
 
 
 class Final(_Event):
-    """A committed segment that never changes: ``id`` 0, 1, …; ``audio_end`` as in :class:`Partial`."""
+    """A committed segment that never changes: ``id`` 0, 1, …; ``audio_end`` as in :class:`Partial`. ``language``:
+    the stream's language as the latest decode had it (detected on the stream's audio when the config gave none),
+    ``language_probability`` that detection's probability (1.0 when the config gave the language, or the model is
+    English-only); both left out when the decoder does not say."""
 
     type: Literal["final"] = "final"
     id: int
@@ -64,6 +70,33 @@ class Final(_Event):
     text: str
     words: list[Word]
     audio_end: float
+    language: str | None = None
+    language_probability: float | None = None
+
+
+TurnCause = Literal["speech_stopped", "commit", "gap", "update"]
+
+
+class TurnEnded(_Event):
+    """A turn is over: the audio from ``start`` to ``end`` is in the finals sent before this event, and what comes
+    next belongs to the next turn. For transports built on turns (the Realtime API's items), so sent only where
+    asked: after :meth:`~.session.LiveSession.commit` (``cause`` ``commit``) always; with
+    :meth:`~.session.LiveSession.report_turns`, also after every ``speech_stopped``, once its final decode is out
+    (``speech_stopped``; ``gap`` when dropped audio ended the speech, ``update`` when new VAD settings did)."""
+
+    type: Literal["turn_ended"] = "turn_ended"
+    cause: TurnCause
+    start: float
+    end: float
+
+
+class TurnCleared(_Event):
+    """:meth:`~.session.LiveSession.clear`: the turn's audio not yet final, from ``start`` to ``end``, was dropped
+    unheard; the next audio starts a new turn."""
+
+    type: Literal["turn_cleared"] = "turn_cleared"
+    start: float
+    end: float
 
 
 class StreamWarning(_Event):
@@ -103,7 +136,7 @@ class Closed(_Event):
 
 
 LiveEvent = Annotated[
-    Ready | SpeechStarted | SpeechStopped | Partial | Final | StreamWarning | Error | Closed,
+    Ready | SpeechStarted | SpeechStopped | Partial | Final | TurnEnded | TurnCleared | StreamWarning | Error | Closed,
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[LiveEvent] = TypeAdapter(LiveEvent)

@@ -61,8 +61,9 @@ class LivePool:
         return 8 if isinstance(decoder, WhisperDecoder) and decoder.device == "cuda" else 1
 
     def check(self, config: StreamConfig) -> None:
-        """Refuses a stream config whose language the model cannot do (:func:`streamprocess.stt.models.
-        check_language`, the check jobs and the CLI use). A decoder that does not say what it can do (the
+        """Refuses a stream config whose language or task the model cannot do (:func:`streamprocess.stt.models.
+        check_language`, the check jobs and the CLI use: ``translate`` on an English-only model is
+        ``unsupported_task``). A decoder that does not say what it can do (the
         benchmark's naive design, scripted test decoders without ``multilingual``) takes any language."""
         multilingual = getattr(self.decoder, "multilingual", None)
         if multilingual is None:
@@ -73,6 +74,7 @@ class LivePool:
                 config.language,
                 multilingual=bool(multilingual),
                 supported=getattr(self.decoder, "supported_languages", ()),
+                task=config.task,
             )
         except InvalidOptions as e:
             raise ProtocolError(e.message, code=e.code) from None
@@ -118,8 +120,9 @@ class Admission:
         self.session: LiveSession | None = None
 
     def open(self, config: StreamConfig, *, tenant: str | None = None) -> LiveSession:
-        """``tenant``: whose job the saved session becomes. A language the model cannot do is refused here as
-        the CLI and jobs refuse it (:class:`ProtocolError` with ``unsupported_language``)."""
+        """``tenant``: whose job the saved session becomes. A language or task the model cannot do is refused
+        here as the CLI and jobs refuse it (:class:`ProtocolError` with ``unsupported_language`` or
+        ``unsupported_task``)."""
         pool = self.pool
         pool.check(config)
         saver = functools.partial(pool.archive, tenant=tenant) if pool.archive is not None and config.save else None

@@ -12,6 +12,7 @@ from ..errors import ErrorCode, PermanentError, StreamProcessError
 from ..options import normalise_language
 
 Encoding = Literal["pcm_s16le", "pcm_f32le"]
+Task = Literal["transcribe", "translate"]  # as a job's (TranscribeOptions.task)
 BYTES_PER_SAMPLE = {"pcm_s16le": 2, "pcm_f32le": 4}
 #: Seconds a client has to send its config (the first frame) before the stream is refused.
 CONFIG_TIMEOUT = 10.0
@@ -41,6 +42,7 @@ class StreamConfig(BaseModel):
     sample_rate: int = Field(16000, ge=8000, le=192_000, description="Sample rate of the PCM frames (Hz).")
     encoding: Encoding = Field("pcm_s16le", description="`pcm_s16le` or `pcm_f32le`, mono, little-endian.")
     language: str | None = Field(None, description="Language code; unset detects it (multilingual models).")
+    task: Task = Field("transcribe", description="`translate`: captions in English, whatever is spoken (multilingual).")
     interim_results: bool = Field(True, description="Send `partial` events.")
     vad: VadConfig = Field(default_factory=VadConfig)
     prompt: str | None = Field(None, max_length=1000, description="Text that conditions the first decode.")

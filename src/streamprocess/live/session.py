@@ -14,6 +14,10 @@ dropped until the backlog is down to half, and the driver reports each gap in st
 ``audio_dropped`` with its ``start`` and ``end``; stream time runs on over it, so later times still match the
 client's audio). Events wait in a bounded queue too: a client that does not read its captions stalls only its
 own stream.
+
+Transports built on turns (the OpenAI Realtime API) also commit, clear and reconfigure mid-stream
+(:meth:`LiveSession.commit`, :meth:`LiveSession.clear`, :meth:`LiveSession.reconfigure`): each goes through the
+same queue as the audio, so it applies exactly where the client sent it in the stream, and never blocks.
 """
 
 from __future__ import annotations
@@ -52,8 +56,24 @@ class _Stop:
     """The end of the audio (:meth:`LiveSession.stop`)."""
 
 
-_STOP = _Stop()
-_Inbound = tuple[np.ndarray, float] | _Gap | _Stop  # (samples, when they arrived), a gap, or the end
+class _Commit:
+    """:meth:`LiveSession.commit`."""
+
+
+class _Clear:
+    """:meth:`LiveSession.clear`."""
+
+
+@dataclass(frozen=True)
+class _Reconfigure:
+    """:meth:`LiveSession.reconfigure`."""
+
+    config: StreamConfig
+
+
+_STOP, _COMMIT, _CLEAR = _Stop(), _Commit(), _Clear()
+# (samples, when they arrived), a gap, the end, or a transport's control in stream order
+_Inbound = tuple[np.ndarray, float] | _Gap | _Stop | _Commit | _Clear | _Reconfigure
 
 Saver = Callable[[FinishedStream], Awaitable[str]]  # keeps the transcript; returns its job id
 
@@ -141,13 +161,51 @@ class LiveSession:
 
     async def stop(self) -> None:
         """End of audio: finalize what is left, then ``closed``. Never blocks."""
+        self._flush_pcm()
+        self.inbound.put_nowait(_STOP)
+
+    def _flush_pcm(self) -> None:
+        """The resampler's tail into the stream (or into the gap, while dropping)."""
         tail = self.pcm.flush()
         if self._gap is not None:  # still dropping: the resampler's tail belongs to the audio dropped
             self.inbound.put_nowait(_Gap(self._gap + tail.size))
             self._gap = None
         elif tail.size:
             self._keep(tail)
-        self.inbound.put_nowait(_STOP)
+
+    def report_turns(self) -> None:
+        """Also say where each VAD utterance ends (``turn_ended`` after its final), for a transport whose client
+        sees turns (the Realtime API's items). Call it before the first audio."""
+        self.captioner.turns = True
+
+    def commit(self) -> None:
+        """Finalize what was heard so far without ending the stream, and end the turn: ``turn_ended`` (``commit``)
+        follows the finals. In stream order, after the audio sent before it; never blocks."""
+        self._control(_COMMIT)
+
+    def clear(self) -> None:
+        """Drop the audio not yet final (sent before this call) unheard: ``turn_cleared``. Never blocks."""
+        self._control(_CLEAR)
+
+    def reconfigure(self, config: StreamConfig) -> None:
+        """New settings for the audio sent from now on (sample rate and encoding at once, the rest in stream order:
+        :meth:`Captioner.reconfigure <.captioner.Captioner.reconfigure>`). The caller checks that the pool can do
+        the language (:meth:`LivePool.check <.pool.LivePool.check>`). Never blocks."""
+        if config == self.config or self.closed.is_set():
+            return
+        if (config.sample_rate, config.encoding) != (self.config.sample_rate, self.config.encoding):
+            self._flush_pcm()  # the old rate's last samples, then frames at the new one
+            self.pcm = PcmDecoder(config)
+        self.config = config
+        self._control(_Reconfigure(config))
+
+    def _control(self, item: _Commit | _Clear | _Reconfigure) -> None:
+        if self.closed.is_set():
+            return
+        if self._gap is not None:  # the audio dropped so far came before this
+            self.inbound.put_nowait(_Gap(self._gap))
+            self._gap = None
+        self.inbound.put_nowait(item)
 
     async def next_event(self) -> LiveEvent:
         return await self.events.get()
@@ -214,11 +272,18 @@ class LiveSession:
                     if isinstance(item, _Stop):
                         break
                     idle_since = time.monotonic()
-                    if isinstance(item, _Gap):
-                        await captioner.skip(item.samples)
-                    else:
-                        self.backlog -= item[0].size
-                        await captioner.on_audio(*item)
+                    match item:
+                        case _Gap():
+                            await captioner.skip(item.samples)
+                        case _Commit():
+                            await captioner.commit()
+                        case _Clear():
+                            await captioner.clear()
+                        case _Reconfigure():
+                            await captioner.reconfigure(item.config)
+                        case (samples, arrival):
+                            self.backlog -= samples.size
+                            await captioner.on_audio(samples, arrival)
                 captioner.maybe_decode()
             if get is not None:
                 get.cancel()

@@ -1,16 +1,19 @@
 """The ``stt`` processor: a transcription job writes transcript.json, .txt, .srt and .vtt.
 
-Options come from the job (the object's ``x-amz-meta-*`` metadata, e.g. ``language``, ``word-timestamps``,
-``hotwords``), over the ``STREAMPROCESS_STT_*`` defaults.
+Options come from the job (the object's ``x-amz-meta-*`` metadata, e.g. ``language``, ``task``,
+``word-timestamps``, ``hotwords``), over the ``STREAMPROCESS_STT_*`` defaults. The doors that queue a job refuse
+at once, with :func:`check_options`, what the job would be refused.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from ..config import Settings
 from ..kinds import STT
-from ..stt import SttEngine, TranscribeOptions
+from ..stt import SttEngine, TranscribeOptions, models
 from ..stt.formats import render
 from .base import JobContext, ProcessResult
 
@@ -37,6 +40,17 @@ def engine_from(settings: Settings) -> SttEngine:
     )
 
 
+def check_options(settings: Settings, values: Mapping[str, Any]) -> TranscribeOptions:
+    """A job's options as the worker will read them, refused now (:class:`~streamprocess.stt.options.InvalidOptions`:
+    ``invalid_options``, ``unsupported_language``, ``unsupported_task``) when they do not validate or ask the
+    configured model for a language or task it cannot do; for the doors that submit jobs (REST, presigned uploads,
+    OpenAI). A processor other than ``stt`` may take anything: only the options are validated for it."""
+    options = TranscribeOptions.from_mapping(values, default_options(settings))
+    if settings.stt_processor == SttProcessor.name:  # the built-in processor, on the configured model
+        models.check_unloaded(settings.stt_model, settings.models_dir, options.language, options.task)
+    return options
+
+
 class SttProcessor:
     name = "stt"
 
@@ -53,6 +67,8 @@ class SttProcessor:
             outputs[result.name].write_text(render(transcript, result.format), encoding="utf-8")
         summary = {
             "language": transcript.language,
+            "language_probability": transcript.language_probability,
+            "task": options.task,
             "duration": transcript.duration,
             "segments": len(transcript.segments),
             "model": transcript.model,

@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
@@ -87,11 +88,12 @@ def assemble(parts: Sequence[Path], files: Sequence[Path], target: Path, *, size
     model = target / "model.bin"
     if model.is_file() and model.stat().st_size == size and all((target / f.name).is_file() for f in files):
         return target
-    tmp = target / f".model.bin.{os.getpid()}.tmp"
+    writer = f"{os.getpid()}.{threading.get_ident()}"  # two processes, or two threads of one (jobs, live), at once
+    tmp = target / f".model.bin.{writer}.tmp"
     try:
         target.mkdir(parents=True, exist_ok=True)
         for f in files:  # small: copied to a temporary name, then renamed
-            part_tmp = target / f".{f.name}.{os.getpid()}.tmp"
+            part_tmp = target / f".{f.name}.{writer}.tmp"
             shutil.copyfile(f, part_tmp)
             os.replace(part_tmp, target / f.name)
         digest = hashlib.sha256()
@@ -157,6 +159,25 @@ def folder_multilingual(folder: Path) -> bool | None:
             return len(json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))) > ENGLISH_VOCABULARY
     except (OSError, ValueError):
         return None
+    return None
+
+
+def known_multilingual(name: str, models_dir: Path | str | None) -> bool | None:
+    """Whether model ``name`` is multilingual, known without loading or reassembling it (the same order as
+    :func:`.models.resolve`): the bundled names are English-only, ``base`` is multilingual, a folder (given or in
+    the models dir) says by its vocabulary, a hub name by its ``.en`` suffix; None when that cannot be told here."""
+    if name in BUNDLED_NAMES:
+        return False
+    if name == PACKAGED_NAME:
+        return True
+    folder = Path(name).expanduser()
+    if folder.is_dir():
+        return folder_multilingual(folder)
+    found = pulled(name, models_dir)
+    if found is not None:
+        return folder_multilingual(found)
+    if name in hub_names():
+        return not name.endswith(".en")
     return None
 
 

@@ -40,7 +40,8 @@ class SttEngine:
     def is_multilingual(self) -> bool:
         return bool(self.model.model.is_multilingual)
 
-    def _check(self, options: TranscribeOptions) -> None:
+    def check(self, options: TranscribeOptions) -> None:
+        """Refuses (``unsupported_language`` / ``unsupported_task``) what this model cannot do, before any audio."""
         models.check_language(
             self.spec.name,
             options.language,
@@ -64,7 +65,7 @@ class SttEngine:
         progress: ProgressFn | None = None,  # (seconds done, seconds total)
     ) -> Transcript:
         options = options or TranscribeOptions()
-        self._check(options)
+        self.check(options)
         t0 = time.perf_counter()
         samples = audio if isinstance(audio, np.ndarray) else load_audio(Path(audio), max_duration=self.max_duration)
         t_decoded = time.perf_counter()

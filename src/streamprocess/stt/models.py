@@ -18,13 +18,35 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from faster_whisper import WhisperModel
+from faster_whisper.tokenizer import _LANGUAGE_CODES  # no public name; WhisperModel.supported_languages reads it
 
 from ..errors import ErrorCode
-from .catalog import BUNDLED_NAMES, PACKAGED_NAME, ModelUnavailable, bundled_model_path, packaged_base, pulled
+from .catalog import (
+    BUNDLED_NAMES,
+    PACKAGED_NAME,
+    ModelUnavailable,
+    bundled_model_path,
+    known_multilingual,
+    packaged_base,
+    pulled,
+)
 from .features import ChunkedFeatureExtractor
 from .options import InvalidOptions
 
-__all__ = ["BUNDLED_NAMES", "ModelSpec", "ModelUnavailable", "bundled_model_path", "check_language", "load", "resolve"]
+__all__ = [
+    "BUNDLED_NAMES",
+    "LANGUAGES",
+    "ModelSpec",
+    "ModelUnavailable",
+    "bundled_model_path",
+    "check_language",
+    "check_unloaded",
+    "load",
+    "resolve",
+]
+
+#: The language codes a multilingual Whisper takes: the list faster-whisper's own ``supported_languages`` gives.
+LANGUAGES: tuple[str, ...] = tuple(_LANGUAGE_CODES)
 
 
 @dataclass(frozen=True)
@@ -113,7 +135,8 @@ def check_language(
     task: str = "transcribe",
 ) -> None:
     """Refuses (:class:`InvalidOptions`, ``unsupported_language`` / ``unsupported_task``) a language or task the
-    model cannot do; the one check behind every door (jobs, the CLI, live streams). ``language`` None detects."""
+    model cannot do; the one check behind every door (jobs, the CLI, REST, OpenAI, gRPC and WebSocket streams).
+    ``language`` None detects; ``task`` ``translate`` is to English."""
     if multilingual:
         if language is not None and language not in supported:
             raise InvalidOptions(f"language {language!r} is not one Whisper knows", code=ErrorCode.UNSUPPORTED_LANGUAGE)
@@ -126,3 +149,12 @@ def check_language(
         )
     if task == "translate":
         raise InvalidOptions(f"model {model!r} is English-only: it cannot translate", code=ErrorCode.UNSUPPORTED_TASK)
+
+
+def check_unloaded(model: str, models_dir: Path | str | None, language: str | None, task: str = "transcribe") -> None:
+    """:func:`check_language` for model ``model`` before it is loaded (a door that queues the work for a worker
+    refuses at once what the worker would): what the model can do is read from its name or its folder
+    (:func:`.catalog.known_multilingual`); a model that cannot be told so is left to the worker's check."""
+    multilingual = known_multilingual(model, models_dir)
+    if multilingual is not None:
+        check_language(model, language, multilingual=multilingual, supported=LANGUAGES, task=task)

@@ -19,7 +19,9 @@ class TranscribeOptions(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     language: str | None = Field(None, description="ISO code (en, de, …); None or `auto` detects it.")
-    task: Literal["transcribe", "translate"] = "transcribe"
+    task: Literal["transcribe", "translate"] = Field(
+        "transcribe", description="`translate`: the speech in English, whatever its language (multilingual models)."
+    )
     vad_filter: bool = Field(True, description="Skip silence with Silero VAD.")
     word_timestamps: bool = False
     beam_size: int = Field(5, ge=1, le=20)
@@ -29,6 +31,7 @@ class TranscribeOptions(BaseModel):
     batch_size: int = Field(8, ge=1, le=64)
 
     _language = field_validator("language")(lambda v: normalise_language(v))
+    _task = field_validator("task", mode="before")(lambda v: v.strip().lower() if isinstance(v, str) else v)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], defaults: TranscribeOptions | None = None) -> TranscribeOptions:

@@ -21,7 +21,7 @@ class VadConfig(_message.Message):
     def __init__(self, enabled: _Optional[bool] = ..., threshold: _Optional[float] = ..., min_silence_ms: _Optional[int] = ..., min_speech_ms: _Optional[int] = ..., speech_pad_ms: _Optional[int] = ...) -> None: ...
 
 class StreamConfig(_message.Message):
-    __slots__ = ("sample_rate", "encoding", "language", "interim_results", "vad", "prompt", "hotwords", "save", "save_audio")
+    __slots__ = ("sample_rate", "encoding", "language", "interim_results", "vad", "prompt", "hotwords", "save", "save_audio", "task")
     SAMPLE_RATE_FIELD_NUMBER: _ClassVar[int]
     ENCODING_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
@@ -31,6 +31,7 @@ class StreamConfig(_message.Message):
     HOTWORDS_FIELD_NUMBER: _ClassVar[int]
     SAVE_FIELD_NUMBER: _ClassVar[int]
     SAVE_AUDIO_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
     sample_rate: int
     encoding: str
     language: str
@@ -40,7 +41,8 @@ class StreamConfig(_message.Message):
     hotwords: str
     save: bool
     save_audio: bool
-    def __init__(self, sample_rate: _Optional[int] = ..., encoding: _Optional[str] = ..., language: _Optional[str] = ..., interim_results: _Optional[bool] = ..., vad: _Optional[_Union[VadConfig, _Mapping]] = ..., prompt: _Optional[str] = ..., hotwords: _Optional[str] = ..., save: _Optional[bool] = ..., save_audio: _Optional[bool] = ...) -> None: ...
+    task: str
+    def __init__(self, sample_rate: _Optional[int] = ..., encoding: _Optional[str] = ..., language: _Optional[str] = ..., interim_results: _Optional[bool] = ..., vad: _Optional[_Union[VadConfig, _Mapping]] = ..., prompt: _Optional[str] = ..., hotwords: _Optional[str] = ..., save: _Optional[bool] = ..., save_audio: _Optional[bool] = ..., task: _Optional[str] = ...) -> None: ...
 
 class AudioChunk(_message.Message):
     __slots__ = ("config", "audio", "stop")
@@ -65,7 +67,7 @@ class TimedWord(_message.Message):
     def __init__(self, word: _Optional[str] = ..., start: _Optional[float] = ..., end: _Optional[float] = ..., probability: _Optional[float] = ...) -> None: ...
 
 class TranscriptEvent(_message.Message):
-    __slots__ = ("type", "is_final", "stability", "text", "start", "end", "id", "words", "audio_end", "time", "code", "message", "session_id", "model", "reason", "audio_seconds", "finals", "partials", "decodes", "job_id", "sample_rate", "encoding", "dropped_seconds")
+    __slots__ = ("type", "is_final", "stability", "text", "start", "end", "id", "words", "audio_end", "time", "code", "message", "session_id", "model", "reason", "audio_seconds", "finals", "partials", "decodes", "job_id", "sample_rate", "encoding", "dropped_seconds", "language", "language_probability", "committed")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     IS_FINAL_FIELD_NUMBER: _ClassVar[int]
     STABILITY_FIELD_NUMBER: _ClassVar[int]
@@ -89,6 +91,9 @@ class TranscriptEvent(_message.Message):
     SAMPLE_RATE_FIELD_NUMBER: _ClassVar[int]
     ENCODING_FIELD_NUMBER: _ClassVar[int]
     DROPPED_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_PROBABILITY_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_FIELD_NUMBER: _ClassVar[int]
     type: str
     is_final: bool
     stability: float
@@ -112,4 +117,7 @@ class TranscriptEvent(_message.Message):
     sample_rate: int
     encoding: str
     dropped_seconds: float
-    def __init__(self, type: _Optional[str] = ..., is_final: _Optional[bool] = ..., stability: _Optional[float] = ..., text: _Optional[str] = ..., start: _Optional[float] = ..., end: _Optional[float] = ..., id: _Optional[int] = ..., words: _Optional[_Iterable[_Union[TimedWord, _Mapping]]] = ..., audio_end: _Optional[float] = ..., time: _Optional[float] = ..., code: _Optional[str] = ..., message: _Optional[str] = ..., session_id: _Optional[str] = ..., model: _Optional[str] = ..., reason: _Optional[str] = ..., audio_seconds: _Optional[float] = ..., finals: _Optional[int] = ..., partials: _Optional[int] = ..., decodes: _Optional[int] = ..., job_id: _Optional[str] = ..., sample_rate: _Optional[int] = ..., encoding: _Optional[str] = ..., dropped_seconds: _Optional[float] = ...) -> None: ...
+    language: str
+    language_probability: float
+    committed: str
+    def __init__(self, type: _Optional[str] = ..., is_final: _Optional[bool] = ..., stability: _Optional[float] = ..., text: _Optional[str] = ..., start: _Optional[float] = ..., end: _Optional[float] = ..., id: _Optional[int] = ..., words: _Optional[_Iterable[_Union[TimedWord, _Mapping]]] = ..., audio_end: _Optional[float] = ..., time: _Optional[float] = ..., code: _Optional[str] = ..., message: _Optional[str] = ..., session_id: _Optional[str] = ..., model: _Optional[str] = ..., reason: _Optional[str] = ..., audio_seconds: _Optional[float] = ..., finals: _Optional[int] = ..., partials: _Optional[int] = ..., decodes: _Optional[int] = ..., job_id: _Optional[str] = ..., sample_rate: _Optional[int] = ..., encoding: _Optional[str] = ..., dropped_seconds: _Optional[float] = ..., language: _Optional[str] = ..., language_probability: _Optional[float] = ..., committed: _Optional[str] = ...) -> None: ...

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, Up
 from fastapi.responses import JSONResponse
 
 from ...jobs import JobState
-from ..deps import Subs, Tenant, require_api_key
+from ...processors.stt import check_options
+from ..deps import Rt, Subs, Tenant, require_api_key
 from ..problems import ApiError
 from ..spool import submit_file
 from .protocol import Accepted, JobStatus
@@ -48,22 +49,29 @@ Wait = Annotated[float, Query(ge=0, description="Seconds to wait for the result 
 )
 async def stt_upload(
     request: Request,
+    rt: Rt,
     subs: Subs,
     tenant: Tenant,
     file: Annotated[UploadFile, File()],
     wait: Wait = 0,
-    language: Annotated[str | None, Form()] = None,
+    language: Annotated[str | None, Form(description="Language code; unset or `auto` detects it.")] = None,
+    task: Annotated[
+        str | None, Form(description="`transcribe` (default) or `translate` (to English; multilingual models).")
+    ] = None,
     word_timestamps: Annotated[bool | None, Form()] = None,
     hotwords: Annotated[str | None, Form()] = None,
     initial_prompt: Annotated[str | None, Form()] = None,
 ) -> JSONResponse:
-    """Transcribe an audio file (multipart). 202 with the job id, or the transcript when it finishes in ?wait."""
+    """Transcribe (or translate to English) an audio file (multipart). 202 with the job id, or the transcript when
+    it finishes in ?wait. A language or task the model cannot do is refused at once (400)."""
     options = {
         "language": language,
+        "task": task,
         "hotwords": hotwords,
         "initial-prompt": initial_prompt,
         "word-timestamps": None if word_timestamps is None else str(word_timestamps).lower(),
     }
+    check_options(rt.settings, options)
     return await _submit("stt", file, request, subs, wait, options, tenant)
 
 

@@ -20,7 +20,7 @@ from ...errors import ErrorCode
 from ...live.events import Closed, Error, to_json
 from ...live.protocol import CONFIG_TIMEOUT, PoolFull, ProtocolError, parse_config
 from ...tenants import bearer_token
-from ..deps import credentials
+from ..deps import StreamRefused, stream_tenant
 from .closes import close_code
 
 if TYPE_CHECKING:
@@ -30,25 +30,13 @@ if TYPE_CHECKING:
 router = APIRouter(tags=["live"])
 
 
-class _Refused(Exception):
-    def __init__(self, code: ErrorCode, message: str) -> None:
-        self.code, self.message = code, message
-
-
 def _authenticate(ws: WebSocket) -> str:
     """The caller's tenant (a saved session becomes that tenant's job)."""
     token = bearer_token(ws.headers.get("authorization")) or ws.query_params.get("token", "")
-    if not token:
-        raise _Refused(ErrorCode.UNAUTHENTICATED, "send Authorization: Bearer <API key> or ?token=<API key>")
-    caller = credentials(ws).identify(token)
-    if caller is None:
-        raise _Refused(ErrorCode.UNAUTHENTICATED, "unknown API key")
-    if caller.tenant is None:
-        raise _Refused(ErrorCode.FORBIDDEN, "the events token cannot open live streams")
-    return caller.tenant
+    return stream_tenant(ws, token, "send Authorization: Bearer <API key> or ?token=<API key>")
 
 
-async def _refuse(ws: WebSocket, refused: _Refused) -> None:
+async def _refuse(ws: WebSocket, refused: StreamRefused) -> None:
     with contextlib.suppress(Exception):
         await ws.send_json(to_json(Error(code=refused.code, message=refused.message)))
         await ws.close(close_code(refused.code), reason=refused.message[:120])
@@ -62,10 +50,10 @@ async def stream(ws: WebSocket) -> None:
     try:
         tenant = _authenticate(ws)
         if pool is None:
-            raise _Refused(
+            raise StreamRefused(
                 ErrorCode.LIVE_DISABLED, "live captioning is off on this server (STREAMPROCESS_LIVE_MAX_STREAMS=0)"
             )
-    except _Refused as r:
+    except StreamRefused as r:
         await _refuse(ws, r)
         return
     try:
@@ -73,14 +61,15 @@ async def stream(ws: WebSocket) -> None:
             try:
                 first = await asyncio.wait_for(ws.receive(), CONFIG_TIMEOUT)
             except TimeoutError:
-                raise _Refused(ErrorCode.CONFIG_EXPECTED, f"no config frame within {CONFIG_TIMEOUT:.0f} s") from None
+                message = f"no config frame within {CONFIG_TIMEOUT:.0f} s"
+                raise StreamRefused(ErrorCode.CONFIG_EXPECTED, message) from None
             if first["type"] == "websocket.disconnect":
                 return
             try:
                 config = parse_config(first["text"] if first.get("text") is not None else first.get("bytes", b""))
                 session = admission.open(config, tenant=tenant)  # refuses a language the model cannot do
             except ProtocolError as e:
-                raise _Refused(e.code, e.message) from None
+                raise StreamRefused(e.code, e.message) from None
             writer = asyncio.create_task(_send_events(ws, session))
             reader = asyncio.create_task(_read_frames(ws, session))
             done, _ = await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)
@@ -98,8 +87,8 @@ async def stream(ws: WebSocket) -> None:
                 with contextlib.suppress(Exception):
                     await ws.close(close_code(reason), reason=reason[:120])
     except PoolFull as e:
-        await _refuse(ws, _Refused(e.code, e.message))
-    except _Refused as r:
+        await _refuse(ws, StreamRefused(e.code, e.message))
+    except StreamRefused as r:
         await _refuse(ws, r)
     except WebSocketDisconnect:
         pass

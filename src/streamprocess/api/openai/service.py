@@ -1,9 +1,9 @@
-"""A transcript as OpenAI's ``verbose_json``."""
+"""A transcript as OpenAI's ``verbose_json``, of a transcription or of a translation."""
 
 from __future__ import annotations
 
 from ...stt.types import Transcript
-from .protocol import TranscriptionSegment, TranscriptionVerbose, TranscriptionWord
+from .protocol import TranscriptionSegment, TranscriptionVerbose, TranscriptionWord, TranslationVerbose
 
 LANGUAGE_NAMES = {
     "en": "english",
@@ -24,9 +24,13 @@ LANGUAGE_NAMES = {
 }
 
 
-def verbose(transcript: Transcript, words: bool) -> TranscriptionVerbose:
-    """``transcript`` as OpenAI's ``verbose_json``; ``words``: with its words (timestamp_granularities[]=word)."""
-    segments = [
+def language_name(code: str) -> str:
+    """OpenAI names languages (``german``); a code without a name here stays a code."""
+    return LANGUAGE_NAMES.get(code, code)
+
+
+def segments(transcript: Transcript) -> list[TranscriptionSegment]:
+    return [
         TranscriptionSegment(
             id=s.id,
             start=s.start,
@@ -40,11 +44,16 @@ def verbose(transcript: Transcript, words: bool) -> TranscriptionVerbose:
         )
         for s in transcript.segments
     ]
+
+
+def verbose(transcript: Transcript, words: bool) -> TranscriptionVerbose:
+    """``transcript`` as OpenAI's ``verbose_json``; ``words``: with its words (timestamp_granularities[]=word)."""
     return TranscriptionVerbose(
-        language=LANGUAGE_NAMES.get(transcript.language, transcript.language),
+        language=language_name(transcript.language),
+        language_probability=transcript.language_probability,
         duration=transcript.duration,
         text=transcript.text,
-        segments=segments,
+        segments=segments(transcript),
         words=[
             TranscriptionWord(word=w.word.strip(), start=w.start, end=w.end)
             for s in transcript.segments
@@ -52,4 +61,16 @@ def verbose(transcript: Transcript, words: bool) -> TranscriptionVerbose:
         ]
         if words
         else None,
+    )
+
+
+def verbose_translation(transcript: Transcript) -> TranslationVerbose:
+    """A translation's ``transcript`` as OpenAI's ``verbose_json`` (``language`` english, as OpenAI's), with the
+    language detected in the audio and its probability."""
+    return TranslationVerbose(
+        source_language=language_name(transcript.language),
+        source_language_probability=transcript.language_probability,
+        duration=transcript.duration,
+        text=transcript.text,
+        segments=segments(transcript),
     )

@@ -18,7 +18,9 @@ class UploadRequest(BaseModel):
             "this many, and S3 deployments require it."
         ),
     )
-    options: dict[str, str] = Field(default_factory=dict, description='Job options, e.g. {"language": "en"}.')
+    options: dict[str, str] = Field(
+        default_factory=dict, description='Job options, e.g. {"language": "de", "task": "translate"}.'
+    )
 
 
 class UploadTarget(BaseModel):

@@ -10,6 +10,8 @@ from typing import Protocol, runtime_checkable
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from ...errors import WriteConflict
+from ...kinds import STT, kind_for_content_type
+from ...processors.stt import check_options
 from ...submit import UploadUsed
 from ..deps import Rt, Subs, Tenant, require_api_key
 from ..spool import spool
@@ -21,10 +23,13 @@ signed = APIRouter(tags=["uploads"])
 
 
 @router.post("/uploads", response_model=UploadResponse, status_code=201)
-async def create_upload(body: UploadRequest, request: Request, subs: Subs, tenant: Tenant) -> UploadResponse:
+async def create_upload(body: UploadRequest, request: Request, rt: Rt, subs: Subs, tenant: Tenant) -> UploadResponse:
     """A presigned upload straight to object storage; the job id is known now, the job starts when it lands.
     The URL uploads once (a second PUT is refused); if no upload comes before it expires, the job fails
-    (`upload_expired`)."""
+    (`upload_expired`). Speech job options (`language`, `task`, …) the model cannot do are refused now (400), not
+    after the upload."""
+    if kind_for_content_type(body.content_type.split(";")[0].strip().lower()) is STT:
+        check_options(rt.settings, body.options)
     upload = await subs.create_upload(body.filename, body.content_type, body.size, body.options, tenant=tenant)
     r = upload.request
     return UploadResponse(
