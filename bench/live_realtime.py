@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
-import av
 import numpy as np
 import websockets
 
 from streamprocess.live.agreement import norm
+from tests.realtime import pcm16  # 16 kHz float samples as 24 kHz PCM16, as the tests send them
 
 RATE = 24000  # OpenAI's PCM16 rate
 FRAME_MS = 100
@@ -113,21 +113,13 @@ class Realtime:
         return out
 
 
-def pcm24k(samples: np.ndarray) -> bytes:
-    """16 kHz float samples as 24 kHz PCM16 (FFmpeg's resampler, as a client's audio stack would)."""
-    resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
-    frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1).astype(np.float32), format="flt", layout="mono")
-    frame.sample_rate = 16000
-    return b"".join(bytes(f.planes[0])[: f.samples * 2] for f in resampler.resample(frame) + resampler.resample(None))
-
-
 async def realtime_caption(
     base: str, api_key: str, samples: np.ndarray, *, tail_silence: float = 1.0, vad: dict[str, Any] | None = None
 ) -> Realtime:
     """Streams 16 kHz ``samples`` (then ``tail_silence`` s of silence) to ``base`` (``ws://host:port``) in real
     time as 24 kHz PCM16 appends of 100 ms, with server VAD (``vad``: its settings); returns every event once the
     last item completed (or 30 s passed)."""
-    pcm = pcm24k(np.concatenate([samples, np.zeros(int(tail_silence * 16000), np.float32)]))
+    pcm = pcm16(np.concatenate([samples, np.zeros(int(tail_silence * 16000), np.float32)]))
     turn = {"type": "server_vad", **(vad or {})}
     update = {
         "type": "session.update",
