@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 from collections.abc import AsyncIterator
 
 import grpc
@@ -19,6 +18,7 @@ import pytest
 import uvicorn
 import websockets
 
+from infra.local_services import free_port
 from streamprocess import grpc_server
 from streamprocess.errors import ErrorCode
 from streamprocess.live.client import caption
@@ -44,12 +44,6 @@ class EnglishOnly(ScriptedDecoder):
 class Multilingual(ScriptedDecoder):
     multilingual = True
     supported_languages = ["en", "fr", "ko"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_the_pool_refuses_a_language_the_model_cannot_do() -> None:

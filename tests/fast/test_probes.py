@@ -13,6 +13,7 @@ import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from infra.local_services import free_port
 from streamprocess.config import Settings
 from streamprocess.errors import ExitCode, StartupError
 from streamprocess.grpc_server import start
@@ -91,13 +92,6 @@ async def test_openapi_still_offers_the_key_on_ready(client: httpx.AsyncClient) 
 
 
 # ---------------------------------------------------------------------------------------------- gRPC health
-def _free_port(*other: int) -> int:
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in other:
-            return port
 
 
 async def _status(channel: grpc.aio.Channel, service: str) -> int:
@@ -108,7 +102,7 @@ async def _status(channel: grpc.aio.Channel, service: str) -> int:
 async def test_grpc_health_follows_the_service_it_is_told(tmp_path: Path) -> None:
     """NOT_SERVING until the caller says everything listens; STTService serves with a live pool behind it."""
     pool = LivePool(PoolSettings(max_streams=1), decoder=DeafDecoder())
-    health, port = Health(live=True), _free_port()
+    health, port = Health(live=True), free_port()
     async with Runtime(Settings(_env_file=None, data_dir=tmp_path / "data")) as rt:
         server = await start(rt.submissions(), Credentials({"k": "acme"}, []), "127.0.0.1", port, pool, health)
         try:
@@ -130,8 +124,8 @@ async def test_grpc_health_follows_the_service_it_is_told(tmp_path: Path) -> Non
 async def test_the_api_service_serves_probes_and_drains(settings: Settings) -> None:
     """`streamprocess api`'s composition in process (real ports): no workers, /ready without a key, gRPC health with
     STTService NOT_SERVING (live off), and on stop NOT_SERVING for everything before the port closes."""
-    port = _free_port()
-    grpc_port = _free_port(port)
+    port = free_port()
+    grpc_port = free_port()
     settings = settings.model_copy(update={"port": port, "grpc_port": grpc_port, "live_max_streams": 0})
     started: asyncio.Future[Started] = asyncio.get_running_loop().create_future()
     stopped: list[int] = []
@@ -160,8 +154,8 @@ async def test_the_api_service_serves_probes_and_drains(settings: Settings) -> N
 
 async def test_the_api_service_needs_its_keys(settings: Settings) -> None:
     """Replicas cannot each make a key: `api` without STREAMPROCESS_API_KEYS refuses, before anything loads."""
-    port = _free_port()
-    bare = settings.model_copy(update={"api_keys": None, "port": port, "grpc_port": _free_port(port)})
+    port = free_port()
+    bare = settings.model_copy(update={"api_keys": None, "port": port, "grpc_port": free_port()})
     with pytest.raises(StartupError) as refused:
         await Service(bare, roles=()).run()
     assert refused.value.exit_code == ExitCode.BAD_SETTING and "STREAMPROCESS_API_KEYS" in refused.value.message
@@ -196,7 +190,7 @@ async def _serve_for(
 async def test_the_upload_sweep_runs_only_where_the_router_runs(settings: Settings, auth: dict[str, str]) -> None:
     """`api` (no roles) never sweeps: an upload that never came is still awaiting it (its raw record, not read
     through the API, which would expire it on the spot); the router's process (the events role) fails it."""
-    port = _free_port()
+    port = free_port()
     settings = settings.model_copy(update={"port": port, "grpc_port": 0, "live_max_streams": 0, "upload_url_ttl": 1})
     job: list[str] = []
     await _serve_for(settings, (), 2.5, job, auth)  # the URL expired 1.5 s ago; a sweep would run every 0.5 s

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,6 +16,7 @@ import uvicorn
 import websockets
 from openai import AsyncOpenAI
 
+from infra.local_services import free_port
 from streamprocess.api import create_app
 from streamprocess.live.limits import PoolSettings
 from streamprocess.live.pool import LivePool
@@ -29,12 +29,6 @@ from tests.realtime import b64, check, pcm16
 
 EVENTS_TOKEN = "events-tok"
 WORDS = script("Hello from the door.")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.asynccontextmanager
