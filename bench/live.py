@@ -1,47 +1,62 @@
-"""Live captioning: how many simultaneous real-time streams the hot pool holds, against a naive design, same run.
+"""Live captioning: how many simultaneous real-time streams the hot pool holds, against a naive design and against
+other open-source servers (the peers), same run, word by word.
 
     python bench/live.py [--levels 1,2,4,8,12,16] [--designs pool,naive] [--protocol native,realtime]
+                         [--peers whisperlive,whisperlive2,whisperlivekit] [--audio full|jfk]
 
 For each design a server runs in its own process (uvicorn, the real WebSocket /v1/stt/stream), and N clients
-stream recordings in real time at once (jfk.flac and two espeak-ng passages, 100 ms frames, starts staggered over
-the first second, 1 s of trailing silence):
+stream the same recording in real time at once (100 ms frames, starts staggered over the first second, 1 s of
+trailing silence): jfk.flac then 24.7 s of LibriVox read speech, 36 s in all (bench/live_audio.py: where it comes
+from, its licence, its transcript; ``--audio jfk``: jfk.flac alone, for the quick run).
 
 - pool:  this project's hot pool — each decode on the mel of only the real buffer (10 s floor, no 30 s padding)
          with the loop guards and the committed words as a forced prefix, through the central scheduler, which
          binds a request to its stream's audio when the decode starts; batch size from the settings
-         (``STREAMPROCESS_LIVE_MAX_BATCH``, by default 1 on CPU, 8 on a GPU);
+         (``STREAMPROCESS_LIVE_MAX_BATCH``, by default 1 on CPU, 8 on a GPU), model calls at once from
+         ``STREAMPROCESS_LIVE_WORKERS`` (by default one one-thread call per CPU core);
 - naive: one stock ``WhisperModel.transcribe`` per decode (30 s padding), never batched, the same streaming
          policy (VAD, LocalAgreement-2, prefix, finals).
 
-Partial latency per stream = for each frame inside speech, the time from sending it to the first partial or final
-whose ``audio_end`` reaches it. Reports p50/p95 per N, the WER of the finals, and the largest N with p95 < 1 s per
-design (levels stop once p95 passes 3 s). Model: the default (Whisper tiny.en, int8 on CPU). Prints a table and
-writes JSON (default bench/results/live.json).
+Measured per level N by one method for every client (bench/live_words.py): **word latency** (from sending the frame
+that holds a reference word's end to the first message whose visible text — finals and partial — holds it) and
+**committed latency** (the same to the first message whose text that will no longer change holds it), p50/p95/p99
+over every word of every stream; WER of the finals; the server's CPU cores used (its and its children's CPU time
+over the level's wall time) and peak RSS; streams that did not end cleanly. A design's levels stop once word p95
+passes 3 s; the largest N with word p95 < 1 s is its streams held. Native rows also keep the older per-frame
+latency (``frame_p50_ms``…: each frame inside speech to the first partial whose ``audio_end`` reaches it).
+Model: the default (Whisper tiny.en, int8 on CPU). Prints a table and writes JSON (default
+bench/results/live.json).
 
 ``--protocol realtime`` streams over OpenAI's Realtime API instead (``/v1/realtime?intent=transcription``, 24 kHz
 PCM16 appends of 100 ms, server VAD with the native stream's VAD settings), on the same server and pool; ``native,
-realtime`` runs both, one after the other, and prints them side by side (the Realtime door on the pool design only:
-the naive design differs in decoding, not in the door). A Realtime client sees only text that will
-not change (deltas) and no audio times, so its latency is that of stable text, per word (bench/live_realtime.py);
-every row has the stable-text latency too (``stable_p50_ms``, ``stable_p95_ms``; on the native protocol from its
-finals and its partials' ``committed`` words), the one figure both protocols share. Realtime rows are written apart
-(live_realtime.json beside ``--out``, or ``--realtime-out``), so live.json stays the native protocol's.
+realtime`` runs both and prints them side by side (the Realtime door on the pool design only: the naive design
+differs in decoding, not in the door). A Realtime client sees only text that will not change (deltas), so its word
+and committed latencies are one figure. Realtime rows are written apart (live_realtime.json beside ``--out``, or
+``--realtime-out``), so live.json stays the native protocol's and the peers'.
+
+``--peers`` runs other servers in the same run, on the same model, audio, levels and method (bench/peers.py; their
+virtualenvs: ``bash bench/peers/setup.sh``): ``whisperlive`` (collabora WhisperLive, its default 1 thread),
+``whisperlivekit`` (WhisperLiveKit, LocalAgreement); a trailing number sets the peer's threads (``whisperlive2``:
+2). Their rows go to live.json with ``"protocol": "peer"``; the table then shows the pool beside each peer, with the
+ratio of streams held (ours / theirs) and of word p50 at each N both ran (theirs / ours).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
-import shutil
+import re
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,20 +66,25 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))  # tests.scoring: the one WER
 
-from bench.live_realtime import native_stable, realtime_caption, reference_words, stable_latencies  # noqa: E402
+from bench.live_audio import stream_audio  # noqa: E402
+from bench.live_realtime import realtime_caption  # noqa: E402
+from bench.live_table import held, peer_comparison, print_peers, side_by_side  # noqa: E402
+from bench.live_words import (  # noqa: E402
+    RefWord,
+    ServerMeter,
+    StreamRun,
+    native_run,
+    percentiles,
+    realtime_run,
+    reference_words,
+    stream_wer,
+    word_latencies,
+)
 from streamprocess.live.client import caption  # noqa: E402
-from streamprocess.stt.audio import load_audio  # noqa: E402
-from tests.scoring import wer  # noqa: E402
 
-AUDIO = ROOT.parent / "shared" / "testdata" / "audio"
 KEY = "bench"
-JFK = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
-ESPEAK = [
-    "The quarterly report was delivered to the board on Tuesday morning. Please send the signed contract back "
-    "before the end of the week.",
-    "The weather service expects heavy rain along the northern coast tonight. Drivers should allow extra time "
-    "for the morning commute.",
-]
+STOP_MS = 3000.0  # a design's levels stop once word p95 passes this
+Caption = Callable[[np.ndarray], Awaitable[tuple[StreamRun, list[float] | None]]]  # the run, per-frame latencies
 
 
 # ---------------------------------------------------------------------------------------------- server side
@@ -138,64 +158,90 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def sources(workdir: Path) -> list[Clip]:
-    """The clips, each with its reference text and its words' end times (for the stable-text latency)."""
-    out = [("jfk.flac", load_audio(AUDIO / "jfk.flac"), JFK)]
-    exe = shutil.which("espeak-ng")
-    if exe is None:
-        raise SystemExit("espeak-ng is needed: apt-get install espeak-ng")
-    for i, text in enumerate(ESPEAK):
-        path = workdir / f"espeak{i}.wav"
-        subprocess.run([exe, "-v", "en-us", "-s", "150", "-w", str(path), text], check=True)
-        out.append((path.name, load_audio(path), text))
-    return [(name, audio, text, reference_words(audio)) for name, audio, text in out]
+def native(base: str) -> Caption:
+    async def run(samples: np.ndarray) -> tuple[StreamRun, list[float] | None]:
+        result = await caption(f"{base}/v1/stt/stream", KEY, samples, speed=1.0, tail_silence=1.0)
+        return native_run(result), result.latencies()
+
+    return run
 
 
-Clip = tuple[str, np.ndarray, str, list[tuple[str, float]]]  # name, audio, reference text, reference word ends
+def realtime(base: str) -> Caption:
+    vad = {"threshold": 0.5, "silence_duration_ms": 500, "prefix_padding_ms": 200}  # VadConfig's, as Realtime names
+
+    async def run(samples: np.ndarray) -> tuple[StreamRun, list[float] | None]:
+        return realtime_run(await realtime_caption(base, KEY, samples, tail_silence=1.0, vad=vad)), None
+
+    return run
 
 
-async def level(base: str, n: int, clips: list[Clip], protocol: str) -> dict[str, Any]:
+async def level(n: int, audio: np.ndarray, text: str, ref: list[RefWord], run: Caption, pid: int) -> dict[str, Any]:
+    """N streams of ``audio`` at once through ``run``, starts staggered over the first second; one row."""
     rng = np.random.default_rng(n)
 
-    async def one(i: int) -> tuple[list[float], list[float], float, int | None, str]:
-        await asyncio.sleep(float(rng.uniform(0, 1)))
-        name, audio, reference, words = clips[i % len(clips)]
-        if protocol == "realtime":  # the native stream's VAD settings (VadConfig's defaults), as Realtime names them
-            vad = {"threshold": 0.5, "silence_duration_ms": 500, "prefix_padding_ms": 200}
-            rt = await realtime_caption(base, KEY, audio, tail_silence=1.0, vad=vad)
-            stable = stable_latencies(rt.stable(), rt.sent, words)
-            return stable, stable, wer(reference, rt.text or "-"), rt.close_code, rt.text
-        result = await caption(f"{base}/v1/stt/stream", KEY, audio, speed=1.0, tail_silence=1.0)
-        stable = stable_latencies(native_stable(result.events), result.sent, words)
-        return result.latencies(), stable, wer(reference, result.text or "-"), result.close_code, result.text
+    async def one(delay: float) -> tuple[StreamRun, list[float] | None]:
+        await asyncio.sleep(delay)
+        return await run(audio)
 
-    results = await asyncio.gather(*(one(i) for i in range(n)))
-    latencies = sorted(x for lat, *_ in results for x in lat)
-    stable = sorted(x for _, lat, *_ in results for x in lat)
-    p = lambda xs, q: round(float(np.percentile(xs, q)) * 1000, 1) if xs else float("nan")  # noqa: E731
-    return {
+    t0 = time.monotonic()
+    with ServerMeter(pid) as meter:
+        results = await asyncio.gather(*(one(float(rng.uniform(0, 1))) for _ in range(n)))
+    words, committed, missed, unseen, wers, frames = [], [], 0, 0, [], []
+    for stream, per_frame in results:
+        visible, stable, m, u = word_latencies(stream, ref)
+        words += visible
+        committed += stable
+        missed, unseen = missed + m, unseen + u
+        wers.append(stream_wer(text, stream.text))
+        frames += per_frame or []
+    row: dict[str, Any] = {
         "streams": n,
-        "protocol": protocol,
-        "p50_ms": p(latencies, 50),
-        "p95_ms": p(latencies, 95),
-        "p99_ms": p(latencies, 99),
-        "frames": len(latencies),
-        "stable_p50_ms": p(stable, 50),
-        "stable_p95_ms": p(stable, 95),
-        "stable_words": len(stable),
-        "wer_mean": round(statistics.mean(w for *_, w, _, _ in results), 4),
-        "wer_per_stream": [round(w, 3) for *_, w, _, _ in results],
-        "failed": sum(1 for *_, code, _ in results if code != 1000),
-        "texts": [text for *_, text in results],
+        **percentiles(words, "word"),
+        **percentiles(committed, "committed"),
+        "words": len(words),
+        "words_missed": missed,
+        "stable_words": len(committed),
+        "stable_missed": unseen,
+        "wer_mean": round(statistics.mean(wers), 4),
+        "wer_per_stream": [round(w, 3) for w in wers],
+        "failed": sum(1 for stream, _ in results if not stream.ok),
+        **meter.figures(),
+        "seconds": round(time.monotonic() - t0, 1),
+        "texts": [stream.text for stream, _ in results],
     }
+    if frames:
+        row |= {**percentiles(frames, "frame"), "frames": len(frames)}
+    return row
 
 
-def run_design(design: str, levels: list[int], clips: list[Clip], workdir: Path, protocols: list[str]) -> list[dict]:
+def run_levels(
+    name: str, protocol: str, levels: list[int], stream: tuple[np.ndarray, str, list[RefWord]], run: Caption, pid: int
+) -> list[dict[str, Any]]:
+    """Each level in turn until word p95 passes STOP_MS; prints a line per level."""
+    rows = []
+    for n in levels:
+        row = {"design": name, "protocol": protocol, **asyncio.run(level(n, *stream, run, pid))}
+        rows.append(row)
+        print(
+            f"  {name:15s} {protocol:8s} N={n:3d}  word p50 {row['word_p50_ms']:6.0f} p95 {row['word_p95_ms']:6.0f} "
+            f"p99 {row['word_p99_ms']:6.0f} ms | committed p50 {row['committed_p50_ms']:6.0f} "
+            f"p95 {row['committed_p95_ms']:6.0f} ms | WER {row['wer_mean']:.3f} | "
+            f"CPU {row['server_cpu_cores']:.2f} cores, RSS {row['server_rss_peak_mb']:.0f} MB | "
+            f"missed {row['words_missed']} | failed {row['failed']}",
+            flush=True,
+        )
+        if not row["word_p95_ms"] <= STOP_MS:  # nan (no word seen) stops too
+            break
+    return rows
+
+
+@contextlib.contextmanager
+def our_server(design: str, workdir: Path) -> Iterator[tuple[int, int]]:
+    """This project's server for ``design`` in its own process: (port, pid)."""
     port = free_port()
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", design, "--port", str(port), "--data", str(workdir / design)], env=env
-    )
+    cmd = [sys.executable, __file__, "--serve", design, "--port", str(port), "--data", str(workdir / design)]
+    proc = subprocess.Popen(cmd, env=env)
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -206,34 +252,61 @@ def run_design(design: str, levels: list[int], clips: list[Clip], workdir: Path,
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit(f"the {design} server did not start") from None
                 time.sleep(0.3)
-        rows = []
-        for protocol in protocols:
-            if protocol == "realtime" and design != "pool":
-                continue  # the naive design differs in decoding, not in the door: the Realtime door on the pool only
-            for n in levels:
-                row = asyncio.run(level(f"ws://127.0.0.1:{port}", n, clips, protocol))
-                row["design"] = design
-                row["max_batch"] = int((workdir / design / "max_batch").read_text())
-                rows.append(row)
-                print(
-                    f"  {design:8s} {protocol:8s} N={n:3d}  p50 {row['p50_ms']:7.1f} ms  p95 {row['p95_ms']:7.1f} ms  "
-                    f"p99 {row['p99_ms']:7.1f} ms  stable p50 {row['stable_p50_ms']:7.1f} ms  "
-                    f"p95 {row['stable_p95_ms']:7.1f} ms  WER {row['wer_mean']:.3f}  failed {row['failed']}",
-                    flush=True,
-                )
-                if row["p95_ms"] > 3000:
-                    break
-        return rows
+        yield port, proc.pid
     finally:
         proc.terminate()
         proc.wait(30)
 
 
+def run_design(
+    design: str, levels: list[int], stream: tuple[np.ndarray, str, list[RefWord]], workdir: Path, protocols: list[str]
+) -> list[dict[str, Any]]:
+    rows = []
+    with our_server(design, workdir) as (port, pid):
+        batch = int((workdir / design / "max_batch").read_text())
+        for protocol in protocols:
+            if protocol == "realtime" and design != "pool":
+                continue  # the naive design differs in decoding, not in the door: the Realtime door on the pool only
+            client = (native if protocol == "native" else realtime)(f"ws://127.0.0.1:{port}")
+            rows += [{**r, "max_batch": batch} for r in run_levels(design, protocol, levels, stream, client, pid)]
+    return rows
+
+
+def peer_parts(name: str) -> tuple[str, int]:
+    """``whisperlive2`` → (``whisperlive``, 2 threads); ``whisperlivekit`` → (``whisperlivekit``, 1)."""
+    m = re.fullmatch(r"([a-z_]+?)(\d*)", name)
+    if m is None:
+        raise SystemExit(f"--peers: {name!r} is not a peer name (whisperlive, whisperlive2, whisperlivekit, …)")
+    return m[1], int(m[2] or 1)
+
+
+def run_peer(name: str, levels: list[int], stream: tuple[np.ndarray, str, list[RefWord]]) -> list[dict[str, Any]]:
+    """A peer's server from bench/peers.py (``<peer>_server(port, threads=…)``, ``<peer>_caption(port, samples)``)
+    through the same levels and method."""
+    from bench import peers  # imported here: only --peers needs it (and the peers' virtualenvs)
+
+    base, threads = peer_parts(name)
+    server, client = getattr(peers, f"{base}_server", None), getattr(peers, f"{base}_caption", None)
+    if server is None or client is None:
+        raise SystemExit(f"--peers: bench/peers.py has no {base}_server / {base}_caption")
+    port = free_port()
+    options = {"max_clients": max(levels)} if base == "whisperlive" else {}  # WhisperLive turns away more than 4
+
+    async def run(samples: np.ndarray) -> tuple[StreamRun, list[float] | None]:
+        return await client(port, samples, tail_silence=1.0), None
+
+    with server(port, threads=threads, **options) as peer:
+        rows = run_levels(name, "peer", levels, stream, run, peer.pid)
+    return [{**r, "peer": base, "threads": threads} for r in rows]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--levels", default="1,2,4,8,12,16,24")
+    parser.add_argument("--levels", default="1,2,4,8,12,16")
     parser.add_argument("--designs", default="pool,naive")
     parser.add_argument("--protocol", default="native", help="native, realtime, or native,realtime (both)")
+    parser.add_argument("--peers", default="", help="e.g. whisperlive,whisperlive2,whisperlivekit (bench/peers.py)")
+    parser.add_argument("--audio", default="full", choices=["full", "jfk"], help="full: jfk.flac then LibriVox")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "live.json")
     parser.add_argument(
         "--realtime-out", type=Path, help="the Realtime rows (default: live_realtime.json beside --out)"
@@ -249,48 +322,52 @@ def main() -> None:
     protocols = args.protocol.split(",")
     if not set(protocols) <= {"native", "realtime"}:
         raise SystemExit(f"--protocol: native, realtime or both, not {args.protocol!r}")
-    designs = args.designs.split(",")
+    designs = [d for d in args.designs.split(",") if d]
+    peers = [p for p in args.peers.split(",") if p]
+    for p in peers:
+        peer_parts(p)  # a bad name fails before anything runs
+    missing = sorted({peer_parts(p)[0] for p in peers} - {v.name for v in (ROOT / ".venv-peers").glob("*")})
+    if missing:  # one command runs it all: the peers' virtualenvs are made first (PyPI, ~3 min, ~3 GB with torch)
+        print(f"installing the peers' virtualenvs: bash bench/peers/setup.sh {' '.join(missing)}", flush=True)
+        subprocess.run(["bash", str(ROOT / "bench" / "peers" / "setup.sh"), *missing], check=True)
+    audio, text, what = stream_audio(args.audio)
+    stream = (audio, text, reference_words(audio))
+    print(f"audio: {what}; {len(stream[2])} reference words", flush=True)
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        clips = sources(Path(tmp))
-        rows = []
         for design in designs:
-            rows += run_design(design, levels, clips, Path(tmp), protocols)
+            rows += run_design(design, levels, stream, Path(tmp), protocols)
+    for peer in peers:
+        rows += run_peer(peer, levels, stream)
     if len(protocols) > 1:
         side_by_side(rows)
+    comparison = peer_comparison(rows, peers) if peers else {}
+    if peers:
+        print_peers(rows, peers, comparison)
     realtime_out = args.realtime_out or args.out.with_name("live_realtime.json")
     for protocol, out in (("native", args.out), ("realtime", realtime_out)):
-        mine = [r for r in rows if r["protocol"] == protocol]
+        mine = [r for r in rows if r["protocol"] == protocol or (protocol == "native" and r["protocol"] == "peer")]
         if not mine:
             continue
-        held = {
-            d: max([r["streams"] for r in mine if r["design"] == d and r["p95_ms"] < 1000], default=0) for d in designs
-        }
-        latency = "partial" if protocol == "native" else "stable-text"
-        print(f"\n{protocol}: streams held at p95 < 1 s ({latency} latency):", held)
-        if held.get("naive"):
-            print(f"pool / naive: {held.get('pool', 0) / held['naive']:.2f}x")
+        counts = held(mine)
+        print(f"\n{protocol}: streams held at word p95 < 1 s:", counts)
+        if counts.get("naive"):
+            print(f"pool / naive: {counts.get('pool', 0) / counts['naive']:.2f}x")
         report = {
             "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
             "model": "default (Whisper tiny.en, int8, CPU)",
             "protocol": protocol,
+            "method": "word",  # bench/live_words.py; bench/report.py tells this from the older per-frame rows
+            "audio": what,
+            "reference_words": len(stream[2]),
+            "levels": levels,
             "rows": mine,
-            "held_at_p95_under_1s": held,
+            "held_at_word_p95_under_1s": counts,
+            **({"peers": comparison} if protocol == "native" and peers else {}),
         }
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2) + "\n")
         print(f"wrote {out}")
-
-
-def side_by_side(rows: list[dict[str, Any]]) -> None:
-    """Each design and level: the native protocol's partial and stable-text latency beside the Realtime deltas'."""
-    print("\ndesign   N   | native partial p50/p95 | native stable p50/p95 | realtime delta p50/p95 | WER native/rt")
-    by = {(r["design"], r["streams"], r["protocol"]): r for r in rows}
-    for design, n in sorted({(r["design"], r["streams"]) for r in rows}):
-        nat, rt = by.get((design, n, "native")), by.get((design, n, "realtime"))
-        cell = lambda r, a, b: f"{r[a]:6.0f} / {r[b]:6.0f} ms" if r else "—"  # noqa: E731
-        wers = f"{nat['wer_mean']:.3f} / {rt['wer_mean']:.3f}" if nat and rt else "—"
-        partial, stable = cell(nat, "p50_ms", "p95_ms"), cell(nat, "stable_p50_ms", "stable_p95_ms")
-        print(f"{design:8s} {n:3d} | {partial:>22s} | {stable:>21s} | {cell(rt, 'p50_ms', 'p95_ms'):>22s} | {wers}")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,9 @@
 """What bench/live.py needs for the OpenAI Realtime protocol (``--protocol realtime``): a client streaming a recording
-to ``/v1/realtime?intent=transcription`` as OpenAI's clients do, and the latency both protocols can be measured by.
+to ``/v1/realtime?intent=transcription`` as OpenAI's clients do.
 
-The Realtime protocol shows only text that will not change (its deltas are append-only), and its events carry no
-audio times, so its latency cannot be the native protocol's (the first partial whose ``audio_end`` reaches a frame).
-Both are measured here by the latency of stable text instead: for each word of the recording, from sending the audio
-of its end to the arrival of the first event whose stable text holds it: a Realtime delta, or on the native protocol
-a final or a partial's ``committed`` words. Where each word ends comes from a reference alignment of the recording
-(stock faster-whisper ``transcribe`` with word timestamps, the default model), matched to the streamed transcript
-word by word (``difflib``); words the stream got wrong are left out.
+The Realtime protocol shows only text that will not change (its deltas are append-only) and its events carry no
+audio times: its stream is measured by the word-level method of bench/live_words.py with visible = stable = the
+deltas so far (``live_words.realtime_run``), so its word and committed latencies are one figure.
 """
 
 from __future__ import annotations
@@ -18,69 +14,15 @@ import contextlib
 import json
 import time
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
 from typing import Any
 
 import numpy as np
 import websockets
 
-from streamprocess.live.agreement import norm
 from tests.realtime import pcm16  # 16 kHz float samples as 24 kHz PCM16, as the tests send them
 
 RATE = 24000  # OpenAI's PCM16 rate
 FRAME_MS = 100
-
-
-def reference_words(samples: np.ndarray) -> list[tuple[str, float]]:
-    """(normalised word, end second) of 16 kHz ``samples`` by the default model's own word timestamps."""
-    segments, _ = _reference_model().transcribe(samples, language="en", word_timestamps=True, vad_filter=False)
-    return [(norm(w.word), float(w.end)) for s in segments for w in (s.words or []) if norm(w.word)]
-
-
-_MODEL: Any = None
-
-
-def _reference_model() -> Any:
-    global _MODEL
-    if _MODEL is None:
-        from streamprocess.stt import models
-
-        _MODEL = models.load(models.resolve(), replica="bench-reference")
-    return _MODEL
-
-
-def stable_latencies(
-    stable: list[tuple[float, str]], sent: list[tuple[float, float]], reference: list[tuple[str, float]]
-) -> list[float]:
-    """Seconds from sending each reference word's end to the arrival of the stable text holding it. ``stable``:
-    (arrival, all the stream's stable text so far), append-only; ``sent``: (audio seconds sent, when)."""
-    if not stable or not sent:
-        return []
-    arrival: list[float] = []  # arrival of the stable text's k-th word
-    for t, text in stable:
-        arrival += [t] * max(0, len(text.split()) - len(arrival))
-    words = [norm(w) for w in stable[-1][1].split()]
-    out = []
-    matcher = SequenceMatcher(a=[w for w, _ in reference], b=words, autojunk=False)
-    for block in matcher.get_matching_blocks():
-        for i in range(block.size):
-            end = reference[block.a + i][1]
-            sent_at = next((when for audio, when in sent if audio >= end - 1e-6), sent[-1][1])
-            out.append(arrival[block.b + i] - sent_at)
-    return out
-
-
-def native_stable(events: list[dict[str, Any]]) -> list[tuple[float, str]]:
-    """The native stream's stable text after each event: its finals, and the last partial's ``committed`` words."""
-    finals: list[str] = []
-    out = []
-    for e in events:
-        if e["type"] == "final":
-            finals.append(e["text"])
-            out.append((e["received"], " ".join(finals)))
-        elif e["type"] == "partial" and e.get("committed"):
-            out.append((e["received"], " ".join([*finals, e["committed"]])))
-    return out
 
 
 @dataclass

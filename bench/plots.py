@@ -4,8 +4,9 @@
 
 Reads whichever of live.json, ocr.json, pipeline.json and stt.json exist in the results folder and writes one PNG
 each (live.png, ocr.png, pipeline.png, stt.png, ~1100 px wide, deterministic bytes for unchanged input):
-- live:     partial latency p50/p95 (ms, log scale) against concurrent live streams, hot pool vs naive design,
-            goal lines at 1 s p95 (the "streams held" threshold) and 300 ms (the STT latency target);
+- live:     word latency p50/p95 (ms, log scale) against concurrent live streams, hot pool vs naive design and the
+            peers of the same run, goal lines at 1 s p95 (the "streams held" threshold) and 300 ms (the STT latency
+            target); a live.json from before the word-level method: its per-frame partial latency;
 - ocr:      seconds per page (p50) for this engine, the pipeline job, Tesseract and rapidocr, rendered pages and
             real scans under separate headers, goal line at 2 s a page, CER beside a bar where above 0;
 - pipeline: overhead p50/p95 (ms) per queue backend with each backend's p50 goal, throughput under the name;
@@ -34,7 +35,13 @@ ROOT = Path(__file__).resolve().parent.parent
 WIDTH_IN = 8.0  # × DPI = 1120 px
 DPI = 140
 GOAL = "#c0392b"
-COLORS = {"pool": "#1f77b4", "naive": "#d62728"}
+COLORS = {
+    "pool": "#1f77b4",
+    "naive": "#d62728",
+    "whisperlive": "#2ca02c",
+    "whisperlive2": "#98df8a",
+    "whisperlivekit": "#9467bd",
+}
 OCR_METHODS = (  # key, label, colour (top to bottom within a page)
     ("engine", "this engine", "#1f77b4"),
     ("pipeline", "pipeline job", "#6baed6"),
@@ -136,19 +143,27 @@ def _subtitle(*parts: str | None, width: int = 125) -> str:
 
 def draw_live(data: dict[str, Any], path: Path, machine: str | None, src: str = "live.json") -> Path:
     rows = _get(data, "rows", src, list)
+    words = data.get("method") == "word"  # else a live.json from before the word-level method: per-frame latency
+    p50, p95 = ("word_p50_ms", "word_p95_ms") if words else ("p50_ms", "p95_ms")
     series: dict[str, list[tuple[int, float, float]]] = {}
     for i, row in enumerate(rows):
         where = f"{src}: rows[{i}]"
         design = _get(row, "design", where, str)
-        point = (_get(row, "streams", where, int), _get(row, "p50_ms", where), _get(row, "p95_ms", where))
+        point = (_get(row, "streams", where, int), _get(row, p50, where), _get(row, p95, where))
         series.setdefault(design, []).append(point)
     if not series:
         raise PlotInputError(f"{src}: rows is empty")
-    held = _optional_dict(data, "held_at_p95_under_1s")
+    held = _optional_dict(data, "held_at_word_p95_under_1s" if words else "held_at_p95_under_1s")
     fig, ax = _figure(4.6)
-    names = {"pool": "hot pool (this project)", "naive": "naive design"}
+    names = {
+        "pool": "hot pool (this project)",
+        "naive": "naive design",
+        "whisperlive": "WhisperLive",
+        "whisperlive2": "WhisperLive, 2 threads",
+        "whisperlivekit": "WhisperLiveKit",
+    }
     levels = sorted({p[0] for pts in series.values() for p in pts})
-    values = [v for pts in series.values() for p in pts for v in p[1:]]
+    values = [v for pts in series.values() for p in pts for v in p[1:] if v == v]  # nan: a level that saw no word
     for design, pts in sorted(series.items(), key=lambda kv: (kv[0] != "pool", kv[0])):
         pts.sort()
         colour = COLORS.get(design, "#555555")
@@ -183,11 +198,12 @@ def draw_live(data: dict[str, Any], path: Path, machine: str | None, src: str = 
     for y, text in ((1000, "goal: p95 < 1 s\n(stream held)"), (300, "300 ms STT\nlatency target")):
         ax.text(1.01, y, text, color=GOAL, fontsize=8.5, va="center", ha="left", transform=trans)
     ax.set_xlabel("concurrent live streams (real-time audio, 100 ms frames)")
-    ax.set_ylabel("partial latency (ms, log scale)")
+    ax.set_ylabel(("word" if words else "partial") + " latency (ms, log scale)")
     _legend_above(ax, ncol=2)
     model = data.get("model") if isinstance(data.get("model"), str) else None
     sub = _subtitle("naive = one stock transcribe() per decode, 30 s padding", model, machine or _machine_of(data))
-    return _save(fig, "Live captioning: latency vs concurrent streams", sub, path)
+    title = "Live captioning: " + ("word " if words else "") + "latency vs concurrent streams"
+    return _save(fig, title, sub, path)
 
 
 def _ocr_value(page: dict[str, Any], method: str, where: str) -> tuple[float, float | None] | None:

@@ -156,7 +156,111 @@ def stt_section(results: Results, plots: Path | None, doc: Path) -> str:
     return out + image(plots, "stt.png", "STT real-time factor per file", doc)
 
 
+PEER_NAMES = {"whisperlive": "WhisperLive", "whisperlivekit": "WhisperLiveKit"}
+
+
+def _ms(row: dict[str, Any] | None, *keys: str) -> str:
+    """``row``'s latencies ``keys`` as "192 / 514 ms" ("—" without a row)."""
+    if not row:
+        return "—"
+    return " / ".join(f"{row[k]:,.0f}" for k in keys) + " ms"
+
+
+def peer_label(name: str, rows: list[dict[str, Any]]) -> str:
+    """ "WhisperLive, 2 threads" for the peer row ``name`` (its threads as the rows record them)."""
+    row = next(r for r in rows if r["design"] == name)
+    base, threads = row.get("peer", name), row.get("threads", 1)
+    return f"{PEER_NAMES.get(base, base)}, {threads} thread{'s' if threads != 1 else ''}"
+
+
 def live_section(results: Results, plots: Path | None, doc: Path) -> str:
+    live = results["live"]
+    if live.get("method") != "word":  # a live.json from before the word-level method (issue 19)
+        return frame_live_section(results, plots, doc)
+    rows = live["rows"]
+    by = {(r["design"], r["streams"]): r for r in rows}
+    held = live["held_at_word_p95_under_1s"]
+    levels = sorted({r["streams"] for r in rows if r["design"] in ("pool", "naive")})
+    trows = []
+    for n in levels:
+        p, q = by.get(("pool", n)), by.get(("naive", n))
+        trows.append(
+            [
+                str(n),
+                _ms(p, "word_p50_ms", "word_p95_ms", "word_p99_ms"),
+                _ms(p, "committed_p50_ms", "committed_p95_ms"),
+                pct(p["wer_mean"]) if p else "—",
+                f"{p['server_cpu_cores']:.2f} · {p['server_rss_peak_mb']:.0f} MB" if p else "—",
+                _ms(q, "word_p50_ms", "word_p95_ms"),
+                pct(q["wer_mean"]) if q else "—",
+            ]
+        )
+    out = (
+        f"Audio: {live['audio']}, the same in every stream. Latency per word ({live['reference_words']} reference "
+        "words a stream, bench/live_words.py): from sending the frame holding the word's end to the first message "
+        "showing it (word: finals or partial; committed: text that will no longer change).\n\n"
+    )
+    out += table(
+        [
+            "streams",
+            "this pool: word p50 / p95 / p99",
+            "committed p50 / p95",
+            "WER",
+            "server CPU cores · peak RSS",
+            "naive: word p50 / p95",
+            "WER",
+        ],
+        trows,
+    )
+    out += (
+        f"\n\nStreams held at word p95 < 1 s: {held.get('pool', 0)} here against the naive design's "
+        f"{held.get('naive', 0)} (goals: ≥ 8 on 2 cores, ≥ 2× naive)."
+    )
+    if one := by.get(("pool", 1)):
+        out += (
+            f" One stream: word p95 {one['word_p95_ms']:,.0f} ms, committed p50 {one['committed_p50_ms']:,.0f} ms "
+            "(goals < 400 ms and < 800 ms)."
+        )
+    if failed := sum(r["failed"] for r in rows):
+        out += f" {failed} stream(s) did not end cleanly."
+    if live.get("peers"):
+        out += "\n\n" + peers_table(live)
+    if "live_realtime" in results:
+        out += "\n\n" + realtime_table({n: r for (d, n), r in by.items() if d == "pool"}, results["live_realtime"])
+    return out + image(plots, "live.png", "Live caption word latency against concurrent streams", doc)
+
+
+def peers_table(live: dict[str, Any]) -> str:
+    """This pool beside each peer, same run, same audio and method: word p50 / p95 and WER per level; the ratios."""
+    rows, peers = live["rows"], live["peers"]
+    by = {(r["design"], r["streams"]): r for r in rows}
+    names = ["pool", *peers]
+    trows = []
+    for n in sorted({n for d, n in by if d in names}):
+        cells = [str(n)]
+        for d in names:
+            r = by.get((d, n))
+            cells += [_ms(r, "word_p50_ms", "word_p95_ms"), pct(r["wer_mean"]) if r else "—"]
+        trows.append(cells)
+    header = ["streams", "this pool: word p50 / p95", "WER"]
+    for name in peers:
+        header += [f"{peer_label(name, rows)}: word p50 / p95", "WER"]
+    out = "Against other open-source servers, same run, same model, audio and method (`--peers`):\n\n"
+    out += table(header, trows)
+    for name, c in peers.items():
+        ratio = f"{c['held_ratio']:.1f}×" if c["held_ratio"] is not None else "— (it holds none)"
+        p50 = ", ".join(f"{r:.1f}× at {n}" for n, r in c["word_p50_ratio"].items()) or "—"
+        out += (
+            f"\n\n{peer_label(name, rows)}: streams held at word p95 < 1 s {c['held']}, ours / theirs {ratio}; "
+            f"its word p50 over ours: {p50}."
+        )
+    if failed := {d: f for d in peers if (f := sum(r["failed"] for r in rows if r["design"] == d))}:
+        out += " Streams that did not end cleanly: " + ", ".join(f"{d} {f}" for d, f in failed.items()) + "."
+    return out
+
+
+def frame_live_section(results: Results, plots: Path | None, doc: Path) -> str:
+    """The older per-frame latency table (a live.json written before the word-level method)."""
     live = results["live"]
     designs: dict[str, dict[int, dict[str, Any]]] = {}
     for r in live["rows"]:
@@ -190,8 +294,38 @@ def live_section(results: Results, plots: Path | None, doc: Path) -> str:
 
 
 def realtime_table(native: dict[int, dict[str, Any]], realtime: dict[str, Any]) -> str:
-    """The pool over OpenAI's Realtime API beside its own protocol, same run: the latency of text that will not
-    change, per word (a Realtime client sees only that: deltas, no audio times)."""
+    """The pool over OpenAI's Realtime API beside its own protocol, same run. A Realtime client sees only text that
+    will not change (deltas, no audio times), so its word and committed latencies are one figure."""
+    if realtime.get("method") != "word":
+        return frame_realtime_table(native, realtime)
+    rows = []
+    for r in sorted((r for r in realtime["rows"] if r["design"] == "pool"), key=lambda r: r["streams"]):
+        n = native.get(r["streams"])
+        rows.append(
+            [
+                str(r["streams"]),
+                _ms(n, "word_p50_ms", "word_p95_ms"),
+                _ms(n, "committed_p50_ms", "committed_p95_ms"),
+                pct(n["wer_mean"]) if n else "—",
+                _ms(r, "committed_p50_ms", "committed_p95_ms"),
+                pct(r["wer_mean"]),
+            ]
+        )
+    out = (
+        "The same pool over OpenAI's Realtime API (`/v1/realtime`), in the same run; a Realtime client sees only "
+        "text that will not change (its deltas), so its one latency compares with the native protocol's committed "
+        "latency:\n\n"
+    )
+    out += table(
+        ["streams", "native word p50 / p95", "native committed p50 / p95", "WER", "Realtime p50 / p95", "WER"], rows
+    )
+    if failed := sum(r["failed"] for r in realtime["rows"]):
+        out += f"\n\n{failed} Realtime stream(s) did not end cleanly."
+    return out
+
+
+def frame_realtime_table(native: dict[int, dict[str, Any]], realtime: dict[str, Any]) -> str:
+    """The older Realtime table (per-word stable-text latency, from before the word-level method)."""
     rows = []
     for r in sorted((r for r in realtime["rows"] if r["design"] == "pool"), key=lambda r: r["streams"]):
         n = native.get(r["streams"])

@@ -79,9 +79,17 @@ BENCHES = (
     ),
     Bench(
         "live",
-        "live streams against a naive design; the pool over OpenAI's Realtime API beside its own protocol",
-        ("--levels", "1,2,4,8,12,16", "--protocol", "native,realtime"),
-        ("--levels", "1,2", "--protocol", "native,realtime"),
+        "live streams word by word against a naive design and the peers (WhisperLive, WhisperLiveKit); the pool "
+        "over OpenAI's Realtime API beside its own",
+        (
+            "--levels",
+            "1,2,4,8,12,16",
+            "--protocol",
+            "native,realtime",
+            "--peers",
+            "whisperlive,whisperlive2,whisperlivekit",
+        ),
+        ("--levels", "1,2", "--protocol", "native,realtime", "--audio", "jfk"),
     ),
     Bench(
         "ocr",

@@ -201,6 +201,15 @@ class Settings(BaseSettings):
             "captions: bench/live.py)."
         ),
     )
+    live_workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description=(
+            "Live model calls that run at once; 0: one per CPU core, one thread each (`STREAMPROCESS_STT_CPU_THREADS` "
+            "threads each when set), 1 on a GPU."
+        ),
+    )
     live_max_wait_ms: float = Field(
         10.0, ge=0, le=1000, description="How long the scheduler waits for more requests to fill a batch (ms)."
     )

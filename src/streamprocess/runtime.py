@@ -159,6 +159,7 @@ class Runtime:
             models_dir=s.models_dir,
             max_streams=s.live_max_streams,
             max_batch=s.live_max_batch,
+            workers=s.live_workers,
             max_wait=s.live_max_wait_ms / 1000,
             session=SessionLimits(step=s.live_step, buffer_max=s.live_buffer_max, idle_timeout=s.live_idle_timeout),
         )

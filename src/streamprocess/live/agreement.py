@@ -10,6 +10,7 @@ from ..stt.types import Word
 
 _STRIP = re.compile(r"[^\w']+", re.UNICODE)
 SENTENCE_END = (".", "?", "!", "。", "？", "！")
+CLAUSE_END = (*SENTENCE_END, ",", ";", ":", "，", "、", "；", "：")
 
 
 def norm(word: str) -> str:
@@ -103,15 +104,18 @@ class LocalAgreement:
             self.history = (self.history + words)[-self.history_size :]
             self.last_end = max(self.last_end, words[-1].end)
 
-    def take_sentences(self, heard_until: float, margin: float = 2.0) -> list[Word]:
-        """Committed words through the last sentence end, removed from ``committed`` (empty when none ends).
+    def take_sentences(
+        self, heard_until: float, margin: float = 2.0, ends: tuple[str, ...] = SENTENCE_END
+    ) -> list[Word]:
+        """Committed words through the last sentence end (or any of ``ends``: :data:`CLAUSE_END` for clauses),
+        removed from ``committed`` (empty when none ends).
         A sentence end counts only once a committed word follows it, or ``margin`` seconds of audio were heard
         after it: Whisper often writes a sentence's last word before it is spoken, and the alignment then dates
         it too early; cutting the buffer there would hear the word's sound again as new speech."""
         for i in range(len(self.committed) - 1, -1, -1):
             last = self.committed[i]
             settled = i + 1 < len(self.committed) or last.end <= heard_until - margin
-            if settled and last.word.strip().endswith(SENTENCE_END):
+            if settled and last.word.strip().endswith(ends):
                 done, self.committed = self.committed[: i + 1], self.committed[i + 1 :]
                 return done
         return []

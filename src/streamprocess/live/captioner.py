@@ -10,8 +10,10 @@ and gap events through the ``emit`` it was given.
   forced prefix (only the rest is generated). A stream never has two decodes queued, so under load each decode
   simply covers more new audio.
 - Each hypothesis goes through LocalAgreement-2; committed words never change. Committed words through a sentence
-  end become a ``final`` and the buffer is trimmed there; at VAD end-of-speech (or a stop, or a stall) the buffer
-  is decoded once more and everything left becomes a ``final``. A buffer reaching ``buffer_max`` seconds is cut
+  end become a ``final`` and the buffer is trimmed there (once it holds ``sentence_trim`` seconds; at a clause end,
+  a comma, once committed words span ``clause_trim`` seconds: every decode forces them in again token by token);
+  at VAD end-of-speech (or a stop, or a stall) the buffer is decoded once more and everything left becomes a
+  ``final``. A buffer reaching ``buffer_max`` seconds is cut
   at its committed words (or its older words when none are committed), so memory stays bounded.
 - Turns, for transports built on them (the Realtime API's items): :meth:`Captioner.commit` finalizes the buffer
   mid-stream and ends the turn (``turn_ended``), :meth:`Captioner.clear` drops what is not final yet
@@ -32,7 +34,7 @@ from .. import metrics
 from ..errors import ErrorCode
 from ..stt.audio import SAMPLE_RATE
 from ..stt.types import Word
-from .agreement import LocalAgreement, text_of
+from .agreement import CLAUSE_END, LocalAgreement, text_of
 from .audio import StreamingVad
 from .decoder import DecodeRequest, Hypothesis
 from .events import (
@@ -272,6 +274,8 @@ class Captioner:
             self._absolute(hyp.words, start), commit=heard >= self.limits.commit_min, heard_until=end / SAMPLE_RATE
         )
         sentences = self.la.take_sentences(end / SAMPLE_RATE) if heard >= self.limits.sentence_trim else []
+        if not sentences and self._committed_seconds() >= self.limits.clause_trim > 0:
+            sentences = self.la.take_sentences(end / SAMPLE_RATE, ends=CLAUSE_END)
         if sentences:
             await self._emit_final(sentences, end, arrival)
             self._trim_to(int(sentences[-1].end * SAMPLE_RATE))
@@ -292,6 +296,12 @@ class Captioner:
                     committed=text_of(self.la.committed),
                 )
             )
+
+    def _committed_seconds(self) -> float:
+        """Seconds of the buffer under committed words: each decode forces them in again token by token (CTranslate2
+        feeds a prompt's tokens after <|notimestamps|> one decoder step at a time, ~3 ms each with tiny.en here),
+        and aligns them again."""
+        return self.la.committed[-1].end - self.buf_start / SAMPLE_RATE if self.la.committed else 0.0
 
     async def _cut(self, end: int, arrival: float) -> None:
         """The buffer is full: hand out its committed words (else the older words of the hypothesis) as a final

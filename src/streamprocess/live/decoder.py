@@ -30,15 +30,18 @@ import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 
 import numpy as np
 from ctranslate2 import StorageView
 from faster_whisper import WhisperModel
+from faster_whisper.feature_extractor import FeatureExtractor
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import merge_punctuations
 
 from ..stt.audio import SAMPLE_RATE
 from ..stt.types import Word
+from .agreement import norm
 
 PREPEND_PUNCTUATION = "\"'“¿([{-"
 APPEND_PUNCTUATION = "\"'.。,，!！?？:：”)]}、"
@@ -74,6 +77,43 @@ class Hypothesis:
         return "".join(w.word for w in self.words).strip()
 
 
+def window_features(extractor: FeatureExtractor, audio: np.ndarray, window: int) -> np.ndarray:
+    """The log-Mel features of ``audio`` padded with silence to ``window`` samples, as ``extractor(padded,
+    padding=0)`` gives them, computing the STFT only as far as the audio reaches: a frame of silence has the same
+    value in every band (the floor, 8 decades below the loudest frame), so the frames past the audio are copies of
+    the first all-silent one. Up to the 10 s floor, most of a short buffer's window is that silence."""
+    hop, n_fft = extractor.hop_length, extractor.n_fft
+    frames = window // hop  # what the extractor gives for the whole window (it drops the last frame)
+    short = min(window, (audio.size + 2 * n_fft) // hop * hop + hop)
+    padded = np.zeros(short, np.float32)
+    padded[: audio.size] = audio
+    f = extractor(padded, padding=0)
+    if short == window:
+        return f
+    return np.concatenate([f, np.repeat(f[:, -1:], frames - f.shape[-1], axis=1)], axis=1)
+
+
+def drop_squeezed_repeats(words: list[Word], squeeze: float = 0.5, similar: float = 0.6) -> list[Word]:
+    """``words`` without a tail that repeats the phrase before it in less than ``squeeze`` of its time: Whisper's
+    loop on a short window ("Ask what you can do for your country. Ask what you can do for your country." where the
+    second copy has no audio of its own: the alignment squeezes it into the last frames, words of zero length). A
+    phrase really said twice takes about as long the second time, and stays. Phrases of two words or more, alike
+    by :class:`difflib.SequenceMatcher` ratio ≥ ``similar`` on the normalised words (Whisper rewords the copy: "Ask
+    what can do to your country?")."""
+    keys = [norm(w.word) for w in words]
+    changed = True
+    while changed:
+        changed = False
+        for n in range(len(words) // 2, 1, -1):
+            tail, before = words[-n:], words[-2 * n : -n]
+            ratio = SequenceMatcher(a=keys[-2 * n : -n], b=keys[-n:], autojunk=False).ratio()
+            spoken = before[-1].end - before[0].start
+            if ratio >= similar and tail[-1].end - tail[0].start < squeeze * spoken:
+                words, keys, changed = words[:-n], keys[:-n], True
+                break
+    return words
+
+
 class WhisperDecoder:
     """Decodes batches of :class:`DecodeRequest` on one faster-whisper model (greedy, no timestamps tokens)."""
 
@@ -87,8 +127,10 @@ class WhisperDecoder:
         tokens_per_second: float = 6.0,
         no_repeat_ngram_size: int = 3,
         prompt_tokens: int = 64,
+        workers: int = 1,
     ) -> None:
         self.model = model
+        self.workers = workers  # decode() calls that may run at once (the model's CTranslate2 workers)
         self.pad = int(pad_seconds * SAMPLE_RATE)
         self.min_samples = int(min(min_seconds, MAX_SECONDS) * SAMPLE_RATE)
         self.tokens_base = tokens_base
@@ -131,10 +173,7 @@ class WhisperDecoder:
         window = int(max(self.window(r) for r in requests) * SAMPLE_RATE)
         for r in requests:  # pad each buffer with silence to the batch's window: no 30 s padding
             audio = r.audio[-longest:]
-            padded = np.zeros(window, np.float32)
-            padded[: audio.size] = audio
-            f = self.model.feature_extractor(padded, padding=0)
-            feats.append(f)
+            feats.append(window_features(self.model.feature_extractor, audio, window))
             frames.append((audio.size + self.pad) // self.model.feature_extractor.hop_length)
         n = min(f.shape[-1] for f in feats)
         n -= n % 2
@@ -277,3 +316,4 @@ class WhisperDecoder:
                     for a in alignment
                     if a["word"].strip() and float(a["start"]) < limit - 0.02  # not in the pad
                 ]
+                hyps[i].words = drop_squeezed_repeats(hyps[i].words)

@@ -4,10 +4,13 @@ Every stream's decode request lands here. One loop takes the oldest request, wai
 unless the batch is full (counted from that request's arrival, or from the last batch's return: the streams it
 served come straight back, and would otherwise fall into a batch of their own again and again), picks the requests
 most alike in cost — the window the encoder sees, :meth:`Decoder.window`: batching pays only for similar short
-inputs, and every buffer under the decoder's floor costs the same — and runs them as one call of the decoder on its
-own thread. While the model is busy, requests pile up and the next batch is formed from them at once: continuous
-batching without a fixed tick. A request may be late-bound: it is taken anew from its stream when its batch starts,
-so time spent queueing behind other streams does not make its audio stale.
+inputs, and every buffer under the decoder's floor costs the same — and runs them as one call of the decoder on a
+free worker thread: up to ``concurrency`` calls run at once (the model's CTranslate2 workers; on CPU one per core,
+:func:`.pool.worker_plan`). While every worker is busy, requests pile up and the next batch is formed from them as
+soon as one is free: continuous batching without a fixed tick. Requests are spread over the free workers before
+they are batched (n requests on n idle workers run at once, not in one call). A request may be late-bound: it is
+taken anew from its stream when its batch starts, so time spent queueing behind other streams does not make its
+audio stale.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ class BatchScheduler:
         max_wait: float = 0.01,
         length_ratio: float = 1.5,
         length_slack: float = 2.0,
+        concurrency: int = 1,
     ) -> None:
         self.decoder = decoder
         self.max_batch = max_batch
@@ -62,7 +66,10 @@ class BatchScheduler:
         self.length_slack = length_slack  # seconds: short buffers batch together whatever their ratio
         self._pending: list[_Item] = []
         self._wake = asyncio.Event()
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="live-decoder")
+        self.concurrency = max(1, concurrency)  # model calls at once (the decoder's workers)
+        self._executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="live-decoder")
+        self._slots = asyncio.Semaphore(self.concurrency)
+        self._running: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._done_at = 0.0  # when the last batch came back
 
@@ -71,9 +78,10 @@ class BatchScheduler:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="live-scheduler")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        tasks = [t for t in (self._task, *self._running) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         for item in self._pending:
             item.future.cancel()
         self._pending.clear()
@@ -94,7 +102,7 @@ class BatchScheduler:
         return await item.future
 
     def run_now(self, fn: Callable[[], Any]) -> asyncio.Future[Any]:
-        """Runs ``fn`` on the model's thread (between batches): warm-up and the like."""
+        """Runs ``fn`` on a model thread: warm-up and the like."""
         return asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
     async def _run(self) -> None:
@@ -104,6 +112,11 @@ class BatchScheduler:
             if not self._pending:
                 self._wake.clear()
                 await self._wake.wait()
+                continue
+            await self._slots.acquire()  # a model worker is free: the batch is formed now, from all that waits
+            self._pending = [i for i in self._pending if not i.future.done()]
+            if not self._pending:
+                self._slots.release()
                 continue
             oldest = self._pending[0]
             while len(self._pending) < self.max_batch:
@@ -115,22 +128,33 @@ class BatchScheduler:
                     await asyncio.wait_for(self._wake.wait(), remaining)
                 except TimeoutError:
                     break
+            # spread what waits over the free workers before batching it: n streams on n idle workers decode at
+            # once, not one after the other in one call
+            free = self.concurrency - len(self._running)
             try:
-                batch = self._pick()
+                batch = self._bind(self._pick(min(self.max_batch, -(-len(self._pending) // max(free, 1)))))
             except Exception as e:  # a scheduling bug must end the waiting streams with an error, not hang them
                 log.exception("live scheduler failed to form a batch")
                 for item in self._pending:
                     if not item.future.done():
                         item.future.set_exception(e)
                 self._pending = []
-                continue
-            batch = self._bind(batch)
+                batch = []
             if not batch:
+                self._slots.release()
                 continue
+            task = loop.create_task(self._execute(batch), name="live-batch")
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _execute(self, batch: list[_Item]) -> None:
+        """One model call for ``batch`` on a free worker; its results (or its failure) to each request."""
+        try:
             started = time.monotonic()
             for item in batch:
                 metrics.LIVE_QUEUE_WAIT.observe(started - item.enqueued)
             metrics.LIVE_BATCH_SIZE.observe(len(batch))
+            loop = asyncio.get_running_loop()
             try:
                 results = await loop.run_in_executor(self._executor, self.decoder.decode, [i.request for i in batch])
             except Exception as e:  # the model failed: every request of the batch hears it
@@ -138,12 +162,14 @@ class BatchScheduler:
                 for item in batch:
                     if not item.future.done():
                         item.future.set_exception(e)
-                continue
+                return
             metrics.LIVE_DECODE_SECONDS.observe(time.monotonic() - started)
             for item, result in zip(batch, results, strict=True):
                 if not item.future.done():
                     item.future.set_result(result)
+        finally:
             self._done_at = time.monotonic()
+            self._slots.release()
 
     @staticmethod
     def _bind(batch: list[_Item]) -> list[_Item]:
@@ -159,8 +185,8 @@ class BatchScheduler:
             bound.append(item)
         return bound
 
-    def _pick(self) -> list[_Item]:
-        """The oldest live request and those most like it in window (same batch key), up to ``max_batch``."""
+    def _pick(self, limit: int) -> list[_Item]:
+        """The oldest live request and those most like it in window (same batch key), up to ``limit``."""
         live = [i for i in self._pending if not i.future.done()]
         if not live:
             self._pending = []
@@ -175,7 +201,7 @@ class BatchScheduler:
         batch = [anchor]
         lo = hi = window(anchor.request)
         for item in alike:
-            if len(batch) >= self.max_batch:
+            if len(batch) >= limit:
                 break
             s = window(item.request)
             new_lo, new_hi = min(lo, s), max(hi, s)

@@ -56,6 +56,7 @@ class ModelSpec:
     device: str
     compute_type: str
     cpu_threads: int
+    workers: int = 1  # model calls that may run at once, each on cpu_threads threads (CTranslate2's num_workers)
 
 
 def cuda_available() -> bool:
@@ -113,6 +114,7 @@ def load(spec: ModelSpec, replica: str = "jobs") -> WhisperModel:
                     device=spec.device,
                     compute_type=spec.compute_type,
                     cpu_threads=spec.cpu_threads,
+                    num_workers=spec.workers,
                     local_files_only=offline or os.environ.get("HF_HUB_OFFLINE") == "1",
                 )
             except Exception as e:
