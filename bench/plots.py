@@ -6,7 +6,7 @@ Reads whichever of live.json, ocr.json, pipeline.json and stt.json exist in the 
 each (live.png, ocr.png, pipeline.png, stt.png, ~1100 px wide, deterministic bytes for unchanged input):
 - live:     word latency p50/p95 (ms, log scale) against concurrent live streams, hot pool vs naive design and the
             peers of the same run, goal lines at 1 s p95 (the "streams held" threshold) and 300 ms (the STT latency
-            target); a live.json from before the word-level method: its per-frame partial latency;
+            target);
 - ocr:      seconds per page (p50) for this engine, the pipeline job, Tesseract and rapidocr, rendered pages and
             real scans under separate headers, goal line at 2 s a page, CER beside a bar where above 0;
 - pipeline: overhead p50/p95 (ms) per queue backend with each backend's p50 goal, throughput under the name;
@@ -143,8 +143,7 @@ def _subtitle(*parts: str | None, width: int = 125) -> str:
 
 def draw_live(data: dict[str, Any], path: Path, machine: str | None, src: str = "live.json") -> Path:
     rows = _get(data, "rows", src, list)
-    words = data.get("method") == "word"  # else a live.json from before the word-level method: per-frame latency
-    p50, p95 = ("word_p50_ms", "word_p95_ms") if words else ("p50_ms", "p95_ms")
+    p50, p95 = "word_p50_ms", "word_p95_ms"
     series: dict[str, list[tuple[int, float, float]]] = {}
     for i, row in enumerate(rows):
         where = f"{src}: rows[{i}]"
@@ -153,7 +152,7 @@ def draw_live(data: dict[str, Any], path: Path, machine: str | None, src: str = 
         series.setdefault(design, []).append(point)
     if not series:
         raise PlotInputError(f"{src}: rows is empty")
-    held = _optional_dict(data, "held_at_word_p95_under_1s" if words else "held_at_p95_under_1s")
+    held = _optional_dict(data, "held_at_word_p95_under_1s")
     fig, ax = _figure(4.6)
     names = {
         "pool": "hot pool (this project)",
@@ -198,11 +197,11 @@ def draw_live(data: dict[str, Any], path: Path, machine: str | None, src: str = 
     for y, text in ((1000, "goal: p95 < 1 s\n(stream held)"), (300, "300 ms STT\nlatency target")):
         ax.text(1.01, y, text, color=GOAL, fontsize=8.5, va="center", ha="left", transform=trans)
     ax.set_xlabel("concurrent live streams (real-time audio, 100 ms frames)")
-    ax.set_ylabel(("word" if words else "partial") + " latency (ms, log scale)")
+    ax.set_ylabel("word latency (ms, log scale)")
     _legend_above(ax, ncol=2)
     model = data.get("model") if isinstance(data.get("model"), str) else None
     sub = _subtitle("naive = one stock transcribe() per decode, 30 s padding", model, machine or _machine_of(data))
-    title = "Live captioning: " + ("word " if words else "") + "latency vs concurrent streams"
+    title = "Live captioning: word latency vs concurrent streams"
     return _save(fig, title, sub, path)
 
 

@@ -175,8 +175,6 @@ def peer_label(name: str, rows: list[dict[str, Any]]) -> str:
 
 def live_section(results: Results, plots: Path | None, doc: Path) -> str:
     live = results["live"]
-    if live.get("method") != "word":  # a live.json from before the word-level method (issue 19)
-        return frame_live_section(results, plots, doc)
     rows = live["rows"]
     by = {(r["design"], r["streams"]): r for r in rows}
     held = live["held_at_word_p95_under_1s"]
@@ -259,45 +257,9 @@ def peers_table(live: dict[str, Any]) -> str:
     return out
 
 
-def frame_live_section(results: Results, plots: Path | None, doc: Path) -> str:
-    """The older per-frame latency table (a live.json written before the word-level method)."""
-    live = results["live"]
-    designs: dict[str, dict[int, dict[str, Any]]] = {}
-    for r in live["rows"]:
-        designs.setdefault(r["design"], {})[r["streams"]] = r
-    pool, naive = designs.get("pool", {}), designs.get("naive", {})
-    rows = []
-    for n in sorted(set(pool) | set(naive)):
-        p, q = pool.get(n), naive.get(n)
-        cells = [str(n)]
-        cells += (
-            [f"{p['p50_ms']:.0f} ms", f"{p['p95_ms']:.0f} ms", f"{p['p99_ms']:.0f} ms", pct(p["wer_mean"])]
-            if p
-            else ["—"] * 4
-        )
-        cells += [f"{q['p50_ms']:.0f} ms", f"{q['p95_ms']:.0f} ms", pct(q["wer_mean"])] if q else ["—"] * 3
-        rows.append(cells)
-    held = live["held_at_p95_under_1s"]
-    one = pool.get(1)
-    out = table(["streams", "this pool p50", "p95", "p99", "WER", "naive p50", "p95", "WER"], rows)
-    out += (
-        f"\n\nStreams held at p95 < 1 s: {held.get('pool', 0)} here against the naive design's {held.get('naive', 0)}"
-        " (goals: ≥ 8 on 2 cores, ≥ 2× naive)."
-    )
-    if one:
-        out += f" One stream: p50 {one['p50_ms']:.0f} ms, p95 {one['p95_ms']:.0f} ms (goals < 300 ms and < 500 ms)."
-    if failed := sum(r["failed"] for r in live["rows"]):
-        out += f" {failed} stream(s) did not close normally."
-    if "live_realtime" in results:
-        out += "\n\n" + realtime_table(pool, results["live_realtime"])
-    return out + image(plots, "live.png", "Live caption latency against concurrent streams", doc)
-
-
 def realtime_table(native: dict[int, dict[str, Any]], realtime: dict[str, Any]) -> str:
     """The pool over OpenAI's Realtime API beside its own protocol, same run. A Realtime client sees only text that
     will not change (deltas, no audio times), so its word and committed latencies are one figure."""
-    if realtime.get("method") != "word":
-        return frame_realtime_table(native, realtime)
     rows = []
     for r in sorted((r for r in realtime["rows"] if r["design"] == "pool"), key=lambda r: r["streams"]):
         n = native.get(r["streams"])
@@ -321,34 +283,6 @@ def realtime_table(native: dict[int, dict[str, Any]], realtime: dict[str, Any]) 
     )
     if failed := sum(r["failed"] for r in realtime["rows"]):
         out += f"\n\n{failed} Realtime stream(s) did not end cleanly."
-    return out
-
-
-def frame_realtime_table(native: dict[int, dict[str, Any]], realtime: dict[str, Any]) -> str:
-    """The older Realtime table (per-word stable-text latency, from before the word-level method)."""
-    rows = []
-    for r in sorted((r for r in realtime["rows"] if r["design"] == "pool"), key=lambda r: r["streams"]):
-        n = native.get(r["streams"])
-        ms = lambda row, k: f"{row[k]:.0f} ms" if row else "—"  # noqa: E731
-        rows.append(
-            [
-                str(r["streams"]),
-                ms(n, "stable_p50_ms"),
-                ms(n, "stable_p95_ms"),
-                pct(n["wer_mean"]) if n else "—",
-                ms(r, "stable_p50_ms"),
-                ms(r, "stable_p95_ms"),
-                pct(r["wer_mean"]),
-            ]
-        )
-    out = (
-        "The same pool over OpenAI's Realtime API (`/v1/realtime`), in the same run: latency per word from sending "
-        "its end to the first event whose stable text holds it (native: finals and the committed part of partials; "
-        "Realtime: deltas):\n\n"
-    )
-    out += table(["streams", "native stable p50", "p95", "WER", "Realtime p50", "p95", "WER"], rows)
-    if failed := sum(r["failed"] for r in realtime["rows"]):
-        out += f"\n\n{failed} Realtime stream(s) did not close normally."
     return out
 
 
