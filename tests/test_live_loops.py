@@ -12,6 +12,7 @@ last decode returned (no wall clock: the same decodes every run)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import numpy as np
 import pytest
@@ -81,7 +82,8 @@ def run_streams() -> list[list[Final]]:
     audio = np.concatenate([jfk, np.zeros(16000, np.float32)])
 
     async def main() -> list[list[Final]]:
-        model = models.load(models.resolve(), replica="loops")
+        spec = dataclasses.replace(models.resolve(), workers=2, cpu_threads=1)  # as the pool's plan on 2 cores
+        model = models.load(spec, replica="loops")
         pool = LivePool(PoolSettings(), decoder=WhisperDecoder(model, min_seconds=5.0, workers=2))
         try:
             return list(await asyncio.gather(*(stream(pool, audio) for _ in range(STREAMS))))
