@@ -50,7 +50,6 @@ import json
 import os
 import platform
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -80,6 +79,7 @@ from bench.live_words import (  # noqa: E402
     stream_wer,
     word_latencies,
 )
+from infra.local_services import free_port, wait_port  # noqa: E402
 from streamprocess.live.client import caption  # noqa: E402
 
 KEY = "bench"
@@ -152,12 +152,6 @@ def serve(design: str, port: int, data: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- client side
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def native(base: str) -> Caption:
     async def run(samples: np.ndarray) -> tuple[StreamRun, list[float] | None]:
         result = await caption(f"{base}/v1/stt/stream", KEY, samples, speed=1.0, tail_silence=1.0)
@@ -243,15 +237,10 @@ def our_server(design: str, workdir: Path) -> Iterator[tuple[int, int]]:
     cmd = [sys.executable, __file__, "--serve", design, "--port", str(port), "--data", str(workdir / design)]
     proc = subprocess.Popen(cmd, env=env)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"the {design} server did not start") from None
-                time.sleep(0.3)
+        try:
+            wait_port(port, proc, timeout=120)
+        except (RuntimeError, TimeoutError) as e:
+            raise SystemExit(f"the {design} server did not start: {e}") from None
         yield port, proc.pid
     finally:
         proc.terminate()

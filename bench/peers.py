@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -34,6 +33,7 @@ import websockets
 from websockets.sync import client as ws_sync
 
 from bench.live_words import StreamRun
+from infra.local_services import wait_port
 
 REPO = Path(__file__).resolve().parents[1]
 VENVS = REPO / ".venv-peers"
@@ -87,15 +87,10 @@ def _serve(name: str, command: list[str], port: int, threads: int, ready_timeout
         )
     server = PeerServer(name, port, process, log, command)
     try:
-        deadline = time.monotonic() + ready_timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} exited ({process.returncode}) before listening:\n{server.log_tail()}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{name} not listening on {port} after {ready_timeout:.0f} s:\n{server.log_tail()}")
-            time.sleep(0.2)
+        try:
+            wait_port(port, process, timeout=ready_timeout)
+        except (RuntimeError, TimeoutError) as e:
+            raise RuntimeError(f"{name}: {e}:\n{server.log_tail()}") from None
         yield server
     finally:
         if process.poll() is None:
