@@ -5,8 +5,12 @@
 Two corpora (bench/corpus.py):
 - rendered: pages drawn from text written here (tests/documents.py), A4 at 200 DPI: a light English page (11 lines),
   a dense English page (~60 lines), a two-column page, an invoice table, Chinese, Japanese and Korean;
-- real: scans from OCRmyPDF's test resources, fetched once from PyPI into bench/corpus/ (gitignored): a 1985
-  brochure at 300 DPI (linn; skew and rotated-skew held out), a typewritten Dutch recipe, old book pages.
+- real: scans from the test resources of OCRmyPDF, tesserocr and img2table, fetched once from PyPI into
+  bench/corpus/ (gitignored): a 1985 brochure at 300 DPI (linn; skew and rotated-skew held out), a typewritten Dutch
+  recipe, old book pages, printed English and German Wikipedia pages scanned at 300 DPI (held out; the German one
+  with a label/value infobox), Tesseract's multilingual eurotext scan and an image of a printed ruled table. Each
+  page runs with its own Tesseract languages (from the corpus manifest, those installed; eng otherwise), passed
+  explicitly to every column.
 For each page, interleaved run by run:
 - rapidocr:  ``RapidOCR()`` with its shipped defaults (angle classifier on, detection at full resolution), given the
              page as an RGB array (real scans in palette mode are converted for it: plain rapidocr returns nothing
@@ -19,8 +23,10 @@ For each page, interleaved run by run:
              → router → queue → worker → JSON, text, hOCR and searchable PDF written, record), event to done.
 Reports p50/p95/p99 seconds per page over all pages and runs, and per corpus, the ratio to raw rapidocr, and the CER
 of each (character error rate with single spaces kept; null for pages without ground truth; the Korean page is
-Tesseract's in the engine and pipeline columns, as PP-OCR has no Hangul). Prints tables and writes JSON (default
-bench/results/ocr.json).
+Tesseract's in the engine and pipeline columns, as PP-OCR has no Hangul). Then pages/s on the whole machine over
+the real pages (bench/ocr_throughput.py, ``--throughput-rounds``): Tesseract as one process per core against this
+engine in one process at its default threads and in one process per core at one thread each. Prints tables and
+writes JSON (default bench/results/ocr.json).
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import ocr_throughput  # noqa: E402
 from bench.common import write_results  # noqa: E402
 from bench.corpus import (  # noqa: E402
     DEFAULT_DIR,
@@ -202,10 +209,17 @@ async def run(args: argparse.Namespace, pages: list[ScanPage]) -> dict[str, Any]
                 per_page.append(entry)
             worker.stop()
             await task
+            real = [sp for sp in pages if sp.corpus == "real"]
+            throughput = None
+            if real and args.throughput_rounds > 0:
+                print(f"throughput: {len(real)} real pages x {args.throughput_rounds} rounds", file=sys.stderr)
+                tasks = ocr_throughput.tasks_for(real, workdir, args.throughput_rounds)
+                throughput = ocr_throughput.measure(tasks, processor.engine)
     return {
         "pages": per_page,
         "overall": overall_of(times),
         "overall_by_corpus": {c: overall_of(by_corpus[c]) for c in CORPORA if c in by_corpus},
+        "throughput": throughput,
     }
 
 
@@ -223,6 +237,12 @@ def main() -> None:
     parser.add_argument("--pages", default=None, help="only these pages, by name, comma-separated")
     parser.add_argument("--corpus-dir", type=Path, default=DEFAULT_DIR, help="the real scans' cache (bench/corpus)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ocr.json")
+    parser.add_argument(
+        "--throughput-rounds",
+        type=int,
+        default=2,
+        help="pages/s on the whole machine over the real pages, each this many times (0: not measured)",
+    )
     args = parser.parse_args()
     corpora = [c.strip() for c in args.corpus.split(",") if c.strip()]
     names = [n.strip() for n in args.pages.split(",") if n.strip()] if args.pages else None
@@ -253,6 +273,21 @@ def main() -> None:
         for mode, s in overall.items():
             o.add_row(corpus, mode, str(s["p50_s"]), str(s["p95_s"]), str(s["p99_s"]), str(s["ratio_p50_to_rapidocr"]))
     console.print(o)
+    if results["throughput"]:
+        tp = Table(title="Throughput over the real pages, whole machine")
+        for col in ("design", "processes", "threads each", "pages", "seconds", "pages/s", "ratio to tesseract"):
+            tp.add_column(col)
+        for r in results["throughput"]:
+            tp.add_row(
+                r["design"],
+                str(r["processes"]),
+                r["threads_per_process"],
+                str(r["pages"]),
+                str(r["seconds"]),
+                str(r["pages_per_s"]),
+                str(r["ratio_to_tesseract"]),
+            )
+        console.print(tp)
     write_results(args.out, results, runs=args.runs, corpus=corpora, pages=[p["page"] for p in results["pages"]])
 
 

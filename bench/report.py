@@ -314,6 +314,16 @@ def ocr_section(results: Results, plots: Path | None, doc: Path) -> str:
         f"\n\nMedians of {ocr['meta']['runs']} runs per page. All runs together, seconds per page (the spec's target "
         "is p99 < 2 s a page):\n\n" + table(["pages", "", "p50", "p95", "p99", "p50 ratio to plain rapidocr"], orows)
     )
+    if ocr.get("throughput"):
+        trows = [
+            [r["design"], str(r["processes"]), r["threads_per_process"], f"{r['pages_per_s']:.3f}"]
+            + [f"×{r['ratio_to_tesseract']}"]
+            for r in ocr["throughput"]
+        ]
+        out += (
+            f"\n\nThroughput on the whole machine over the real scans ({ocr['throughput'][0]['pages']} pages each):"
+            "\n\n" + table(["design", "processes", "threads each", "pages/s", "ratio to Tesseract"], trows)
+        )
     return out + image(plots, "ocr.png", "OCR seconds per page for each engine", doc)
 
 

@@ -95,7 +95,7 @@ BENCHES = (
         "ocr",
         "OCR per page against plain rapidocr and Tesseract, rendered pages and real scans",
         ("--runs", "5"),
-        ("--runs", "1", "--pages", "two-column,korean,linn"),
+        ("--runs", "1", "--pages", "two-column,korean,linn", "--throughput-rounds", "1"),
     ),
     Bench(
         "triton",

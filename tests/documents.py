@@ -8,6 +8,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from streamprocess.ocr.types import Line, Word
+
 DPI = 200
 SANS = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 SERIF = "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"
@@ -56,6 +58,19 @@ INVOICE = [
     ["Handheld scanner repair", "2", "85.00", "170.00"],
     ["Total", "", "", "940.50"],
 ]
+
+
+def draw_line(d: ImageDraw.ImageDraw, text: str, x: int, y: int, f: ImageFont.FreeTypeFont) -> Line:
+    """Draw one line of text; its Line with a box per word (as the detector gives them)."""
+    d.text((x, y), text, font=f, fill="black")
+    words, pos = [], 0
+    for word in text.split(" "):
+        left = x + int(f.getlength(text[:pos]))
+        box = d.textbbox((left, y), word, font=f)
+        words.append(Word(text=word, bbox=(box[0], box[1], box[2], box[3]), confidence=0.99))
+        pos += len(word) + 1
+    box = d.textbbox((x, y), text, font=f)
+    return Line(text=text, bbox=(box[0], box[1], box[2], box[3]), confidence=0.99, words=words)
 
 
 def blank(width_in: float = 8.27, height_in: float = 11.69) -> Image.Image:

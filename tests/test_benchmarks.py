@@ -58,6 +58,8 @@ def test_the_quick_run_measures_everything_and_regenerates_the_docs(tmp_path: Pa
     assert {p["corpus"] for p in pages.values()} == {"rendered", "real"}
     assert pages["linn"]["size"] == [2550, 3300] and pages["linn"]["engine"]["cer"] is not None
     assert set(ocr["overall_by_corpus"]) == {"rendered", "real"}
+    assert [r["design"].split(",")[0] for r in ocr["throughput"]] == ["tesseract", "engine", "engine"]
+    assert all(r["pages_per_s"] > 0 and r["pages"] > 0 for r in ocr["throughput"])
     triton = json.loads((results / "triton.json").read_text())
     assert [p["page"] for p in triton["pages"]] == ["english-light"] and triton["pages"][0]["same_text"]
     assert {(r["design"], r["concurrency"]) for r in triton["throughput"]} == {

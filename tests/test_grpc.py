@@ -51,6 +51,8 @@ def test_process_document(target: str) -> None:
     assert r.ok and r.request_id == "r1" and len(r.job_id) == 32
     assert "routing software" in r.text and r.pages[0].engine == "ppocr" and r.pages[0].width == 1654
     assert r.pages[0].blocks[0].lines[0].words[0].text == "Most"
+    assert r.markdown.startswith("<!-- page 1 -->") and "routing software" in r.markdown
+    assert {b.kind for b in r.pages[0].blocks} <= {"title", "paragraph", "list"} and not r.pages[0].warnings
 
 
 def test_batch_stream_answers_each_document_with_per_document_errors(target: str) -> None:

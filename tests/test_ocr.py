@@ -27,6 +27,7 @@ from streamprocess.ocr.options import InvalidOcrOptions
 from . import documents as docs
 from .helpers import ROOT, cli, cli_env
 from .scoring import cer, normalise_spaces
+from .script_pages import georgian_page
 
 pytestmark = pytest.mark.slow
 
@@ -268,6 +269,21 @@ def test_cli_ocr(tmp_path: Path) -> None:
     )
     assert out.returncode == 1 and "README.md" in out.stderr
     assert (tmp_path / "out" / "page.pdf").read_bytes().startswith(b"%PDF")
+    # Markdown on stdout; a page with ink in no installed language says so on stderr (and still succeeds).
+    georgian_page()[0].save(tmp_path / "georgian.png")
+    out = subprocess.run(
+        cli("ocr", str(tmp_path / "page.png"), str(tmp_path / "georgian.png"), "-f", "md"),
+        env=cli_env(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    first, second = out.stdout.split(f"==> {tmp_path / 'georgian.png'} <==")
+    assert first.startswith(f"==> {tmp_path / 'page.png'} <==\n<!-- page 1 -->")
+    assert cer(ref, first.split("<!-- page 1 -->")[1]) <= 0.05 and second.strip() == "<!-- page 1 -->"
+    assert "georgian.png page 1: warning: " in out.stderr and "page.png page" not in out.stderr
 
 
 async def test_ocr_jobs_through_the_pipeline(tmp_path: Path) -> None:
@@ -282,7 +298,7 @@ async def test_ocr_jobs_through_the_pipeline(tmp_path: Path) -> None:
         await pipeline.drop("scans/report.pdf", pdf.read_bytes())
         await pipeline.drop("broken.pdf", b"%PDF-1.7\n" + os.urandom(2000))
         done = await pipeline.wait_state("report.pdf", JobState.succeeded, timeout=120)
-        assert set(done.results) == {"ocr.json", "ocr.txt", "ocr.hocr", "ocr.pdf"}
+        assert set(done.results) == {"ocr.json", "ocr.txt", "ocr.hocr", "ocr.md", "tables.html", "ocr.pdf"}
         assert done.summary["pages"] == 2 and done.progress is not None and done.progress.fraction == 1.0
         results = Path(pipeline.settings.data_dir) / "results" / done.job_id
         doc = Document.model_validate_json((results / "ocr.json").read_text())

@@ -162,7 +162,11 @@ class Settings(BaseSettings):
     stt_batch_size: int = Field(8, ge=1, le=64, description="Batch size when batched.")
 
     # --- OCR engine ------------------------------------------------------------------------------
-    ocr_languages: str = Field("eng", description="Default languages (`eng`, `kor+jpn+chi_sim`, `auto`).")
+    ocr_languages: str = Field(
+        "auto",
+        description="Default languages: `auto` (the script found per page and per line: PP-OCR for Latin, Chinese "
+        "and Japanese, Tesseract for Hangul and other installed scripts), or Tesseract codes (`eng`, `kor+jpn`).",
+    )
     ocr_engine: str = Field(
         "auto",
         description="`auto` (PP-OCR where it reads the language, else Tesseract), `ppocr`, `tesseract`, or `triton` "

@@ -86,6 +86,8 @@ OCR = JobKind(
         ResultFile("json", "ocr.json", _JSON),
         ResultFile("txt", "ocr.txt", _TEXT),
         ResultFile("hocr", "ocr.hocr", "text/html; charset=utf-8"),
+        ResultFile("md", "ocr.md", "text/markdown; charset=utf-8"),  # the document in reading order, tables too
+        ResultFile("html", "tables.html", "text/html; charset=utf-8"),  # every table, as HTML tables
         ResultFile("pdf", "ocr.pdf", "application/pdf"),
     ),
 )

@@ -63,5 +63,8 @@ async def test_ocr_document_and_a_format_the_job_has_not(
     assert (await client.get(f"/status/{job_id}", headers=auth)).json()["state"] == "succeeded"
     text = await client.get(f"/jobs/{job_id}/result", params={"format": "txt"}, headers=auth)
     assert text.status_code == 200 and text.text.startswith(f"ocr of {len(PNG)} bytes")
-    missing = await client.get(f"/jobs/{job_id}/result", params={"format": "hocr"}, headers=auth)
-    assert missing.status_code == 404, missing.text
+    for fmt in ("hocr", "md", "html"):  # every OCR result format is asked for by name; this job wrote none of them
+        missing = await client.get(f"/jobs/{job_id}/result", params={"format": fmt}, headers=auth)
+        assert missing.status_code == 404, (fmt, missing.text)
+    unknown = await client.get(f"/jobs/{job_id}/result", params={"format": "docx"}, headers=auth)
+    assert unknown.status_code == 422, unknown.text

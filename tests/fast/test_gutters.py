@@ -42,19 +42,6 @@ def _wrap(text: str, f: ImageFont.FreeTypeFont, width: int) -> list[str]:
     return out
 
 
-def _draw(d: ImageDraw.ImageDraw, text: str, x: int, y: int, f: ImageFont.FreeTypeFont) -> Line:
-    """Draw one line; its Line with a box per word (as the detector gives them)."""
-    d.text((x, y), text, font=f, fill="black")
-    words, pos = [], 0
-    for word in text.split(" "):
-        left = x + int(f.getlength(text[:pos]))
-        box = d.textbbox((left, y), word, font=f)
-        words.append(Word(text=word, bbox=(box[0], box[1], box[2], box[3]), confidence=0.99))
-        pos += len(word) + 1
-    box = d.textbbox((x, y), text, font=f)
-    return Line(text=text, bbox=(box[0], box[1], box[2], box[3]), confidence=0.99, words=words)
-
-
 def narrow_gutter_page() -> DrawnPage:
     """Letter at 300 DPI: a title and a paragraph across the page, two columns with a gutter of 1/40 of the page
     width (the left one a line longer), then a paragraph across the page again."""
@@ -64,11 +51,11 @@ def narrow_gutter_page() -> DrawnPage:
     step = int(body.size * 1.25)
     full = WIDTH - 2 * MARGIN
     column = (full - GUTTER) // 2
-    lines = [_draw(d, "Weekly operations review", MARGIN, MARGIN, title)]
+    lines = [docs.draw_line(d, "Weekly operations review", MARGIN, MARGIN, title)]
     y = MARGIN + int(title.size * 1.8)
     sentences = [t.rstrip(".") + "." for t in docs.PROSE.split(". ")]  # eight
     for text in _wrap(" ".join(sentences[:2]), body, full):
-        lines.append(_draw(d, text, MARGIN, y, body))
+        lines.append(docs.draw_line(d, text, MARGIN, y, body))
         y += step
     y += step
     top = y
@@ -76,13 +63,15 @@ def narrow_gutter_page() -> DrawnPage:
     right = _wrap(" ".join([docs.RIGHT_COLUMN, *sentences[5:6]]), body, column)
     rows = min(len(left) - 1, len(right))
     left, right = left[: rows + 1], right[:rows]  # the left column a line longer
-    left_lines = [_draw(d, text, MARGIN, top + i * step, body) for i, text in enumerate(left)]
-    right_lines = [_draw(d, text, MARGIN + column + GUTTER, top + i * step, body) for i, text in enumerate(right)]
+    left_lines = [docs.draw_line(d, text, MARGIN, top + i * step, body) for i, text in enumerate(left)]
+    right_lines = [
+        docs.draw_line(d, text, MARGIN + column + GUTTER, top + i * step, body) for i, text in enumerate(right)
+    ]
     lines += left_lines + right_lines
     bottom = top + len(left) * step
     y = bottom + step
     for text in _wrap(" ".join(sentences[6:]), body, full):
-        lines.append(_draw(d, text, MARGIN, y, body))
+        lines.append(docs.draw_line(d, text, MARGIN, y, body))
         y += step
     gap = (max(line.bbox[2] for line in left_lines), min(line.bbox[0] for line in right_lines))
     return DrawnPage(image, lines, "\n".join(line.text for line in lines), gap, (top, right_lines[-1].bbox[3]))
@@ -195,7 +184,7 @@ def test_table_columns_are_not_gutters() -> None:
     lines, rows = [], []
     for r, row in enumerate(docs.INVOICE):
         y = MARGIN + r * int(f.size * 1.6)
-        cells = [_draw(d, cell, x, y, f) for x, cell in zip(xs, row, strict=True) if cell]
+        cells = [docs.draw_line(d, cell, x, y, f) for x, cell in zip(xs, row, strict=True) if cell]
         lines += cells
         rows.append(" ".join(c.text for c in cells))
     geometry = page_geometry(image)

@@ -11,7 +11,7 @@ import typer
 
 from ..errors import StreamProcessError
 from ..progress import ProgressFn
-from .common import err, settings_from
+from .common import err, say, settings_from
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -121,7 +121,10 @@ def transcribe(
 
 def ocr(
     files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True)],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="txt, json, hocr or pdf (searchable).")] = "txt",
+    fmt: Annotated[
+        str,
+        typer.Option("--format", "-f", help="txt, json, hocr, md (Markdown), html (the tables) or pdf (searchable)."),
+    ] = "txt",
     output_dir: Annotated[
         Path | None,
         typer.Option(
@@ -150,7 +153,7 @@ def ocr(
     import tempfile
 
     from ..ocr import OcrOptions
-    from ..ocr.formats import FORMATS, to_hocr, to_json, to_txt, write_searchable_pdf
+    from ..ocr.formats import FORMATS, TEXT_RENDERERS, write_searchable_pdf
     from ..processors.ocr import default_options, engine_from
 
     if fmt not in FORMATS:
@@ -180,10 +183,13 @@ def ocr(
                     page.image.save(images[-1], quality=90)
 
             doc = ocr_engine.process(f, options, on_page=keep, progress=progress_in("pages"))
+            for page in doc.pages:
+                for warning in page.warnings:
+                    say(f"{f.name} page {page.index}: warning: {warning}", style="yellow")
             if fmt == "pdf":
                 assert output_dir is not None
                 write_searchable_pdf(doc, images, output_dir / f"{f.stem}.pdf")
                 return None
-            return {"txt": to_txt, "json": to_json, "hocr": to_hocr}[fmt](doc)
+            return TEXT_RENDERERS[fmt](doc)
 
         _per_file(files, fmt, output_dir, work)

@@ -20,8 +20,8 @@ from .report import Check, Status, apt, pip
 if TYPE_CHECKING:
     from ..ocr.options import OcrOptions
 
-#: Tesseract languages ``scripts/setup.sh`` installs; jobs may ask for any of them (``lang: kor``), and ``osd``
-#: turns pages upright (``orientation``) and tells scripts apart (``lang: auto``).
+#: Tesseract languages ``scripts/setup.sh`` installs; jobs may ask for any of them (``lang: kor``); ``kor`` reads the
+#: Hangul lines PP-OCR cannot under ``lang: auto`` (the default), and ``osd`` turns pages upright (``orientation``).
 STANDARD_TESSERACT_LANGUAGES = ("eng", "kor", "jpn", "chi_sim", "osd")
 
 
@@ -242,8 +242,8 @@ def check_tesseract(
                 )
             ]
         uses = options.engine != "ppocr"
-        if options.auto_language:  # script detection (osd); Hangul pages go to Tesseract's kor
-            needed = {"osd", "kor"} | (set(STANDARD_TESSERACT_LANGUAGES) if options.engine == "tesseract" else set())
+        if options.auto_language:  # Hangul lines go to Tesseract's kor (engine tesseract: OSD picks the language)
+            needed = {"kor"} | (set(STANDARD_TESSERACT_LANGUAGES) if options.engine == "tesseract" else set())
         else:
             needed = set(options.languages)
         if options.engine == "ppocr":
@@ -323,7 +323,7 @@ def check_tesseract(
                 None,
                 [
                     f"jobs asking for {', '.join(sorted(others - {'osd'}))} fail" if others - {"osd"} else "",
-                    "`orientation` and `lang: auto` do not work" if "osd" in others else "",
+                    "`orientation` does not work" if "osd" in others else "",
                 ],
             )
         )

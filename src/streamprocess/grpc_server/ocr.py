@@ -13,11 +13,19 @@ import grpc
 
 from ..errors import ErrorCode, StreamProcessError
 from ..jobs import JobState
-from ..ocr.types import Page
+from ..ocr.formats import to_markdown
+from ..ocr.types import Page, Table
 from ..submit import Submissions
 from ..tenants import Credentials
 from ..v1 import ocr_pb2, ocr_pb2_grpc
 from .refusals import Authenticated
+
+
+def _table(table: Table | None) -> ocr_pb2.Table | None:
+    if table is None:
+        return None
+    cells = [ocr_pb2.Cell(**cell.model_dump()) for cell in table.cells]
+    return ocr_pb2.Table(rows=table.rows, cols=table.cols, ruled=table.ruled, cells=cells)
 
 
 def to_page(page: Page) -> ocr_pb2.Page:
@@ -25,17 +33,26 @@ def to_page(page: Page) -> ocr_pb2.Page:
         ocr_pb2.Block(
             bbox=block.bbox,
             kind=block.kind,
+            table=_table(block.table),
             lines=[
                 ocr_pb2.Line(
                     text=line.text,
                     bbox=line.bbox,
                     confidence=line.confidence,
                     words=[ocr_pb2.Word(text=w.text, bbox=w.bbox, confidence=w.confidence) for w in line.words],
+                    script=line.script or "",
+                    engine=line.engine or "",
                 )
                 for line in block.lines
             ],
         )
         for block in page.blocks
+    ]
+    fields = [
+        ocr_pb2.FormField(
+            key=f.key, value=f.value, key_bbox=f.key_bbox, value_bbox=f.value_bbox or (), confidence=f.confidence
+        )
+        for f in page.fields
     ]
     return ocr_pb2.Page(
         index=page.index,
@@ -45,6 +62,9 @@ def to_page(page: Page) -> ocr_pb2.Page:
         engine=page.engine,
         text=page.text,
         blocks=blocks,
+        fields=fields,
+        checkboxes=[ocr_pb2.Checkbox(label=c.label, checked=c.checked, bbox=c.bbox) for c in page.checkboxes],
+        warnings=page.warnings,
     )
 
 
@@ -87,6 +107,7 @@ class OCRService(Authenticated, ocr_pb2_grpc.OCRServiceServicer):
                 document = await self.subs.document(record)
                 response.pages.extend(to_page(p) for p in document.pages)
                 response.text = document.text
+                response.markdown = to_markdown(document)
                 response.ok = True
         except StreamProcessError as e:
             response.error.CopyFrom(ocr_pb2.Error(code=e.code, message=e.message))

@@ -1,4 +1,10 @@
-"""OCR renderings: JSON, plain text in reading order, hOCR, and a searchable PDF.
+"""OCR renderings: JSON, plain text in reading order, hOCR, Markdown, the tables as HTML, and a searchable PDF.
+
+Markdown (``ocr.md``) is the whole document in reading order: a ``<!-- page N -->`` comment opens each page and a
+thematic break (``---``) separates pages; titles are ``#`` headings, list lines ``-`` items, captions in italics,
+tables GitHub-style pipe tables (a spanning cell's text in its first position), other blocks paragraphs.
+``tables.html`` holds every table as an HTML ``<table>`` (``rowspan``/``colspan`` kept), captioned with its page and
+number; a document without tables gives a short page saying so.
 
 The searchable PDF is each page image with an invisible text layer, rendered from the hOCR by OCRmyPDF's own
 renderer (``ocrmypdf.fpdf_renderer``) and joined with pikepdf. The text layer uses OCRmyPDF's glyphless font
@@ -11,18 +17,19 @@ from __future__ import annotations
 import functools
 import html
 import logging
+import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .types import Document, Line, Page, Word
+from .types import Block, Document, Line, Page, Table, Word
 
 if TYPE_CHECKING:  # OCRmyPDF is imported when a PDF is written
     from ocrmypdf.font import MultiFontManager
 
-FORMATS = ("json", "txt", "hocr", "pdf")
+FORMATS = ("json", "txt", "hocr", "md", "html", "pdf")
 
 
 def to_json(doc: Document) -> str:
@@ -102,6 +109,100 @@ def _glyphless_fonts() -> MultiFontManager:
     folder = Path(tempfile.mkdtemp(prefix="sp-fonts-"))
     shutil.copy(Path(ocrmypdf.__file__).parent / "data" / "Occulta.ttf", folder / "Occulta.ttf")
     return MultiFontManager(font_provider=BuiltinFontProvider(folder))
+
+
+#: Characters Markdown would read as markup inside a line.
+_MD_INLINE = re.compile(r"([\\`*_\[\]<>|])")
+#: What starts a Markdown heading, quote, list item, thematic break or table row at the start of a line.
+_MD_LINE_START = re.compile(r"^([#>+\-=])|^(\d+)([.)])(?=\s|$)")
+#: Bullets a list line starts with (written back as "- ").
+_BULLET = re.compile(r"^\s*(?:[•·▪‣◦●○■□\-–*]|[oO0](?=\s))\s*")
+
+
+def _md_escape(text: str, line: bool = True) -> str:
+    """``text`` on one line, its markup characters escaped (and what would start a block, for a ``line``)."""
+    text = _MD_INLINE.sub(r"\\\1", " ".join(text.split()))
+    return _MD_LINE_START.sub(lambda m: "\\" + m[1] if m[1] else m[2] + "\\" + m[3], text) if line else text
+
+
+def _md_table(table: Table) -> str:
+    grid = [[_md_escape(cell, line=False) for cell in row] for row in table.grid()]
+    out = ["| " + " | ".join(grid[0]) + " |", "|" + "---|" * table.cols]
+    out += ["| " + " | ".join(row) + " |" for row in grid[1:]]
+    return "\n".join(out)
+
+
+def _md_block(block: Block) -> str:
+    if block.kind == "table" and block.table is not None and block.table.cells:
+        return _md_table(block.table)
+    lines = [line.text for line in block.lines if line.text.strip()]
+    if block.kind == "title":
+        return "# " + _md_escape(" ".join(lines))
+    if block.kind == "list":
+        return "\n".join("- " + _md_escape(_BULLET.sub("", line, count=1)) for line in lines)
+    if block.kind == "caption":
+        return "*" + _md_escape(" ".join(lines)) + "*"
+    return "\n".join(_md_escape(line) for line in lines)  # paragraph, text, header, footer: one paragraph
+
+
+def to_markdown(doc: Document) -> str:
+    pages = []
+    for page in doc.pages:
+        blocks = [_md_block(b) for b in page.blocks if b.lines or b.table]
+        pages.append("\n\n".join([f"<!-- page {page.index} -->", *[b for b in blocks if b]]))
+    return "\n\n---\n\n".join(pages) + "\n"
+
+
+def _html_table(table: Table, caption: str) -> str:
+    out = [f"<table>\n<caption>{html.escape(caption)}</caption>"]
+    starts = {(c.row, c.col): c for c in table.cells}
+    covered = {
+        (c.row + dr, c.col + dc)
+        for c in table.cells
+        for dr in range(c.row_span)
+        for dc in range(c.col_span)
+        if dr or dc
+    }
+    for r in range(table.rows):
+        cells = []
+        for c in range(table.cols):
+            if (r, c) in covered:
+                continue
+            cell = starts.get((r, c))
+            spans = ""
+            if cell is not None and cell.row_span > 1:
+                spans += f' rowspan="{cell.row_span}"'
+            if cell is not None and cell.col_span > 1:
+                spans += f' colspan="{cell.col_span}"'
+            cells.append(f"<td{spans}>{html.escape(cell.text if cell else '')}</td>")
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def to_tables_html(doc: Document) -> str:
+    tables = []
+    for page in doc.pages:
+        found = [b.table for b in page.blocks if b.kind == "table" and b.table is not None]
+        for number, table in enumerate(found, 1):
+            tables.append(_html_table(table, f"Page {page.index}, table {number}"))
+    body = "\n".join(tables) if tables else "<p>No tables were found in this document.</p>"
+    return (
+        '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n<title>Tables</title>\n'
+        "<style>table{border-collapse:collapse;margin:1em 0}td{border:1px solid #888;padding:2px 6px}"
+        "caption{text-align:left;font-weight:bold}</style>\n"
+        f"</head>\n<body>\n{body}\n</body>\n</html>\n"
+    )
+
+
+#: The text renderings, by format (the searchable PDF is written from the page images as well).
+TEXT_RENDERERS: dict[str, Callable[[Document], str]] = {
+    "json": to_json,
+    "txt": to_txt,
+    "hocr": to_hocr,
+    "md": to_markdown,
+    "html": to_tables_html,
+}
 
 
 def write_searchable_pdf(doc: Document, images: list[Path], out: Path) -> None:

@@ -21,7 +21,8 @@ import statistics
 from dataclasses import dataclass
 
 from .gutters import Gutter, PageGeometry
-from .types import Block, Box, Line, Word
+from .languages import join_pieces
+from .types import Block, BlockKind, Box, Line, Word
 
 #: Fewest lines on each side of a gutter for it to separate columns.
 MIN_COLUMN_LINES = 3
@@ -55,7 +56,7 @@ def _looks_like_table(left: list[Line], right: list[Line], width: int) -> bool:
     return paired >= 0.6 * len(left) and short
 
 
-def xy_cut(lines: list[Line], line_height: float) -> list[tuple[str, list[Line]]]:
+def xy_cut(lines: list[Line], line_height: float) -> list[tuple[BlockKind, list[Line]]]:
     """Regions in reading order, each tagged ``text`` or ``table``."""
     if len(lines) <= 1:
         return [("text", lines)]
@@ -88,11 +89,10 @@ def _join_row(row: list[Line], cjk: bool) -> Line:
     row = sorted(row, key=lambda line: line.bbox[0])
     if len(row) == 1:
         return row[0]
-    sep = "" if cjk else " "
     words: list[Word] = [w for line in row for w in line.words]
     conf = sum(line.confidence for line in row) / len(row)
     return Line(
-        text=sep.join(line.text for line in row),
+        text=join_pieces((line.text for line in row), cjk),
         bbox=_union([line.bbox for line in row]),
         confidence=round(conf, 4),
         words=words,
@@ -156,7 +156,7 @@ def _split(line: Line, geometry: PageGeometry, gutters: list[Gutter], cjk: bool 
         return [line]
     return [
         Line(
-            text=("" if cjk else " ").join(w.text for w in words),
+            text=join_pieces((w.text for w in words), cjk),
             bbox=_union([w.bbox for w in words]),
             confidence=round(sum(w.confidence for w in words) / len(words), 4),
             words=words,
@@ -244,7 +244,9 @@ def _extend_columns(
     beside[0] = sorted(rest, key=lambda item: item[1][1])
 
 
-def _column_regions(lines: list[Line], geometry: PageGeometry, cjk: bool) -> list[tuple[str, list[tuple[Line, Box]]]]:
+def _column_regions(
+    lines: list[Line], geometry: PageGeometry, cjk: bool
+) -> list[tuple[BlockKind, list[tuple[Line, Box]]]]:
     """Regions in reading order, each a list of (line, its deskewed box): bands from the top, columns left to
     right within a band."""
     items = [(line, _deskewed_box(geometry, line.bbox, line.polygon)) for line in lines]
@@ -270,7 +272,7 @@ def _column_regions(lines: list[Line], geometry: PageGeometry, cjk: bool) -> lis
     for i, band in enumerate(bands):
         _extend_columns(segments[2 * i + 1], segments[2 * i + 2], band.gutters, down=True)
         _extend_columns(segments[2 * i + 1], segments[2 * i], band.gutters, down=False)
-    regions: list[tuple[str, list[tuple[Line, Box]]]] = []
+    regions: list[tuple[BlockKind, list[tuple[Line, Box]]]] = []
     for segment in segments:
         for column in segment:
             if not column:

@@ -20,7 +20,9 @@ class OcrOptions(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     languages: list[str] = Field(
-        default_factory=lambda: ["eng"], description="Tesseract codes or ISO 639-1 (`eng`, `en`, `kor+jpn`), or `auto`."
+        default_factory=lambda: ["auto"],
+        description="`auto` (the script found per page and per line), or Tesseract codes or ISO 639-1 (`eng`, `en`, "
+        "`kor+jpn`).",
     )
     engine: Literal["auto", "ppocr", "tesseract", "triton"] = "auto"  # triton: PP-OCR on Triton, routed as auto
     dpi: float = Field(200, ge=50, le=600, description="Resolution PDF pages are rendered at.")
@@ -32,7 +34,7 @@ class OcrOptions(BaseModel):
     def _split(cls, v: Any) -> Any:
         if isinstance(v, str):
             v = [p for p in v.replace(",", "+").replace(" ", "+").split("+") if p]
-        return [ALIASES.get(str(x).strip().lower(), str(x).strip()) for x in v] or ["eng"]
+        return [ALIASES.get(str(x).strip().lower(), str(x).strip()) for x in v] or ["auto"]
 
     @property
     def auto_language(self) -> bool:

@@ -5,9 +5,14 @@ Boxes are ``[x0, y0, x1, y1]`` in page pixels at the page's ``dpi``; polygons ar
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 Box = tuple[int, int, int, int]
+
+#: What a block is: ``text`` until :mod:`.regions` types it; ``table`` blocks carry their :class:`Table`.
+BlockKind = Literal["text", "title", "paragraph", "list", "table", "caption", "header", "footer"]
 
 
 class Word(BaseModel):
@@ -22,16 +27,60 @@ class Line(BaseModel):
     polygon: list[tuple[float, float]] | None = None
     confidence: float
     words: list[Word] = Field(default_factory=list)
+    script: str | None = None  # the writing system it was read as (Latin, Han, Hangul, …), where detected
+    engine: str | None = None  # the engine that read it, where a page mixes them
 
     @property
     def height(self) -> int:
         return self.bbox[3] - self.bbox[1]
 
 
+class Cell(BaseModel):
+    """One cell of a table's grid; a spanning cell covers ``row_span`` × ``col_span`` grid positions."""
+
+    row: int  # 0-based
+    col: int
+    row_span: int = 1
+    col_span: int = 1
+    bbox: Box
+    text: str = ""
+
+
+class Table(BaseModel):
+    rows: int
+    cols: int
+    ruled: bool  # its cells were found from ruling lines drawn on the page (else from the text's alignment)
+    cells: list[Cell] = Field(default_factory=list)
+
+    def grid(self) -> list[list[str]]:
+        """Rows × columns of text; a spanning cell's text in its top-left position, "" in the others."""
+        out = [["" for _ in range(self.cols)] for _ in range(self.rows)]
+        for cell in self.cells:
+            out[cell.row][cell.col] = cell.text
+        return out
+
+
+class FormField(BaseModel):
+    """A label and the value filled in beside or under it (on one line, or in a box)."""
+
+    key: str
+    value: str
+    key_bbox: Box
+    value_bbox: Box | None = None
+    confidence: float = 1.0
+
+
+class Checkbox(BaseModel):
+    label: str
+    checked: bool
+    bbox: Box  # the box itself
+
+
 class Block(BaseModel):
     bbox: Box
-    kind: str = "text"  # text or table
+    kind: BlockKind = "text"
     lines: list[Line] = Field(default_factory=list)
+    table: Table | None = None  # for kind ``table``
 
     @property
     def text(self) -> str:
@@ -47,6 +96,9 @@ class Page(BaseModel):
     languages: list[str] = Field(default_factory=list)
     rotation: int = 0  # degrees the page was turned before recognition
     blocks: list[Block] = Field(default_factory=list)
+    fields: list[FormField] = Field(default_factory=list)  # key–value pairs, where the page is a form
+    checkboxes: list[Checkbox] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)  # e.g. ink on the page but no text in any installed language
     timings: dict[str, float] = Field(default_factory=dict)
 
     @property

@@ -1,4 +1,5 @@
-"""The ``ocr`` processor: a document job writes ocr.json, ocr.txt, ocr.hocr and a searchable ocr.pdf.
+"""The ``ocr`` processor: a document job writes ocr.json, ocr.txt, ocr.hocr, ocr.md, tables.html and a searchable
+ocr.pdf.
 
 Options come from the job (the object's ``x-amz-meta-*`` metadata, e.g. ``lang: kor+eng``, ``engine``, ``dpi``,
 ``text-layer``, ``orientation``), over the ``STREAMPROCESS_OCR_*`` defaults.
@@ -9,23 +10,19 @@ With ``STREAMPROCESS_OCR_ENGINE=triton`` the processor waits, when it starts, un
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..config import Settings
 from ..kinds import OCR
 from ..ocr import OcrEngine, OcrOptions
-from ..ocr.formats import to_hocr, to_json, to_txt, write_searchable_pdf
+from ..ocr.formats import TEXT_RENDERERS, write_searchable_pdf
 from ..ocr.inputs import PageImage
-from ..ocr.types import Document, Page
+from ..ocr.types import Page
 from .base import JobContext, ProcessResult
 
 if TYPE_CHECKING:  # the triton extra (tritonclient, tenacity): imported only when a Triton URL is set
     from ..ocr.triton.client import TritonOptions
-
-#: The text renderings, by format (the searchable PDF is written from the page images as well).
-TEXT_RENDERERS: dict[str, Callable[[Document], str]] = {"json": to_json, "txt": to_txt, "hocr": to_hocr}
 
 
 def default_options(settings: Settings) -> OcrOptions:
@@ -88,5 +85,7 @@ class OcrProcessor:
             "engine": doc.engine,
             "languages": doc.languages,
             "characters": sum(len(p.text) for p in doc.pages),
+            # e.g. a page whose text is in no installed language: in the job record, not only in ocr.json
+            "warnings": [f"page {p.index}: {w}" for p in doc.pages for w in p.warnings],
         }
         return ProcessResult(outputs=outputs, summary=summary, content_types=OCR.media_types())

@@ -9,11 +9,15 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, Up
 from fastapi.responses import JSONResponse
 
 from ...jobs import JobState
+from ...kinds import KINDS
 from ...processors.stt import check_options
 from ..deps import Rt, Subs, Tenant, require_api_key
 from ..problems import ApiError
 from ..spool import submit_file
 from .protocol import Accepted, JobStatus
+
+#: Every result format of every kind (json, txt, srt, vtt, hocr, md, html, pdf).
+RESULT_FORMATS = sorted({result.format for kind in KINDS.values() for result in kind.results})
 
 router = APIRouter(dependencies=[Depends(require_api_key)], tags=["jobs"])
 
@@ -109,8 +113,9 @@ async def job_result(
     job_id: str,
     subs: Subs,
     tenant: Tenant,
-    format: Annotated[str, Query(pattern="^(json|txt|srt|vtt|hocr|pdf)$")] = "json",
+    format: Annotated[str, Query(pattern=f"^({'|'.join(RESULT_FORMATS)})$")] = "json",
 ) -> Response:
-    """A finished job's result: json, txt, srt or vtt (speech); json, txt, hocr or pdf (OCR)."""
+    """A finished job's result: json, txt, srt or vtt (speech); json, txt, hocr, md (Markdown), html (the tables)
+    or pdf (OCR)."""
     data, media_type = await subs.result(await subs.get(job_id, tenant), format)
     return Response(content=data, media_type=media_type)

@@ -37,6 +37,7 @@ from prometheus_client import Counter
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from ...errors import ErrorCode, PermanentError, TransientError
+from ..engines.ppocr import BestClass
 from .models import (
     CHARACTERS_PARAMETER,
     CLS_OUTPUT,
@@ -284,35 +285,14 @@ class TritonConnection:
             return True
 
 
-class ArgmaxPreds:
-    """Stands in for recognition's softmax ``[N, T, classes]`` in rapidocr's ``CTCLabelDecode``, which reads it only
-    through ``argmax(axis=2)`` and ``max(axis=2)``: those answer the server's ``indices`` and ``scores``."""
+class ArgmaxPreds(BestClass):
+    """Recognition's softmax stand-in (:class:`~..engines.ppocr.BestClass`) from the server's ``indices`` and
+    ``scores``: the server reduces the class axis, so only ``argmax(axis=2)`` and ``max(axis=2)`` are answered."""
 
     def __init__(self, indices: np.ndarray, scores: np.ndarray) -> None:
         if indices.shape != scores.shape or indices.ndim != 2:
             raise ValueError(f"indices {indices.shape} and scores {scores.shape} must be the same [N, T]")
-        self.indices, self.scores = indices.astype(np.int64), scores.astype(np.float32)
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        n, t = self.indices.shape
-        return n, t
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def argmax(self, axis: int) -> np.ndarray:
-        self._class_axis(axis)
-        return self.indices
-
-    def max(self, axis: int) -> np.ndarray:
-        self._class_axis(axis)
-        return self.scores
-
-    @staticmethod
-    def _class_axis(axis: int) -> None:
-        if axis not in (2, -1):
-            raise NotImplementedError("only the class axis (2) was reduced on the server")
+        super().__init__(indices, scores)
 
 
 class RemoteSession:
@@ -345,7 +325,7 @@ class RemoteRecSession(RemoteSession):
         padded = np.zeros((n, c, h, bucket_width(w, self.buckets)), dtype=np.float32)
         padded[..., :w] = input_content
         out = self.connection.infer(self.model, {INPUT: padded}, [REC_INDICES, REC_SCORES])
-        columns = w // REC_STRIDE
+        columns = (w + 3) // REC_STRIDE  # the model answers (w + 3) // 8 steps (measured over widths 96-1999)
         return ArgmaxPreds(out[REC_INDICES][:, :columns], out[REC_SCORES][:, :columns])
 
     def have_key(self, key: str = "character") -> bool:
