@@ -33,7 +33,7 @@ import numpy as np
 from PIL import Image
 
 from .regions import text_height
-from .types import Block, Box, Checkbox, FormField, Line
+from .types import Block, Box, Checkbox, FormField, Line, union
 
 #: Fewest fields and checkboxes together for a page to be a form.
 MIN_ITEMS = 3
@@ -59,10 +59,6 @@ class _Word:
     @property
     def cy(self) -> float:
         return (self.bbox[1] + self.bbox[3]) / 2
-
-
-def _union(boxes: list[Box]) -> Box:
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
 def _inside(word: _Word, box: Box) -> bool:
@@ -258,11 +254,11 @@ def _is_label(words: list[_Word]) -> bool:
 def _field(key: list[_Word], value: list[_Word], value_bbox: Box | None) -> FormField:
     conf = statistics.fmean(w.confidence for w in key + value)
     if value_bbox is None and value:
-        value_bbox = _union([w.bbox for w in value])
+        value_bbox = union([w.bbox for w in value])
     return FormField(
         key=_key(key),
         value=_text(value),
-        key_bbox=_union([w.bbox for w in key]),
+        key_bbox=union([w.bbox for w in key]),
         value_bbox=value_bbox,
         confidence=round(conf, 4),
     )

@@ -22,16 +22,12 @@ from dataclasses import dataclass
 
 from .gutters import Gutter, PageGeometry
 from .languages import join_pieces
-from .types import Block, BlockKind, Box, Line, Word
+from .types import Block, BlockKind, Box, Line, Word, union
 
 #: Fewest lines on each side of a gutter for it to separate columns.
 MIN_COLUMN_LINES = 3
 #: Narrowest gutter, in line heights (the median height of the page's line boxes).
 MIN_GUTTER_LINE_HEIGHTS = 0.6
-
-
-def _union(boxes: list[Box]) -> Box:
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
 def _gaps(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -60,7 +56,7 @@ def xy_cut(lines: list[Line], line_height: float) -> list[tuple[BlockKind, list[
     """Regions in reading order, each tagged ``text`` or ``table``."""
     if len(lines) <= 1:
         return [("text", lines)]
-    box = _union([line.bbox for line in lines])
+    box = union([line.bbox for line in lines])
     width = box[2] - box[0]
     # 1. Columns first: the widest vertical gap that no line crosses, unless it only separates table cells.
     v_gaps = [g for g in _gaps([(line.bbox[0], line.bbox[2]) for line in lines]) if g[1] - g[0] >= 1.2 * line_height]
@@ -93,7 +89,7 @@ def _join_row(row: list[Line], cjk: bool) -> Line:
     conf = sum(line.confidence for line in row) / len(row)
     return Line(
         text=join_pieces((line.text for line in row), cjk),
-        bbox=_union([line.bbox for line in row]),
+        bbox=union([line.bbox for line in row]),
         confidence=round(conf, 4),
         words=words,
     )
@@ -157,7 +153,7 @@ def _split(line: Line, geometry: PageGeometry, gutters: list[Gutter], cjk: bool 
     return [
         Line(
             text=join_pieces((w.text for w in words), cjk),
-            bbox=_union([w.bbox for w in words]),
+            bbox=union([w.bbox for w in words]),
             confidence=round(sum(w.confidence for w in words) / len(words), 4),
             words=words,
         )
@@ -176,7 +172,7 @@ def _separates_columns(items: list[tuple[Line, Box]], g: Gutter, line_height: fl
     right = [line.model_copy(update={"bbox": box}) for line, box in band if (box[0] + box[2]) / 2 >= g.x]
     if len(left) < MIN_COLUMN_LINES or len(right) < MIN_COLUMN_LINES:
         return False
-    width = _union([line.bbox for line in left + right])
+    width = union([line.bbox for line in left + right])
     return not _looks_like_table(left, right, width[2] - width[0])
 
 
@@ -306,5 +302,5 @@ def reading_order(lines: list[Line], cjk: bool = False, geometry: PageGeometry |
         proxies = [line if line.bbox == box else line.model_copy(update={"bbox": box}) for line, box in region]
         original = {id(proxy): line for proxy, (line, _) in zip(proxies, region, strict=True)}
         rows = [_join_row([original[id(p)] for p in row], cjk) for row in _rows(proxies)]
-        blocks.append(Block(bbox=_union([r.bbox for r in rows]), kind=kind, lines=rows))
+        blocks.append(Block(bbox=union([r.bbox for r in rows]), kind=kind, lines=rows))
     return blocks

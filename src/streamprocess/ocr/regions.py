@@ -42,9 +42,8 @@ from __future__ import annotations
 import math
 import re
 import statistics
-from collections.abc import Sequence
 
-from .types import Block, BlockKind, Box, Line
+from .types import Block, BlockKind, Box, Line, union
 
 #: Share of the page height at the top and bottom where running headers and footers sit.
 MARGIN = 0.06
@@ -68,10 +67,6 @@ _CAPTION = re.compile(
 )
 _PAGE_NUMBER = re.compile(r"^(?:page\s*)?[-–—]?\s*\d{1,4}\s*[-–—]?(?:\s*(?:/|of)\s*\d{1,4})?$", re.IGNORECASE)
 _SENTENCE_END = tuple(".,;:!?。，；：！？、-")
-
-
-def _union(boxes: Sequence[Box]) -> Box:
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
 def _width(line: Line) -> int:
@@ -291,7 +286,7 @@ def classify(blocks: list[Block], width: int, height: int) -> list[Block]:
             split.append(block.model_copy(update={"kind": margin}))
             continue
         for kind, lines in _segments(block, page):
-            split.append(Block(bbox=_union([line.bbox for line in lines]), kind=kind, lines=lines))
+            split.append(Block(bbox=union([line.bbox for line in lines]), kind=kind, lines=lines))
     out: list[Block] = []
     for block in split:
         if block.kind == "paragraph" and _is_caption(block, split, page):

@@ -28,17 +28,13 @@ from PIL import Image
 from .gutters import PageGeometry
 from .languages import join_pieces
 from .rules import Rule, clusters, find_rules
-from .types import Block, Box, Cell, Line, Table, Word
+from .types import Block, Box, Cell, Line, Table, Word, union
 
 #: Words a vertical rule is misread as, when the detector's box takes it in.
 _RULE_GLYPHS = frozenset("|Il[]!｜")
 #: Characters written without spaces between them (Han, kana, CJK and full-width punctuation).
 #: Fewest rows and columns of a table.
 MIN_ROWS, MIN_COLS = 2, 2
-
-
-def _union(boxes: list[Box]) -> Box:
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
 class _Frame:
@@ -72,7 +68,7 @@ def _cy(b: Box) -> float:
 def _line_of(words: list[Word], cjk: bool) -> Line:
     return Line(
         text=join_pieces([w.text for w in words], cjk),
-        bbox=_union([w.bbox for w in words]),
+        bbox=union([w.bbox for w in words]),
         confidence=round(sum(w.confidence for w in words) / len(words), 4),
         words=words,
     )
@@ -262,7 +258,7 @@ def _fill_unruled(lines: list[Line], frame: _Frame, cjk: bool) -> Table | None:
         row_cells.append(spans)
     if sum(1 for spans in row_cells if len(spans) >= 2) < max(MIN_ROWS, len(rows) / 2):
         return None
-    row_boxes = [_union(b) for b in boxes]
+    row_boxes = [union(b) for b in boxes]
     tops = [row_boxes[0][1]] + [(a[3] + b[1]) / 2 for a, b in zip(row_boxes, row_boxes[1:], strict=False)]
     bottoms = [*tops[1:], row_boxes[-1][3]]
     cells = []
@@ -337,14 +333,14 @@ def find_tables(image: Image.Image, geometry: PageGeometry | None, blocks: list[
         below = [line for line in rest if _cy(frame.box(line.bbox)) >= top]
         kind = "text" if block.kind == "table" else block.kind
         if above:
-            out.append(Block(bbox=_union([line.bbox for line in above]), kind=kind, lines=above))
+            out.append(Block(bbox=union([line.bbox for line in above]), kind=kind, lines=above))
         for g in mine:
             found = tables[g]
             if found is not None and g not in placed:
                 out.append(found)
                 placed.add(g)
         if below:
-            out.append(Block(bbox=_union([line.bbox for line in below]), kind=kind, lines=below))
+            out.append(Block(bbox=union([line.bbox for line in below]), kind=kind, lines=below))
     return _unruled_tables(out, frame, cjk)
 
 
@@ -375,7 +371,7 @@ def _unruled_tables(blocks: list[Block], frame: _Frame, cjk: bool) -> list[Block
         lines = [line for block in run for line in block.lines]
         table = _fill_unruled(lines, frame, cjk)
         if table is not None:
-            out.append(Block(bbox=_union([b.bbox for b in run]), kind="table", lines=lines, table=table))
+            out.append(Block(bbox=union([b.bbox for b in run]), kind="table", lines=lines, table=table))
         else:
             out += [block.model_copy(update={"kind": "text"}) for block in run]
         i += len(run)

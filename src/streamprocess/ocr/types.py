@@ -5,11 +5,18 @@ Boxes are ``[x0, y0, x1, y1]`` in page pixels at the page's ``dpi``; polygons ar
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 Box = tuple[int, int, int, int]
+
+
+def union(boxes: Sequence[Box]) -> Box:
+    """The smallest box holding all of ``boxes`` (at least one)."""
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
 
 #: What a block is: ``text`` until :mod:`.regions` types it; ``table`` blocks carry their :class:`Table`.
 BlockKind = Literal["text", "title", "paragraph", "list", "table", "caption", "header", "footer"]

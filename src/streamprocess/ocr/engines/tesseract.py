@@ -20,7 +20,7 @@ from PIL import Image
 
 from ...errors import ErrorCode, StreamProcessError
 from ..languages import any_cjk, join_pieces
-from ..types import Box, Line, Word
+from ..types import Box, Line, Word, union
 
 #: Height crops are scaled up to before Tesseract reads them (its models like capitals about 30 pixels high).
 CROP_HEIGHT = 40
@@ -158,16 +158,12 @@ class TesseractEngine:
             out.append(
                 Line(
                     text=" ".join(line.text for line in lines),
-                    bbox=back(_union([line.bbox for line in lines])),
+                    bbox=back(union([line.bbox for line in lines])),
                     confidence=round(conf, 4),
                     words=words,
                 )
             )
         return out
-
-
-def _union(boxes: list[Box]) -> Box:
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
 def _read(image: Image.Image, languages: list[str], psm: int) -> list[Line]:
@@ -197,6 +193,6 @@ def _read(image: Image.Image, languages: list[str], psm: int) -> list[Line]:
         if use_text:
             text = texts[i].strip()
         else:
-            text = join_pieces(w.text for w in words) if cjk else " ".join(w.text for w in words)
-        out.append(Line(text=text, bbox=_union([w.bbox for w in words]), confidence=round(conf, 4), words=words))
+            text = join_pieces((w.text for w in words), cjk)
+        out.append(Line(text=text, bbox=union([w.bbox for w in words]), confidence=round(conf, 4), words=words))
     return out
